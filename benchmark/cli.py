@@ -1,0 +1,217 @@
+"""The `erbench` command line: a thin click group over plain functions.
+
+Every command turns its options into config objects and calls one function. Bad input ends
+with a one-line error naming what and where, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from benchmark.config import ConfigError, RunConfig, TrainOptions, apply_overrides, split_overrides
+
+console = Console(stderr=True)
+DATA_ROOT = Path("data")
+
+
+def _quiet(ctx: click.Context) -> bool:
+    return bool(ctx.find_root().obj.get("quiet")) or os.environ.get("CI", "").lower() == "true"
+
+
+def friendly_errors(func):
+    """Turn the project's input errors into one red line and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from benchmark.datasets.load import DataError
+        from benchmark.datasets.stage import StageError
+        from models.encoder import LongDocumentError
+
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, DataError, StageError, LongDocumentError, FileNotFoundError, ValueError) as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: nothing half-written was left behind[/]")
+            sys.exit(130)
+
+    return wrapper
+
+
+def load_params(path: Path | None) -> dict:
+    """Read params.yaml when given (or present in the working directory)."""
+    import yaml
+
+    if path is None:
+        path = Path("params.yaml")
+        if not path.exists():
+            return {}
+    try:
+        params = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: params file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return params
+
+
+@click.group()
+@click.option("--quiet", is_flag=True, help="No progress bars (also when CI=true).")
+@click.version_option(package_name="erbench")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
+    """erbench: span-based joint entity and relation extraction, reproducibly benchmarked."""
+    ctx.obj = {"quiet": quiet}
+
+
+@main.group()
+def data() -> None:
+    """Stage datasets and describe them."""
+
+
+@data.command("stage")
+@click.argument("name")
+@click.option("--mirror", type=click.Path(file_okay=False, path_type=Path),
+              help="Local directory holding the files (NAME/FILE or FILE); else $ERBENCH_DATA_MIRROR, "
+                   "params data.mirror, or the canonical URLs.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="params.yaml with data.custom datasets and data.synthetic settings.")
+@friendly_errors
+def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Path | None) -> None:
+    """Copy or download dataset NAME into DATA_ROOT/raw/NAME, verify sha256 and validate it."""
+    from benchmark.datasets.registry import resolve
+    from benchmark.datasets.stage import stage_dataset
+    from benchmark.datasets.synthetic import SyntheticConfig
+
+    params = load_params(params_path).get("data", {}) or {}
+    spec = resolve(name, params.get("custom"))
+    if mirror is None:
+        env = os.environ.get("ERBENCH_DATA_MIRROR")
+        mirror = Path(env) if env else (Path(params["mirror"]) if params.get("mirror") else None)
+    from benchmark.config import from_dict
+
+    synthetic = from_dict(SyntheticConfig, params.get("synthetic") or {}, "params data.synthetic")
+    if mirror is not None and not mirror.is_dir() and not spec.generated:
+        raise ConfigError(f"--mirror: {mirror} is not a directory")
+    target = stage_dataset(spec, data_root, mirror=mirror, synthetic=synthetic)
+    manifest = json.loads((target / "STAGED.json").read_text())
+    counts = ", ".join(f"{k} {v}" for k, v in manifest["documents"].items())
+    console.print(f"staged [bold]{name}[/] into {target} from {manifest['origin']} (sha256 verified): {counts}")
+
+
+@data.command("stats")
+@click.argument("name")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@click.option("--max-span-size", type=int, default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@friendly_errors
+def data_stats(name: str, data_root: Path, max_span_size: int, as_json: bool, params_path: Path | None) -> None:
+    """Per-split counts, overlaps, wide entities, duplicate relations and negative:positive ratios."""
+    from benchmark.datasets.registry import resolve
+    from benchmark.datasets.stage import load_split
+    from benchmark.datasets.stats import render_stats, split_stats
+
+    spec = resolve(name, (load_params(params_path).get("data", {}) or {}).get("custom"))
+    result = {}
+    for split in spec.splits:
+        docs, types = load_split(data_root, spec, split)
+        result[split] = split_stats(docs, types, max_span_size)
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+    else:
+        render_stats(name, result, Console())
+
+
+def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
+                     params: dict) -> RunConfig:
+    """RunConfig from the method registry, params' `train` options, then CLI flags and --set."""
+    from benchmark.config import from_dict
+    from benchmark.datasets.registry import resolve
+    from models.registry import method_options
+
+    spec = resolve(dataset, (params.get("data") or {}).get("custom"))
+    overrides = split_overrides(sets)
+    model_keys = set(RunConfig.__dataclass_fields__["model"].default_factory().__dataclass_fields__)
+    train_keys = set(TrainOptions.__dataclass_fields__)
+    unknown = sorted(set(overrides) - model_keys - train_keys)
+    if unknown:
+        raise ConfigError(f"--set: unknown key '{unknown[0]}' (model options: {', '.join(sorted(model_keys))}; "
+                          f"train options: {', '.join(sorted(train_keys))})")
+    options = method_options(method, {k: v for k, v in overrides.items() if k in model_keys})
+    train = from_dict(TrainOptions, {}, "train")
+    train_over = {k: v for k, v in overrides.items() if k in train_keys}
+    if encoder:
+        train_over["encoder"] = encoder
+    if epochs is not None:
+        train_over["epochs"] = epochs
+    train = apply_overrides(train, train_over, "--set")
+    if spec.folds and fold is None:
+        raise ConfigError(f"--fold: dataset {dataset} has {spec.folds} folds; give --fold 0..{spec.folds - 1}")
+    if dev_split == "none" or (spec.folds and dev_split == "dev"):
+        dev_split = None
+    return RunConfig(dataset, method, seed, fold, train_split, eval_split, dev_split, spec.no_overlapping,
+                     options, train)
+
+
+@main.command()
+@click.option("--dataset", required=True, help="A staged dataset name (conll04, scierc, ade, synthetic, custom).")
+@click.option("--fold", type=int, default=None, help="Fold index for k-fold datasets (ADE: 0..9).")
+@click.option("--method", required=True, help="A registered method (see `erbench methods`).")
+@click.option("--seed", type=int, required=True)
+@click.option("--encoder", default=None, help="Encoder alias, local path or hub name (default: minilm).")
+@click.option("--epochs", type=int, default=None)
+@click.option("--train-split", default="train", show_default=True)
+@click.option("--eval-split", default="test", show_default=True)
+@click.option("--dev-split", default="dev", show_default=True, help="Per-epoch dev scores; 'none' to skip.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a model or train option.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+@friendly_errors
+def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_split, dev_split, sets, out,
+          data_root, params_path) -> None:
+    """Train one run and write OUT/metrics.json, predictions.jsonl, config.json, model.safetensors."""
+    from benchmark.progress import Progress
+    from benchmark.runner import execute_run
+
+    params = load_params(params_path)
+    cfg = build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
+                           params)
+    with Progress(enabled=not _quiet(ctx)) as progress:
+        result = execute_run(cfg, data_root, out, custom=(params.get("data") or {}).get("custom"),
+                             progress=progress)
+    m, t = result["metrics"], result["timing"]
+    split = cfg.eval_split
+    console.print(
+        f"[bold]{cfg.run_name}[/] {split}: NER {m[f'{split}/ner/micro_f1']:.2f}  RE {m[f'{split}/rel/micro_f1']:.2f}  "
+        f"RE+ {m[f'{split}/rel_strict/micro_f1']:.2f} (micro F1)  |  {t['seconds_per_epoch']:.1f} s/epoch, "
+        f"{t['train_sentences_per_s']:.1f} sent/s  ->  {out}"
+    )
+
+
+@main.command()
+def methods() -> None:
+    """List the registered methods and their options."""
+    from models.registry import METHODS
+
+    for method in METHODS.values():
+        opts = ", ".join(f"{k}={v}" for k, v in method.options.items()) or "SpERT defaults"
+        click.echo(f"{method.name}: {method.description}\n    {opts}")
+
+
+from benchmark.commands import register_commands  # noqa: E402
+
+register_commands(main)
