@@ -96,14 +96,16 @@ def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Pat
 
     params = load_params(params_path).get("data", {}) or {}
     spec = resolve(name, params.get("custom"))
-    if mirror is None:
-        env = os.environ.get("ERBENCH_DATA_MIRROR")
-        mirror = Path(env) if env else (Path(params["mirror"]) if params.get("mirror") else None)
+    source = "--mirror"
+    if mirror is None and os.environ.get("ERBENCH_DATA_MIRROR"):
+        mirror, source = Path(os.environ["ERBENCH_DATA_MIRROR"]), "$ERBENCH_DATA_MIRROR"
+    elif mirror is None and params.get("mirror"):
+        mirror, source = Path(params["mirror"]), "params data.mirror"
     from benchmark.config import from_dict
 
     synthetic = from_dict(SyntheticConfig, params.get("synthetic") or {}, "params data.synthetic")
     if mirror is not None and not mirror.is_dir() and not spec.generated:
-        raise ConfigError(f"--mirror: {mirror} is not a directory")
+        raise ConfigError(f"{source}: {mirror} is not a directory")
     target = stage_dataset(spec, data_root, mirror=mirror, synthetic=synthetic)
     manifest = json.loads((target / "STAGED.json").read_text())
     counts = ", ".join(f"{k} {v}" for k, v in manifest["documents"].items())
@@ -134,9 +136,17 @@ def data_stats(name: str, data_root: Path, max_span_size: int, as_json: bool, pa
         render_stats(name, result, Console())
 
 
+PROTOCOL_KEYS = {"train_split", "eval_split", "dev_split", "no_overlapping", "encoder"}
+
+
 def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
                      params: dict) -> RunConfig:
-    """RunConfig from the method registry, params' `train` options, then CLI flags and --set."""
+    """RunConfig from the method registry, then params (`train`, `methods.M`, `protocol.D`), then flags and --set.
+
+    Split flags left unset take the dataset's protocol from params (e.g. CoNLL04: train_dev -> test),
+    else train -> test with per-epoch dev scores; `no_overlapping` defaults to the dataset's
+    literature setting (ADE) and is always written to the run's config.
+    """
     from benchmark.config import from_dict
     from benchmark.datasets.registry import resolve
     from models.registry import method_options
@@ -149,19 +159,35 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
     if unknown:
         raise ConfigError(f"--set: unknown key '{unknown[0]}' (model options: {', '.join(sorted(model_keys))}; "
                           f"train options: {', '.join(sorted(train_keys))})")
-    options = method_options(method, {k: v for k, v in overrides.items() if k in model_keys})
-    train = from_dict(TrainOptions, {}, "train")
+    method_params = (params.get("methods") or {}).get(method) or {}
+    options = method_options(method, method_params)
+    options = apply_overrides(options, {k: v for k, v in overrides.items() if k in model_keys}, "--set")
+    proto = (params.get("protocol") or {}).get(dataset) or {}
+    bad = sorted(set(proto) - PROTOCOL_KEYS)
+    if bad:
+        valid = ", ".join(sorted(PROTOCOL_KEYS))
+        raise ConfigError(f"params protocol.{dataset}: unknown key '{bad[0]}' (valid: {valid})")
+    train = from_dict(TrainOptions, params.get("train") or {}, "params train")
     train_over = {k: v for k, v in overrides.items() if k in train_keys}
+    if proto.get("encoder"):  # the papers use a different encoder per dataset
+        train_over.setdefault("encoder", proto["encoder"])
     if encoder:
         train_over["encoder"] = encoder
     if epochs is not None:
         train_over["epochs"] = epochs
     train = apply_overrides(train, train_over, "--set")
+    train_split = train_split or proto.get("train_split", "train")
+    eval_split = eval_split or proto.get("eval_split", "test")
+    dev_split = dev_split or proto.get("dev_split", "none" if spec.folds else "dev")
+    no_overlapping = proto.get("no_overlapping", spec.no_overlapping)
     if spec.folds and fold is None:
         raise ConfigError(f"--fold: dataset {dataset} has {spec.folds} folds; give --fold 0..{spec.folds - 1}")
-    if dev_split == "none" or (spec.folds and dev_split == "dev"):
+    if dev_split in ("none", None):
         dev_split = None
-    return RunConfig(dataset, method, seed, fold, train_split, eval_split, dev_split, spec.no_overlapping,
+    for split in (train_split, eval_split, dev_split):
+        if split is not None:
+            spec.split_key(split, fold)  # fails early, naming the dataset's splits
+    return RunConfig(dataset, method, seed, fold, train_split, eval_split, dev_split, bool(no_overlapping),
                      options, train)
 
 
@@ -172,17 +198,22 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
 @click.option("--seed", type=int, required=True)
 @click.option("--encoder", default=None, help="Encoder alias, local path or hub name (default: minilm).")
 @click.option("--epochs", type=int, default=None)
-@click.option("--train-split", default="train", show_default=True)
-@click.option("--eval-split", default="test", show_default=True)
-@click.option("--dev-split", default="dev", show_default=True, help="Per-epoch dev scores; 'none' to skip.")
+@click.option("--train-split", default=None, help="Default: params protocol, else train.")
+@click.option("--eval-split", default=None, help="Default: params protocol, else test.")
+@click.option("--dev-split", default=None,
+              help="Per-epoch dev scores; 'none' to skip. Default: params protocol, else dev.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a model or train option.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
-@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="params.yaml (default: ./params.yaml when present).")
+@click.option("--track/--no-track", default=None,
+              help="Log the finished run to MLflow (default: params tracking.enabled, else off).")
+@click.option("--mlflow-uri", default=None, help="Tracking URI (else $MLFLOW_TRACKING_URI, params, sqlite:///mlflow.db).")
 @click.pass_context
 @friendly_errors
 def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_split, dev_split, sets, out,
-          data_root, params_path) -> None:
+          data_root, params_path, track, mlflow_uri) -> None:
     """Train one run and write OUT/metrics.json, predictions.jsonl, config.json, model.safetensors."""
     from benchmark.progress import Progress
     from benchmark.runner import execute_run
@@ -200,6 +231,14 @@ def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_s
         f"RE+ {m[f'{split}/rel_strict/micro_f1']:.2f} (micro F1)  |  {t['seconds_per_epoch']:.1f} s/epoch, "
         f"{t['train_sentences_per_s']:.1f} sent/s  ->  {out}"
     )
+    tracking = params.get("tracking") or {}
+    if track if track is not None else bool(tracking.get("enabled", False)):
+        from benchmark.tracking import log_run, resolve_uri
+
+        uri = resolve_uri(mlflow_uri, tracking.get("uri"))
+        experiment = tracking.get("experiment") or params.get("suite") or "erbench"
+        run_id = log_run(out, uri=uri, experiment=experiment, extra_tags={"suite": str(params.get("suite", ""))})
+        console.print(f"logged to MLflow ({uri}, experiment {experiment}): run {run_id}")
 
 
 @main.command()

@@ -126,5 +126,8 @@ def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_siz
 
 
 def register_commands(group: click.Group) -> None:
-    for command in (evaluate, predict, bench):
+    from benchmark.report.command import report
+    from benchmark.suites import suite
+
+    for command in (evaluate, predict, bench, suite, report):
         group.add_command(command)
