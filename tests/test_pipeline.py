@@ -1,0 +1,135 @@
+"""End to end: the real `dvc repro` on the micro suite in a temporary git repository.
+
+Copies the project's tracked files into a fresh repo, switches to the micro suite (tiny random
+encoder, tiny synthetic corpus, 2 methods x 2 seeds), runs `dvc repro` the way a user does, and
+checks the reports, the MLflow store, DVC's metrics, and that a second `dvc repro` runs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> tuple[Path, dict]:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    dest = tmp_path_factory.mktemp("pipeline") / "erbench"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if name.startswith(("runs/", "data/", "reports/")) or not (ROOT / name).is_file():
+            continue
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "DVC_NO_ANALYTICS": "1",
+           "HF_HUB_OFFLINE": "1", "CI": "true", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("ERBENCH_DATA_MIRROR", None)
+    _run(["git", "init", "-q"], dest, env)
+    _run([str(Path(bindir) / "erbench"), "suite", "use", "micro"], dest, env)
+    _run(["git", "add", "-A"], dest, env)
+    _run(["git", "commit", "-qm", "micro suite"], dest, env)
+    first = _run(["dvc", "repro"], dest, env)
+    return dest, {"env": env, "first": first.stdout + first.stderr}
+
+
+def test_repro_writes_reports(repo):
+    dest, _ = repo
+    reports = dest / "reports"
+    for name in ("results.tex", "results_standalone.tex", "results.md", "stats.json", "per_seed.png",
+                 "per_seed.pdf", "plots/per_seed.csv"):
+        assert (reports / name).is_file() and (reports / name).stat().st_size > 0, name
+    stats = json.loads((reports / "stats.json").read_text())
+    text = (reports / "results.md").read_text()
+    assert "`spert_mt`" in text and "`spert`" in text
+    assert "\\toprule" in (reports / "results.tex").read_text()
+    assert len(stats["runs"]) == 4
+
+
+def test_run_folders_and_metrics(repo):
+    dest, _ = repo
+    for method in ("spert", "spert_mt"):
+        for seed in (1, 2):
+            run = dest / "runs" / f"{method}-synthetic-s{seed}"
+            metrics = json.loads((run / "metrics.json").read_text())
+            assert metrics["run"] == {"name": run.name, "dataset": "synthetic", "method": method, "seed": seed,
+                                      "fold": None}
+            assert "test/rel_strict/micro_f1" in metrics["metrics"]
+            assert (run / "predictions.jsonl").is_file() and (run / "config.json").is_file()
+
+
+def test_mlflow_has_one_finished_run_per_stage(repo):
+    dest, _ = repo
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{dest / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("micro")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 4
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    names = sorted(r.data.tags["mlflow.runName"] for r in runs)
+    assert names == sorted(f"{m}-synthetic-s{s}" for m in ("spert", "spert_mt") for s in (1, 2))
+    one = runs[0]
+    for tag in ("dataset", "method", "seed", "fold", "git_commit", "dataset_sha256", "encoder", "device", "torch",
+                "transformers"):
+        assert tag in one.data.tags, tag
+    assert one.data.params["model.max_span_size"] == "10"
+    assert "test/rel_strict/micro_f1" in one.data.metrics
+    history = client.get_metric_history(one.info.run_id, "train/loss")
+    assert [m.step for m in history] == [1]
+
+
+def test_dvc_metrics_show(repo):
+    dest, info = repo
+    out = _run(["dvc", "metrics", "show", "--json"], dest, info["env"]).stdout
+    assert "rel_strict" in out
+
+
+def test_second_repro_runs_nothing(repo):
+    dest, info = repo
+    second = _run(["dvc", "repro"], dest, info["env"])
+    assert "Running stage" not in second.stdout + second.stderr
+    status = _run(["dvc", "status"], dest, info["env"]).stdout
+    assert "up to date" in status
+
+
+def test_changing_one_method_reruns_only_its_stages(repo):
+    dest, info = repo
+    import yaml
+
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    params["methods"]["spert_mt"] = {"iou_delta": 2.0}
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = _run(["dvc", "status", "--json"], dest, info["env"]).stdout
+    stale = set(json.loads(status))
+    assert {s for s in stale if s.startswith("train")} == {"train@synthetic-spert_mt-1", "train@synthetic-spert_mt-2"}
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (CI installs texlive)")
+def test_standalone_latex_compiles(repo, tmp_path):
+    dest, _ = repo
+    shutil.copy(dest / "reports" / "results_standalone.tex", tmp_path / "results.tex")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "results.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "results.pdf").stat().st_size > 0

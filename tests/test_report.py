@@ -1,0 +1,375 @@
+"""benchmark.report on hand-built run folders: numbers, pairing, Holm, markers, rendering, files, CLI.
+
+Fake runs: CoNLL04 (no folds) and ADE (2 folds, macro, no_overlapping) for spert, spert_mt and
+spert_focal over seeds 1-3. metrics.json values are chosen by hand (spert_mt = spert + 5 on every
+CoNLL04 unit; spert_focal = spert exactly); predictions.jsonl holds 4 tiny documents per run.
+Set ERBENCH_UPDATE_SNAPSHOTS=1 to rewrite tests/snapshots/ after an intended rendering change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from benchmark import stats
+from benchmark.report import build_report, build_tables, collect_runs
+from benchmark.report.collect import RunError
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+FAST = {"aso_bootstrap": 0, "ar_trials": 200}
+
+CONLL_TYPES = {"entities": {t: {"short": t, "verbose": t} for t in ("Loc", "Org", "Peop")},
+               "relations": {t: {"short": t, "verbose": t, "symmetric": False}
+                             for t in ("Work_For", "Live_In", "Kill", "Located_In")}}
+ADE_TYPES = {"entities": {t: {"short": t, "verbose": t} for t in ("Adverse-Effect", "Drug")},
+             "relations": {"Adverse-Effect": {"short": "AE", "verbose": "AE", "symmetric": False}}}
+
+CONLL_DOCS = [  # tokens, entities (type, start, end), relations (type, head, tail)
+    (["John", "works", "for", "Acme", "."], [("Peop", 0, 1), ("Org", 3, 4)], [("Work_For", 0, 1)]),
+    (["Paris", "is", "in", "France"], [("Loc", 0, 1), ("Loc", 3, 4)], [("Located_In", 0, 1)]),
+    (["Mary", "lives", "in", "Rome"], [("Peop", 0, 1), ("Loc", 3, 4)], [("Live_In", 0, 1)]),
+    (["Bob", "killed", "Tom"], [("Peop", 0, 1), ("Peop", 2, 3)], [("Kill", 0, 1)]),
+]
+
+# hand-picked headline scores per (method, seed): (NER, RE, RE+) micro F1
+CONLL = {
+    "spert": {1: (88.0, 70.0, 68.0), 2: (89.0, 72.0, 70.0), 3: (90.0, 71.0, 69.5)},
+    "spert_mt": {1: (93.0, 75.0, 73.0), 2: (94.0, 77.0, 75.0), 3: (95.0, 76.0, 74.5)},
+    "spert_focal": {1: (88.0, 70.0, 68.0), 2: (89.0, 72.0, 70.0), 3: (90.0, 71.0, 69.5)},
+}
+# ADE: macro F1 per (method, seed, fold); micro is written 10 points lower to prove macro is read
+ADE = {
+    "spert": {(s, f): (89.0 + s * 0.5 + f, 78.0 + s, 77.0 + s + f * 0.5) for s in (1, 2, 3) for f in (0, 1)},
+    "spert_mt": {(s, f): (89.5 + s * 0.3 + f, 79.0 + s * 1.1, 78.0 + s - f * 0.25) for s in (1, 2, 3) for f in (0, 1)},
+    "spert_focal": {(s, f): (88.0 + f, 77.0 + s, 76.0 + s) for s in (1, 2) for f in (0, 1)},  # seed 3 missing
+}
+
+
+def _metrics(scores: tuple[float, float, float], headline: str, other_offset: float) -> dict:
+    out = {}
+    for setting, value in zip(("ner", "rel", "rel_strict"), scores):
+        for avg in ("micro", "macro"):
+            v = value if avg == headline else value + other_offset
+            out.update({f"test/{setting}/{avg}_f1": v, f"test/{setting}/{avg}_p": v, f"test/{setting}/{avg}_r": v})
+    return out
+
+
+def _doc(tokens, ents, rels) -> dict:
+    return {"entities": [{"type": t, "start": s, "end": e} for t, s, e in ents],
+            "relations": [{"type": t, "head": h, "tail": r} for t, h, r in rels]}
+
+
+def write_run(root: Path, dataset: str, method: str, seed: int, fold, scores, docs, types, *, good: bool,
+              neg: int = 100, folder: str | None = None) -> Path:
+    """One run folder as `erbench train` writes it; `good` predicts every relation, else only half."""
+    run = root / (folder or f"{method}-{dataset}-s{seed}" + ("" if fold is None else f"-f{fold}") +
+                  ("" if neg == 100 else f"-n{neg}"))
+    run.mkdir(parents=True)
+    headline, offset = ("macro", -10.0) if dataset == "ade" else ("micro", -3.0)
+    protocol = {"dataset": dataset, "fold": fold, "train_split": "train" if fold is None else "train",
+                "eval_split": "test", "no_overlapping": dataset == "ade", "encoder": "minilm", "epochs": 2,
+                "selected_epoch": "last", "batch_size": 2, "lr": 5e-05, "max_span_size": 10,
+                "neg_entity_count": neg, "neg_relation_count": neg}
+    metrics = {"run": {"name": run.name, "dataset": dataset, "method": method, "seed": seed, "fold": fold},
+               "protocol": protocol, "metrics": _metrics(scores, headline, offset), "timing": {},
+               "history": [{"epoch": 1, "train/loss": 1.0}], "data": {"sha256": {}}, "environment": {}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "config.json").write_text(json.dumps({"run": {"dataset": dataset, "method": method}, "types": types}))
+    lines = []
+    for i, (tokens, ents, rels) in enumerate(docs):
+        pred_rels = rels if good or i < len(docs) // 2 else []
+        lines.append(json.dumps({"index": i, "orig_id": i, "tokens": tokens, "gold": _doc(tokens, ents, rels),
+                                 "pred": _doc(tokens, ents, pred_rels)}))
+    (run / "predictions.jsonl").write_text("\n".join(lines) + "\n")
+    return run
+
+
+def _ade_docs(fold: int) -> list:
+    drug, effect = f"drug{fold}", f"rash{fold}"
+    return [([drug, "caused", effect], [("Drug", 0, 1), ("Adverse-Effect", 2, 3)], [("Adverse-Effect", 1, 0)]),
+            (["no", effect, "after", drug], [("Adverse-Effect", 1, 2), ("Drug", 3, 4)], [("Adverse-Effect", 0, 1)])]
+
+
+def make_runs(root: Path) -> Path:
+    for method, by_seed in CONLL.items():
+        for seed, scores in by_seed.items():
+            write_run(root, "conll04", method, seed, None, scores, CONLL_DOCS, CONLL_TYPES, good=method == "spert_mt")
+    for method, by_unit in ADE.items():
+        for (seed, fold), scores in by_unit.items():
+            write_run(root, "ade", method, seed, fold, scores, _ade_docs(fold), ADE_TYPES, good=method == "spert_mt")
+    hidden = root / ".tmp-spert-conll04-s9"  # a writer's temporary folder: must be ignored
+    hidden.mkdir()
+    (hidden / "metrics.json").write_text("{not json")
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    runs = make_runs(tmp_path_factory.mktemp("runs"))
+    out = tmp_path_factory.mktemp("out")
+    result = build_report([runs], out, seed=0, **FAST)
+    return runs, out, result
+
+
+def _summary(result, dataset, setting, method) -> dict:
+    (row,) = [s for s in result["summaries"] if (s["dataset"], s["setting"], s["method"]) == (dataset, setting, method)]
+    return row
+
+
+def _comparison(result, baseline, dataset, setting, method) -> dict:
+    (row,) = [c for c in result["comparisons"][baseline]["results"]
+              if (c["dataset"], c["setting"], c["method"]) == (dataset, setting, method)]
+    return row
+
+
+def _table_lines(tex: str) -> dict[str, str]:
+    return {line.split(" & ")[0]: line for line in tex.splitlines() if line.startswith("spert")}
+
+
+# ---------------------------------------------------------------- collecting
+
+
+def test_collect_ignores_hidden_and_sorts(report):
+    runs, _, _ = report
+    records = collect_runs([runs, runs / "spert-conll04-s1"])  # a folder reached twice is read once
+    assert len(records) == 9 + 6 + 6 + 4
+    assert records == sorted(records, key=lambda r: (r.dataset, r.method, r.seed, -1 if r.fold is None else r.fold))
+    assert {r.dataset for r in records} == {"conll04", "ade"}
+
+
+def test_collect_errors_name_the_file(tmp_path):
+    bad = tmp_path / "broken"
+    bad.mkdir()
+    (bad / "metrics.json").write_text(json.dumps({"run": {"dataset": "conll04", "method": "spert"},
+                                                  "protocol": {}, "metrics": {}}))
+    with pytest.raises(RunError, match=r"broken/metrics\.json: run\.seed"):
+        collect_runs([tmp_path])
+    (bad / "metrics.json").write_text("[1, 2")
+    with pytest.raises(RunError, match=r"broken/metrics\.json: malformed JSON"):
+        collect_runs([tmp_path])
+    with pytest.raises(RunError, match="no such folder"):
+        collect_runs([tmp_path / "absent"])
+
+
+def test_duplicate_runs_are_an_error(tmp_path):
+    write_run(tmp_path, "conll04", "spert", 1, None, (1, 2, 3), CONLL_DOCS, CONLL_TYPES, good=True, folder="a")
+    write_run(tmp_path, "conll04", "spert", 1, None, (1, 2, 3), CONLL_DOCS, CONLL_TYPES, good=True, folder="b")
+    with pytest.raises(RunError, match="duplicate run conll04/spert seed 1"):
+        collect_runs([tmp_path])
+
+
+def test_missing_metric_is_an_error(tmp_path):
+    run = write_run(tmp_path, "conll04", "spert", 1, None, (1, 2, 3), CONLL_DOCS, CONLL_TYPES, good=True)
+    data = json.loads((run / "metrics.json").read_text())
+    del data["metrics"]["test/rel_strict/micro_f1"]
+    (run / "metrics.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"metrics\.json: no metric 'test/rel_strict/micro_f1'"):
+        build_tables(collect_runs([tmp_path]), **FAST)
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def test_summaries_equal_hand_computed(report):
+    _, _, result = report
+    s = _summary(result, "conll04", "ner", "spert")
+    assert (s["n"], s["mean"], s["std"]) == (3, 89.0, 1.0)
+    assert s["ci95_low"] == pytest.approx(89.0 - 4.30265272975 / math.sqrt(3), rel=1e-9)
+    assert [v["value"] for v in s["values"]] == [88.0, 89.0, 90.0]
+    rel = _summary(result, "conll04", "rel_strict", "spert_mt")
+    assert rel["mean"] == pytest.approx((73.0 + 75.0 + 74.5) / 3)
+    ade = _summary(result, "ade", "ner", "spert")  # macro values over (seed, fold) units
+    assert ade["metric"] == "ner/macro_f1" and ade["n"] == 6
+    assert ade["mean"] == pytest.approx(sum(v[0] for v in ADE["spert"].values()) / 6)
+
+
+def test_comparisons_paired_by_seed_and_fold(report):
+    _, _, result = report
+    c = _comparison(result, "spert", "ade", "rel_strict", "spert_mt")
+    units = [(u["seed"], u["fold"]) for u in c["units"]]
+    assert units == [(1, 0), (1, 1), (2, 0), (2, 1), (3, 0), (3, 1)]
+    assert c["baseline_values"] == [ADE["spert"][u][2] for u in units]
+    assert c["method_values"] == [ADE["spert_mt"][u][2] for u in units]
+    assert c["t_pvalue"] == pytest.approx(stats.paired_t_test(c["baseline_values"], c["method_values"]))
+    focal = _comparison(result, "spert", "ade", "ner", "spert_focal")  # only the pairs both have
+    assert focal["n"] == 4 and {u["seed"] for u in focal["units"]} == {1, 2}
+    assert any("spert_focal vs spert: 4 paired runs; unpaired: seed 3 fold 0 (only spert)" in w
+               for w in result["warnings"])
+
+
+def test_holm_across_one_table(report):
+    _, _, result = report
+    sizes = {"spert": 2 * 3 * 2, "spert_mt": 2 * 3 * 1}  # datasets x columns x methods not yet compared
+    for baseline, table in result["comparisons"].items():
+        rows = table["results"]
+        assert table["holm_family_size"] == len(rows) == sizes[baseline]
+        raw = [math.nan if r["t_pvalue"] is None else r["t_pvalue"] for r in rows]
+        expected = stats.holm(raw)
+        assert [r["t_pvalue_holm"] for r in rows] == pytest.approx(expected, nan_ok=True)
+
+
+def test_constant_gain_marked_identical_not(report):
+    _, out, result = report
+    gain = _comparison(result, "spert", "conll04", "rel_strict", "spert_mt")
+    assert gain["mean_diff"] == pytest.approx(5.0) and gain["t_pvalue"] == 0.0 and gain["marker"] == "†"
+    same = _comparison(result, "spert", "conll04", "ner", "spert_focal")
+    assert same["t_pvalue"] == 1.0 and same["marker"] is None and same["ar_pvalue"] == 1.0
+    assert 0 < gain["ar_pvalue"] < 1 and gain["min_attainable_pvalue"]["ar"] == pytest.approx(1 / 201)
+    worse = _comparison(result, "spert_mt", "conll04", "ner", "spert_focal")  # the second baseline's table
+    assert worse["marker"] == "¶"
+    assert not [c for c in result["comparisons"]["spert_mt"]["results"] if c["method"] == "spert"]  # once only
+    rows = _table_lines((out / "results.tex").read_text())
+    conll_cells = rows["spert\\_mt"].split(" & ")[1:4]
+    assert all("^{\\dagger}" in cell for cell in conll_cells)
+    assert "^" not in rows["spert"] and all("dagger" not in c for c in rows["spert\\_focal"].split(" & ")[1:4])
+    assert all("^{\\P}" in cell for cell in rows["spert\\_focal"].split(" & ")[1:4])
+
+
+def test_best_mean_bold_and_underscores_escaped(report):
+    _, out, _ = report
+    tex = (out / "results.tex").read_text()
+    rows = _table_lines(tex)
+    assert "$\\mathbf{94.00} \\pm 1.00^{\\dagger}$" in rows["spert\\_mt"]
+    assert "mathbf" not in rows["spert\\_focal"].split(" & ")[1]
+    body = [line for line in tex.splitlines() if not line.startswith("%")]
+    for line in body:
+        assert "_" not in line.replace("\\_", ""), line
+    assert "\\begin{table}" in tex and "\\toprule" in tex and "\\multicolumn{3}{c}{ADE (macro)}" in tex
+    assert "\\cmidrule(lr){2-4} \\cmidrule(lr){5-7}" in tex
+    assert "over 3 seeds (CoNLL04) and 3 seeds x 2 folds (ADE), fewer where a method lacks runs" in tex
+    assert "Holm-corrected over the comparisons against each baseline (12 for spert, 6 for spert\\_mt)" in tex
+    assert "$\\alpha=0.05$" in tex
+    assert "enc:minilm" in tex and "sel:last" in tex and "avg:macro" in tex and "no\\_overlap:yes" in tex
+
+
+def test_markdown_numbers(report):
+    _, out, _ = report
+    md = (out / "results.md").read_text()
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in md.splitlines() if line.startswith("| `")}
+    assert rows["| `spert`"][1:4] == ["89.00 ± 1.00", "71.00 ± 1.00", "69.17 ± 1.04"]
+    assert rows["| `spert_mt`"][1] == "**94.00** ± 1.00†"
+    assert rows["| `spert_focal`"][1] == "89.00 ± 1.00¶"  # identical to spert, so worse than spert_mt
+    assert "Markers: two-sided paired t-test" in md and "## Warnings" in md
+    assert "conll04|enc:minilm|split:train->test|ep:2|sel:last|avg:micro|no_overlap:no|neg:100/100" in md
+
+
+def test_stats_json_matches(report):
+    _, out, result = report
+    on_disk = json.loads((out / "stats.json").read_text())
+    assert on_disk == result
+    assert on_disk["settings"]["baselines"] == ["spert", "spert_mt"]
+    assert on_disk["settings"]["metric_average"] == {"conll04": "micro", "ade": "macro"}
+    c = _comparison(on_disk, "spert", "conll04", "rel", "spert_mt")
+    assert c["aso_epsilon_min"] is None  # nan (ASO not run) -> null
+    assert sorted(on_disk["files"]) == on_disk["files"] and "per_seed.png" in on_disk["files"]
+
+
+def test_figures_and_plot_data_written(report):
+    _, out, _ = report
+    png, pdf = (out / "per_seed.png").read_bytes(), (out / "per_seed.pdf").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 1000 and pdf.startswith(b"%PDF")
+    assert not (out / "neg_sweep.png").exists()
+    csv = (out / "plots" / "per_seed.csv").read_text().splitlines()
+    assert csv[0] == "dataset,method,seed,fold,metric,value"
+    assert "conll04,spert,1,,test/ner/micro_f1,88.0" in csv and len(csv) == 1 + 25 * 3
+    assert not list(out.rglob(".*.tmp"))
+
+
+def test_deterministic_for_a_seed(report, tmp_path):
+    runs, out, _ = report
+    build_report([runs], tmp_path, seed=0, **FAST)
+    for name in ("results.md", "results.tex", "stats.json", "plots/per_seed.csv", "per_seed.png"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_aso_reported(report):
+    runs, _, _ = report
+    tables = build_tables(collect_runs([runs]), baselines=("spert",), aso_bootstrap=50, ar_trials=0)
+    (res,) = [r for r in tables.results["spert"] if (r.column.dataset, r.column.setting, r.method)
+              == ("conll04", "rel", "spert_mt")]
+    assert 0.0 <= res.comparison.aso_epsilon < 0.5 and res.comparison.ar_pvalue is None
+
+
+def test_negative_sweep(tmp_path):
+    runs = tmp_path / "runs"
+    for neg, shift in ((50, -2.0), (100, 0.0), (200, -1.0)):
+        for seed in (1, 2):
+            for method in ("spert", "spert_mt"):
+                scores = tuple(v + shift + (3 if method == "spert_mt" else 0) for v in CONLL["spert"][seed])
+                write_run(runs, "conll04", method, seed, None, scores, CONLL_DOCS, CONLL_TYPES, good=True, neg=neg)
+    for seed in (3,):  # most runs at 100: the table uses them
+        write_run(runs, "conll04", "spert", seed, None, CONLL["spert"][seed], CONLL_DOCS, CONLL_TYPES, good=True)
+    out = tmp_path / "out"
+    result = build_report([runs], out, **FAST)
+    assert (out / "neg_sweep.png").stat().st_size > 1000 and (out / "neg_sweep.pdf").exists()
+    assert _summary(result, "conll04", "ner", "spert")["mean"] == pytest.approx(89.0)
+    assert _summary(result, "conll04", "ner", "spert_mt")["mean"] == pytest.approx(91.5)  # ties -> 100
+    assert any("runs with negatives (entity/relation) 50/50, 100/100, 200/200" in w for w in result["warnings"])
+    assert "neg_entity_count" in (out / "plots" / "neg_sweep.csv").read_text()
+
+
+def test_missing_predictions_skip_ar_with_warning(tmp_path):
+    for method in ("spert", "spert_mt"):
+        for seed in (1, 2):
+            write_run(tmp_path, "conll04", method, seed, None, CONLL[method][seed], CONLL_DOCS, CONLL_TYPES, good=True)
+    (tmp_path / "spert-conll04-s2" / "predictions.jsonl").unlink()
+    tables = build_tables(collect_runs([tmp_path]), **FAST)
+    assert all(r.comparison.ar_pvalue is None for r in tables.results["spert"])
+    assert any("conll04/spert seed 2: no predictions.jsonl" in w for w in tables.warnings)
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+@pytest.mark.parametrize("name", ["results.md", "results.tex"])
+def test_snapshot(report, name):
+    _, out, _ = report
+    got = (out / name).read_text()
+    path = SNAPSHOTS / f"report_{name}"
+    if os.environ.get("ERBENCH_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(got)
+    assert got == path.read_text(), f"rendering changed; rerun with ERBENCH_UPDATE_SNAPSHOTS=1 if intended: {path}"
+
+
+# ---------------------------------------------------------------- command line and LaTeX
+
+
+def test_cli_report(report, tmp_path):
+    from benchmark.cli import main
+
+    runs, out, _ = report
+    result = CliRunner().invoke(main, ["report", str(runs), "--out", str(tmp_path / "rep"), "--aso-bootstrap", "0",
+                                       "--ar-trials", "200", "--baseline", "spert", "--baseline", "spert_mt"])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output
+    assert (tmp_path / "rep" / "results.md").read_text() == (out / "results.md").read_text()
+
+
+def test_cli_empty_folder_exits_2(tmp_path):
+    from benchmark.cli import main
+
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "empty"), "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 2
+    assert "no run found" in result.output and "metrics.json" in result.output
+    assert not (tmp_path / "rep").exists()
+    missing = CliRunner().invoke(main, ["report", str(tmp_path / "absent")])
+    assert missing.exit_code == 2 and "no such folder" in missing.output
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (CI installs texlive)")
+def test_standalone_compiles(report, tmp_path):
+    _, out, _ = report
+    shutil.copy(out / "results_standalone.tex", tmp_path / "doc.tex")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 0

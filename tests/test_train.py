@@ -1,0 +1,243 @@
+"""Determinism of the training loop (SPEC 6) and the `erbench train / evaluate / predict` commands."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from benchmark import scoring
+from benchmark.cli import main
+from benchmark.config import ModelOptions, RunConfig, TrainOptions
+from benchmark.datasets.load import Document, Entity, Relation, TypeInventory
+from benchmark.train import RunData, evaluate, train_model
+from models.encoder import encode_documents, load_tokenizer, tiny_encoder
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: tiny models run much faster than with threads fighting over busy cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+TYPES_JSON = {
+    "entities": {"Peop": {"short": "P", "verbose": "People"}, "Org": {"short": "O", "verbose": "Org"},
+                 "Loc": {"short": "L", "verbose": "Location"}},
+    "relations": {"Work_For": {"short": "W", "verbose": "Work for", "symmetric": False},
+                  "Near": {"short": "N", "verbose": "Near", "symmetric": True}},
+}
+TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Near"), frozenset({"Near"}))
+
+
+def raw_doc(i: int) -> dict:
+    people = ["John", "Mary", "Anna", "Paul", "Lena", "Omar"]
+    orgs = ["Acme", "Initech", "Globex"]
+    towns = ["Paris", "Rome", "Oslo", "Lima"]
+    return {
+        "tokens": [people[i % 6], "Smith", "works", "for", orgs[i % 3], "near", towns[i % 4], "."],
+        "entities": [{"type": "Peop", "start": 0, "end": 2}, {"type": "Org", "start": 4, "end": 5},
+                     {"type": "Loc", "start": 6, "end": 7}],
+        "relations": [{"type": "Work_For", "head": 0, "tail": 1}, {"type": "Near", "head": 2, "tail": 1}],
+        "orig_id": i,
+    }
+
+
+SPLITS = {"train": [raw_doc(i) for i in range(4)], "dev": [raw_doc(i) for i in range(4, 6)],
+          "test": [raw_doc(i) for i in range(6, 9)]}
+
+
+def documents(split: str) -> list[Document]:
+    out = []
+    for i, d in enumerate(SPLITS[split]):
+        ents = tuple(Entity(e["type"], e["start"], e["end"]) for e in d["entities"])
+        rels = tuple(Relation(r["type"], r["head"], r["tail"]) for r in d["relations"])
+        out.append(Document(tuple(d["tokens"]), ents, rels, d["orig_id"], i))
+    return out
+
+
+# -- determinism (SPEC 6) --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer("tiny-random")
+
+
+def run_once(cfg: RunConfig, tokenizer) -> tuple[list[dict], list[Document], dict]:
+    data = RunData(TYPES, documents("train"), documents("test"), None)
+    encoder = (tiny_encoder(tokenizer, seed=cfg.seed), tokenizer)  # == load_encoder("tiny-random", cfg.seed)
+    model, tok, history, info = train_model(cfg, data, encoder=encoder)
+    enc, _ = encode_documents(tok, data.eval, info["max_length"])
+    preds = evaluate(model, enc, tok.pad_token_id, torch.device("cpu"), batch_size=2)
+    metrics = scoring.flatten_metrics(scoring.score(data.eval, preds, TYPES), "test")
+    losses = [{k: v for k, v in rec.items() if k.startswith("train/")} for rec in history]
+    return losses, preds, metrics
+
+
+def tiny_config(seed: int, method_options: ModelOptions | None = None) -> RunConfig:
+    train = TrainOptions(encoder="tiny-random", epochs=2, lr=1e-3, device="cpu", threads=1,
+                         eval_dev_every_epoch=False)
+    model = method_options or ModelOptions(neg_entity_count=8, neg_relation_count=2)
+    return RunConfig("tiny", "spert", seed, dev_split=None, model=model, train=train)
+
+
+def test_same_seed_is_bitwise_identical_and_another_seed_differs(tokenizer) -> None:
+    losses_a, preds_a, metrics_a = run_once(tiny_config(3), tokenizer)
+    losses_b, preds_b, metrics_b = run_once(tiny_config(3), tokenizer)
+    assert len(losses_a) == 2 and set(losses_a[0]) == {"train/loss", "train/entity", "train/relation"}
+    assert losses_a == losses_b  # exact float equality
+    assert preds_a == preds_b
+    assert metrics_a == metrics_b
+    losses_c, _, _ = run_once(tiny_config(4), tokenizer)
+    assert losses_c[0]["train/loss"] != losses_a[0]["train/loss"]
+    assert losses_c[1]["train/loss"] != losses_a[1]["train/loss"]
+
+
+def test_same_seed_identical_for_spert_mt(tokenizer) -> None:
+    from models.registry import method_options
+
+    options = method_options("spert_mt", {"neg_entity_count": 8, "neg_relation_count": 2})
+    cfg = replace(tiny_config(5, options), method="spert_mt")
+    first, preds_1, _ = run_once(cfg, tokenizer)
+    second, preds_2, _ = run_once(cfg, tokenizer)
+    assert first == second and preds_1 == preds_2
+    assert set(first[0]) == {"train/loss", "train/entity_id", "train/entity_cls", "train/relation_id",
+                             "train/relation_cls"}
+
+
+def test_too_few_training_documents_is_a_clear_error(tokenizer) -> None:
+    cfg = tiny_config(0)
+    cfg = replace(cfg, train=replace(cfg.train, batch_size=8))
+    data = RunData(TYPES, documents("train"), documents("test"), None)
+    with pytest.raises(ValueError, match="fewer than batch_size=8"):
+        train_model(cfg, data, encoder=(tiny_encoder(tokenizer, seed=0), tokenizer))
+
+
+# -- the command line --------------------------------------------------------------------------------
+def write_dataset(folder: Path) -> Path:
+    """A tiny custom dataset in SpERT JSON and the params.yaml that registers it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "types.json").write_text(json.dumps(TYPES_JSON))
+    for split, docs in SPLITS.items():
+        (folder / f"{split}.json").write_text(json.dumps(docs))
+    params = {"data": {"custom": {"tiny": {"types": str(folder / "types.json"),
+                                           "splits": {s: str(folder / f"{s}.json") for s in SPLITS}}}}}
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def train_args(root: Path, params: Path, out: Path, *extra: str) -> list[str]:
+    return ["--quiet", "train", "--dataset", "tiny", "--encoder", "tiny-random", "--epochs", "1",
+            "--method", "spert", "--seed", "1", "--set", "neg_entity_count=10", "--set", "threads=1",
+            "--set", "device=cpu", "--data-root", str(root), "--out", str(out), "--params", str(params), *extra]
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("cli")
+    params = write_dataset(base / "src")
+    root = base / "data"
+    result = CliRunner().invoke(main, ["--quiet", "data", "stage", "tiny", "--params", str(params),
+                                       "--data-root", str(root)])
+    assert result.exit_code == 0, result.output
+    return root, params
+
+
+@pytest.fixture(scope="module")
+def trained(staged, tmp_path_factory) -> Path:
+    root, params = staged
+    out = tmp_path_factory.mktemp("runs") / "spert-tiny-s1"
+    result = CliRunner().invoke(main, train_args(root, params, out))
+    assert result.exit_code == 0, result.output
+    assert "spert-tiny-s1" in result.stderr and "RE+" in result.stderr
+    return out
+
+
+def test_train_writes_the_run_folder(trained: Path) -> None:
+    assert sorted(p.name for p in trained.iterdir()) == [
+        "config.json", "metrics.json", "model.safetensors", "predictions.jsonl"]
+    metrics = json.loads((trained / "metrics.json").read_text())
+    for key in ("test/rel_strict/micro_f1", "test/rel/micro_f1", "test/ner/micro_f1", "test/ner/macro_f1"):
+        assert 0.0 <= metrics["metrics"][key] <= 100.0, key
+    timing = metrics["timing"]
+    assert timing["seconds_per_epoch"] > 0 and timing["train_sentences_per_s"] > 0
+    assert timing["eval_sentences_per_s"] > 0 and timing["peak_rss_mb"] > 0
+    assert metrics["run"] == {"name": "spert-tiny-s1", "dataset": "tiny", "method": "spert", "seed": 1, "fold": None}
+    assert metrics["protocol"]["neg_entity_count"] == 10 and metrics["protocol"]["epochs"] == 1
+    assert len(metrics["history"]) == 1 and "train/loss" in metrics["history"][0]
+    assert any(k.startswith("dev/") for k in metrics["history"][0])  # the custom dataset has a dev split
+    assert set(metrics["data"]["sha256"]) == {"tiny_train.json", "tiny_test.json"}
+
+    rows = [json.loads(line) for line in (trained / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == len(SPLITS["test"])
+    for row, gold in zip(rows, SPLITS["test"]):
+        assert row["tokens"] == gold["tokens"] and row["orig_id"] == gold["orig_id"]
+        assert row["gold"] == {"entities": gold["entities"], "relations": gold["relations"]}
+        assert set(row["pred"]) == {"entities", "relations"}
+
+    config = json.loads((trained / "config.json").read_text())
+    assert config["run"]["method"] == "spert" and config["run"]["seed"] == 1
+    assert config["run"]["model"]["neg_entity_count"] == 10
+    assert config["run"]["train"]["encoder"] == "tiny-random" and config["run"]["train"]["epochs"] == 1
+    assert list(config["types"]["relations"]) == ["Work_For", "Near"]
+    assert config["types"]["relations"]["Near"]["symmetric"] is True
+    assert not [p for p in trained.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def test_evaluate_rescores_to_the_same_metrics(trained: Path, staged) -> None:
+    root, params = staged
+    result = CliRunner().invoke(main, ["--quiet", "evaluate", str(trained), "--split", "test", "--data-root",
+                                       str(root), "--params", str(params), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    rescored = json.loads(result.stdout)
+    assert rescored == json.loads((trained / "metrics.json").read_text())["metrics"]
+
+
+def test_predict_prints_spert_json(trained: Path, tmp_path: Path) -> None:
+    text = tmp_path / "input.txt"
+    text.write_text("John Smith works for Acme .\n\nMary lives in Rome\n")
+    result = CliRunner().invoke(main, ["--quiet", "predict", str(trained), str(text), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    docs = json.loads(result.stdout)
+    assert [d["tokens"] for d in docs] == [["John", "Smith", "works", "for", "Acme", "."],
+                                          ["Mary", "lives", "in", "Rome"]]
+    for d in docs:
+        assert set(d) >= {"tokens", "entities", "relations"}
+        for e in d["entities"]:
+            assert e["type"] in TYPES.entities and 0 <= e["start"] < e["end"] <= len(d["tokens"])
+        for r in d["relations"]:
+            assert r["type"] in TYPES.relations and 0 <= r["head"] < len(d["entities"])
+
+
+def test_bad_set_key_is_one_line_and_exit_2(staged, tmp_path: Path) -> None:
+    root, params = staged
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, train_args(root, params, out, "--set", "foo=1"))
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert "\n" not in message and "'foo'" in message and message.startswith("error:")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("target", ["benchmark.train.sample_document", "safetensors.torch.save_file"])
+def test_interrupted_run_leaves_nothing_behind(staged, tmp_path: Path, monkeypatch, target: str) -> None:
+    root, params = staged
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(target, interrupt)
+    runs = tmp_path / "runs"
+    out = runs / "spert-tiny-s1"
+    result = CliRunner().invoke(main, train_args(root, params, out))
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.stderr
+    assert not out.exists()
+    assert not runs.exists() or list(runs.iterdir()) == []
