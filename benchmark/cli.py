@@ -103,7 +103,9 @@ def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Pat
         mirror, source = Path(params["mirror"]), "params data.mirror"
     from benchmark.config import from_dict
 
-    synthetic = from_dict(SyntheticConfig, params.get("synthetic") or {}, "params data.synthetic")
+    synthetic = None
+    if spec.generated:  # only the generated corpus reads data.synthetic
+        synthetic = from_dict(SyntheticConfig, params.get("synthetic") or {}, "params data.synthetic")
     if mirror is not None and not mirror.is_dir() and not spec.generated:
         raise ConfigError(f"{source}: {mirror} is not a directory")
     target = stage_dataset(spec, data_root, mirror=mirror, synthetic=synthetic)

@@ -137,6 +137,8 @@ def custom_spec(name: str, entry: dict) -> DatasetSpec:
         fname = f"{name}_{label}.json"
         return DatasetFile(fname, hashes.get(fname), None, path)
 
+    if "types" in splits:
+        raise ConfigError(f"{where}.splits: 'types' cannot be a split name (it is the types file's name)")
     files = {split: one(path, split) for split, path in splits.items()}
     return DatasetSpec(name, files, one(entry["types"], "types"), no_overlapping=bool(entry.get("no_overlapping")))
 

@@ -1,0 +1,34 @@
+"""score_predictions: the protocol's overlap setting, plus the other one where gold has overlaps (SPEC 3, ADE)."""
+
+from __future__ import annotations
+
+from benchmark.config import RunConfig
+from benchmark.datasets.load import Document, Entity, Relation, TypeInventory
+from benchmark.runner import score_predictions
+
+TYPES = TypeInventory(("A", "B"), ("R",))
+
+
+def _doc(entities, relations=()):
+    return Document(tuple("w0 w1 w2 w3 w4 w5".split()), tuple(entities), tuple(relations))
+
+
+def test_no_overlap_data_scores_one_setting():
+    gold = [_doc([Entity("A", 0, 1), Entity("B", 2, 3)], [Relation("R", 0, 1)])]
+    metrics = score_predictions(gold, gold, TYPES, RunConfig("x", "spert", 1))
+    assert metrics["test/ner/micro_f1"] == 100.0
+    assert not any(k.startswith("test_") for k in metrics)
+
+
+def test_overlapping_gold_scores_both_settings():
+    # gold: A[0,2) overlaps B[1,3); prediction finds only the overlapping B and a separate A
+    gold = [_doc([Entity("A", 0, 2), Entity("B", 1, 3), Entity("A", 4, 5)])]
+    pred = [_doc([Entity("B", 1, 3), Entity("A", 4, 5)])]
+    filtered = score_predictions(gold, pred, TYPES, RunConfig("x", "spert", 1, no_overlapping=True))
+    # with the filter both overlapping gold entities vanish: 1 TP, 0 FP, 0 FN
+    assert filtered["test/ner/micro_f1"] == 100.0
+    # kept: 2 TP of 3 gold, 2 predicted
+    assert round(filtered["test_keep_overlap/ner/micro_r"], 4) == round(200 / 3, 4)
+    kept = score_predictions(gold, pred, TYPES, RunConfig("x", "spert", 1, no_overlapping=False))
+    assert kept["test/ner/micro_r"] == filtered["test_keep_overlap/ner/micro_r"]
+    assert kept["test_no_overlap/ner/micro_f1"] == 100.0
