@@ -33,6 +33,8 @@ class RunRecord:
     metrics: dict[str, float] = field(compare=False, hash=False, repr=False)
     protocol: dict[str, Any] = field(compare=False, hash=False, repr=False)
     path: Path = Path(".")  # the run folder (holding metrics.json)
+    data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)  # sha256, encodings
+    history: tuple[dict, ...] = field(default=(), compare=False, hash=False, repr=False)  # per epoch
 
     @property
     def negatives(self) -> tuple[int | None, int | None]:
@@ -87,7 +89,9 @@ def read_run(metrics_file: Path) -> RunRecord:
     protocol = dict(raw["protocol"])
     if protocol.get("dataset", run["dataset"]) != run["dataset"]:
         raise RunError(f"{metrics_file}: protocol.dataset {protocol['dataset']!r} != run.dataset {run['dataset']!r}")
-    return RunRecord(run["dataset"], run["method"], seed, fold, metrics, protocol, metrics_file.parent)
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    history = tuple(h for h in raw.get("history") or () if isinstance(h, dict))
+    return RunRecord(run["dataset"], run["method"], seed, fold, metrics, protocol, metrics_file.parent, data, history)
 
 
 def _metrics_files(root: Path) -> list[Path]:

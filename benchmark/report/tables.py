@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from benchmark import stats
-from benchmark.report.collect import RunRecord, load_documents, load_types_of
-from benchmark.scoring import document_counts
+from benchmark.analysis import protocol
+from benchmark.report.collect import RunRecord
+from benchmark.report.docs import RunDocs
 
 SETTINGS = (("ner", "NER"), ("rel", "RE"), ("rel_strict", "RE+"))
 DEFAULT_AVERAGE = {"ade": "macro"}  # SPEC 3: ADE's headline is macro; every other dataset micro
@@ -97,6 +98,11 @@ class DatasetInfo:
     folds: tuple[int, ...]
     n_runs: int
     signature: str
+    card: protocol.ProtocolCard
+
+    @property
+    def mixed(self) -> tuple[str, ...]:
+        return self.card.mixed
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,6 +115,8 @@ class ReportTables:
     results: dict[str, tuple[Result, ...]]  # baseline -> its table's comparisons
     warnings: tuple[str, ...]
     settings: dict[str, Any]
+    runs: dict[tuple[str, str], dict[Unit, RunRecord]]  # (dataset, method) -> the table's runs by unit
+    docs: RunDocs  # the runs' test documents, read once per report
 
 
 def averages_for(datasets: Sequence[str], metric_average: Mapping[str, str] | None) -> dict[str, str]:
@@ -183,101 +191,19 @@ def _select_negatives(df: pd.DataFrame, notes: list[str]) -> pd.Series:
     return keep
 
 
-def _fmt(value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return "?" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-
-
-def _dataset_info(name: str, average: str, recs: Sequence[RunRecord], notes: list[str]) -> DatasetInfo:
-    fields: dict[str, dict[str, list[str]]] = {}  # field -> value -> methods
-
-    def add(field: str, value: str, method: str) -> None:
-        fields.setdefault(field, {}).setdefault(value, [])
-        if method not in fields[field][value]:
-            fields[field][value].append(method)
-
-    for r in recs:
-        p = r.protocol
-        add("enc", _fmt(p.get("encoder")), r.method)
-        add("split", f"{_fmt(p.get('train_split'))}->{_fmt(p.get('eval_split', 'test'))}", r.method)
-        add("ep", _fmt(p.get("epochs")), r.method)
-        add("sel", _fmt(p.get("selected_epoch")), r.method)
-        add("no_overlap", _fmt(p.get("no_overlapping")), r.method)
-        add("neg", f"{_fmt(r.negatives[0])}/{_fmt(r.negatives[1])}", r.method)
-        add("bs", _fmt(p.get("batch_size")), r.method)
-        add("lr", _fmt(p.get("lr")), r.method)
-        add("span", _fmt(p.get("max_span_size")), r.method)
-    protocol = {f: sorted(v) for f, v in fields.items()}
-    for field, values in fields.items():
-        # negatives are a method's own option (SpERT 100, SpERT.MT 120), not a protocol mismatch
-        per_method = [m for ms in values.values() for m in ms]
-        if field == "neg" and len(per_method) == len(set(per_method)):
-            continue
-        if len(values) > 1:
-            detail = "; ".join(f"{v} ({', '.join(sorted(m))})" for v, m in sorted(values.items()))
-            notes.append(f"{name}: protocol differs between runs, {field}: {detail}")
+def _dataset_info(name: str, average: str, recs: Sequence[RunRecord], notes: list[str], *, allow_mixed: bool,
+                  git_commit: str) -> DatasetInfo:
+    card = protocol.protocol_card(name, recs, average=average, relation_headline=HEADLINE_RELATION.get(
+        name, "rel_strict"), git_commit=git_commit)
+    if card.mismatches and not allow_mixed:
+        raise protocol.ProtocolMismatch(card.mismatches)
+    notes.extend(f"mixed protocol (--allow-mixed): {m.message()}" for m in card.mismatches)
+    values = {f: list(v) for f, v in card.values.items()}
+    values["neg"] = sorted(set(card.negatives.values()))
     seeds = tuple(sorted({r.seed for r in recs}))
     folds = tuple(sorted({r.fold for r in recs if r.fold is not None}))
-    shown = {**protocol, "avg": [average], "seeds": [str(len(seeds))]}
-    if folds:
-        shown["folds"] = [str(len(folds))]
-    order = ("enc", "split", "ep", "sel", "avg", "no_overlap", "neg", "bs", "lr", "span", "seeds", "folds")
-    parts = [name] + [f"{f}:{','.join(shown[f])}" for f in order if f in shown]
-    return DatasetInfo(name, average, protocol, seeds, folds, len(recs), "|".join(parts))
-
-
-class _Counts:
-    """Per-document (tp, fp, fn) of runs, read lazily from predictions.jsonl and cached per report."""
-
-    def __init__(self, notes: list[str]):
-        self.notes = notes
-        self.docs: dict[str, tuple | None] = {}
-        self.counts: dict[tuple[str, str], list] = {}
-
-    def _docs(self, rec: RunRecord):
-        key = str(rec.path)
-        if key not in self.docs:
-            types = load_types_of(rec)
-            if not rec.predictions_path.is_file() or types is None:
-                missing = "predictions.jsonl" if not rec.predictions_path.is_file() else "config.json (types)"
-                self.notes.append(f"{rec.label}: no {missing}; the sentence-level test skips its comparisons")
-                self.docs[key] = None
-            else:
-                gold, pred = load_documents(rec)
-                self.docs[key] = (gold, pred, types)
-        return self.docs[key]
-
-    def of(self, rec: RunRecord, setting: str):
-        docs = self._docs(rec)
-        if docs is None:
-            return None
-        key = (str(rec.path), setting)
-        if key not in self.counts:
-            gold, pred, types = docs
-            no_overlapping = bool(rec.protocol.get("no_overlapping", False))
-            self.counts[key] = document_counts(gold, pred, types, setting, no_overlapping=no_overlapping)
-        return self.counts[key]
-
-    def paired(self, runs_a: Sequence[RunRecord], runs_b: Sequence[RunRecord], setting: str, what: str):
-        """Concatenated counts of both sides, or None (with a note) when they cannot be paired."""
-        pooled_a, pooled_b = [], []
-        for ra, rb in zip(runs_a, runs_b):
-            ca, cb = self.of(ra, setting), self.of(rb, setting)
-            if ca is None or cb is None:
-                return None
-            gold_a, gold_b = self._docs(ra)[0], self._docs(rb)[0]
-            same = len(ca) == len(cb) and all(
-                ga.tokens == gb.tokens and {t: c[0] + c[2] for t, c in da.items() if c[0] + c[2]}
-                == {t: c[0] + c[2] for t, c in db.items() if c[0] + c[2]}
-                for ga, gb, da, db in zip(gold_a, gold_b, ca, cb))
-            if not same:
-                self.notes.append(f"{what}: {ra.label} and {rb.label} were not evaluated on the same gold "
-                                  "documents; no sentence-level test")
-                return None
-            pooled_a.extend(ca)
-            pooled_b.extend(cb)
-        return pooled_a, pooled_b
+    sig = protocol.signature(card, average=average, n_seeds=len(seeds), n_folds=len(folds))
+    return DatasetInfo(name, average, values, seeds, folds, len(recs), sig, card)
 
 
 def build_tables(
@@ -290,8 +216,14 @@ def build_tables(
     ar_trials: int = 10000,
     n_boot: int = 10000,
     metric_average: Mapping[str, str] | None = None,
+    allow_mixed: bool = False,
+    git_commit: str = "unknown",
 ) -> ReportTables:
-    """Summaries and paired comparisons of the runs; aso_bootstrap=0 or ar_trials=0 skips that test."""
+    """Summaries and paired comparisons of the runs; aso_bootstrap=0 or ar_trials=0 skips that test.
+
+    Runs of one dataset whose protocol differs (benchmark.analysis.protocol.REFUSED) raise
+    ProtocolMismatch naming the key and the runs, unless allow_mixed (then the table is marked).
+    """
     if not records:
         raise ValueError("no runs to report")
     if not 0 < alpha < 1:
@@ -304,7 +236,8 @@ def build_tables(
     averages = averages_for(names, metric_average)
     by_path = {str(r.path): r for r in records}
     used = {p: by_path[p] for p in table["path"].unique()}
-    datasets = {d: _dataset_info(d, averages[d], [r for r in used.values() if r.dataset == d], notes) for d in names}
+    datasets = {d: _dataset_info(d, averages[d], [r for r in used.values() if r.dataset == d], notes,
+                                 allow_mixed=allow_mixed, git_commit=git_commit) for d in names}
     columns = tuple(Column(d, s, label, averages[d]) for d in names for s, label in SETTINGS)
     present = [b for b in baselines if b in set(table["method"])]
     methods = tuple(dict.fromkeys([*present, *sorted(set(table["method"]))]))
@@ -333,7 +266,7 @@ def build_tables(
     if with_aso and importlib.util.find_spec("deepsig") is None:
         notes.append("ASO skipped: the optional package deepsig is not installed")
         with_aso = False
-    counts = _Counts(notes)
+    counts = RunDocs(notes)
     results: dict[str, tuple[Result, ...]] = {}
     for i, base in enumerate(present):
         done = set(present[: i + 1])
@@ -380,8 +313,9 @@ def build_tables(
             for i, (col, m, units, a, b, comp) in enumerate(raw))
     settings = {"baselines": list(results), "alpha": alpha, "seed": seed, "aso_bootstrap": aso_bootstrap if with_aso
                 else 0, "ar_trials": ar_trials, "n_boot": n_boot, "decision_test": stats.DECISION_TEST,
-                "correction": "holm", "metric_average": averages}
-    return ReportTables(matrix, datasets, columns, methods, cells, results, tuple(dict.fromkeys(notes)), settings)
+                "correction": "holm", "metric_average": averages, "allow_mixed": allow_mixed}
+    return ReportTables(matrix, datasets, columns, methods, cells, results, tuple(dict.fromkeys(notes)), settings,
+                        runs, counts)
 
 
 def min_pairs(tables: ReportTables) -> int:
