@@ -101,16 +101,18 @@ def predict(run_dir: Path, input_file: Path, out: Path | None, device: str) -> N
 @click.option("--device", default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True)
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@click.option("--checkpoint", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A trained run folder of this method: inference then decodes a trained model.")
 @click.option("--json", "as_json", is_flag=True)
 @friendly_errors
 def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_size, threads, device, precision,
-          data_root, as_json) -> None:
+          data_root, checkpoint, as_json) -> None:
     """Training and inference throughput and peak memory of a method vs the bare encoder."""
     from benchmark.bench import run_bench
 
     result = run_bench(dataset=dataset, split=split, encoder=encoder, method=method, sentences=sentences,
                        batch_size=batch_size, eval_batch_size=eval_batch_size, threads=threads, device=device,
-                       precision=precision, data_root=data_root)
+                       precision=precision, data_root=data_root, checkpoint=checkpoint)
     if as_json:
         click.echo(json.dumps(result, indent=1))
         return
