@@ -111,7 +111,8 @@ def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Pat
     target = stage_dataset(spec, data_root, mirror=mirror, synthetic=synthetic)
     manifest = json.loads((target / "STAGED.json").read_text())
     counts = ", ".join(f"{k} {v}" for k, v in manifest["documents"].items())
-    console.print(f"staged [bold]{name}[/] into {target} from {manifest['origin']} (sha256 verified): {counts}")
+    console.print(f"staged [bold]{name}[/] into {target} from {manifest['origin']} (sha256 verified): {counts}",
+                  soft_wrap=True, highlight=False)
 
 
 @data.command("stats")
@@ -231,7 +232,7 @@ def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_s
     console.print(
         f"[bold]{cfg.run_name}[/] {split}: NER {m[f'{split}/ner/micro_f1']:.2f}  RE {m[f'{split}/rel/micro_f1']:.2f}  "
         f"RE+ {m[f'{split}/rel_strict/micro_f1']:.2f} (micro F1)  |  {t['seconds_per_epoch']:.1f} s/epoch, "
-        f"{t['train_sentences_per_s']:.1f} sent/s  ->  {out}"
+        f"{t['train_sentences_per_s']:.1f} sent/s  ->  {out}", soft_wrap=True, highlight=False,
     )
     tracking = params.get("tracking") or {}
     if track if track is not None else bool(tracking.get("enabled", False)):
