@@ -235,7 +235,8 @@ def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_s
         f"{t['train_sentences_per_s']:.1f} sent/s  ->  {out}", soft_wrap=True, highlight=False,
     )
     tracking = params.get("tracking") or {}
-    if track if track is not None else bool(tracking.get("enabled", False)):
+    no_tracking = os.environ.get("ERBENCH_NO_TRACKING") == "1"  # set by `erbench grid run` workers: the driver logs
+    if (track if track is not None else bool(tracking.get("enabled", False))) and not no_tracking:
         from benchmark.tracking import log_run, resolve_uri
 
         uri = resolve_uri(mlflow_uri, tracking.get("uri"))

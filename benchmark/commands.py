@@ -128,8 +128,9 @@ def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_siz
 
 
 def register_commands(group: click.Group) -> None:
+    from benchmark.grid.command import grid
     from benchmark.report.command import report
     from benchmark.suites import suite
 
-    for command in (evaluate, predict, bench, suite, report):
+    for command in (evaluate, predict, bench, suite, report, grid):
         group.add_command(command)

@@ -8,6 +8,7 @@ re-run with changed options is a new MLflow run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -67,9 +68,26 @@ def _experiment_id(client, name: str, uri: str) -> str:
     return client.create_experiment(name, artifact_location=location)
 
 
+def store_lock(uri: str):
+    """One writer at a time for a sqlite store: parallel runs (`dvc queue start -j N`) take a lock file
+    beside the database (`mlflow.db.lock`); other stores (an MLflow server) take many writers."""
+    if not uri.startswith("sqlite:///"):
+        return contextlib.nullcontext()
+    from benchmark.grid.lock import file_lock
+
+    db = Path(uri[len("sqlite:///"):])
+    return file_lock(db.with_name(db.name + ".lock"), what=f"MLflow store {db}")
+
+
 def log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, str] | None = None,
             log_weights: bool = False) -> str:
     """Log a finished run folder to MLflow; return the MLflow run id (the existing one if logged before)."""
+    with store_lock(uri):
+        return _log_run(run_dir, uri=uri, experiment=experiment, extra_tags=extra_tags, log_weights=log_weights)
+
+
+def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, str] | None,
+             log_weights: bool) -> str:
     from mlflow.entities import Metric, Param, RunTag
 
     run_dir = Path(run_dir)
