@@ -1,0 +1,37 @@
+"""params and --set -> frozen, typed dataclasses: unknown keys and wrong types are errors naming the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark.config import ConfigError, ModelOptions, TrainOptions, apply_overrides, from_dict, split_overrides
+
+
+def test_overrides_parse_yaml_scalars_and_numbers_without_a_dot():
+    assert split_overrides(["lr=3e-4", "epochs=2", "loss=focal", "focal_alpha_relation=null", "x=true"]) == {
+        "lr": 3e-4, "epochs": 2, "loss": "focal", "focal_alpha_relation": None, "x": True}
+
+
+def test_unknown_key_lists_valid_keys():
+    with pytest.raises(ConfigError, match="unknown key 'epoch'.*epochs"):
+        from_dict(TrainOptions, {"epoch": 3}, "params train")
+
+
+def test_wrong_type_names_key_and_source():
+    with pytest.raises(ConfigError, match="params train: 'epochs' must be int"):
+        from_dict(TrainOptions, {"epochs": "many"}, "params train")
+    with pytest.raises(ConfigError, match="'epochs' must be int"):
+        from_dict(TrainOptions, {"epochs": True}, "params train")
+
+
+def test_ints_are_accepted_for_floats_and_choices_are_checked():
+    assert from_dict(TrainOptions, {"lr": 1}, "t").lr == 1.0
+    with pytest.raises(ConfigError, match="heads: expected one of spert, multitask"):
+        apply_overrides(ModelOptions(), {"heads": "mt"})
+    with pytest.raises(ConfigError, match="loss: 'focal' applies to SpERT heads only"):
+        apply_overrides(ModelOptions(), {"heads": "multitask", "loss": "focal"})
+
+
+def test_set_needs_key_value():
+    with pytest.raises(ConfigError, match="expected key=value"):
+        split_overrides(["lr"])
