@@ -56,9 +56,13 @@ def test_repro_writes_reports(repo):
     dest, _ = repo
     reports = dest / "reports"
     for name in ("results.tex", "results_standalone.tex", "results.md", "stats.json", "per_seed.png",
-                 "per_seed.pdf", "plots/per_seed.csv"):
+                 "per_seed.pdf", "plots/per_seed.csv", "index.html", "errors.png", "errors.pdf", "seeds_needed.png",
+                 "seeds_needed.pdf", "seen_unseen.tex"):
         assert (reports / name).is_file() and (reports / name).stat().st_size > 0, name
     stats = json.loads((reports / "stats.json").read_text())
+    assert stats["seen_unseen"]["settings"] == {"synthetic": ["ner", "rel_strict"]}  # from the staged data/
+    assert stats["protocol_cards"]["synthetic"]["git_commit"] not in ("", "unknown")
+    assert {e["method"] for e in stats["errors"]} == {"spert", "spert_mt"}
     text = (reports / "results.md").read_text()
     assert "`spert_mt`" in text and "`spert`" in text
     assert "\\toprule" in (reports / "results.tex").read_text()

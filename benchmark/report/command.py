@@ -34,17 +34,25 @@ def _averages(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--average", "averages", multiple=True, metavar="DATASET=micro|macro",
               help="Override a dataset's headline average (default: micro, ade=macro).")
 @click.option("--title", default=None, help="First sentence of the caption and the Markdown heading.")
+@click.option("--allow-mixed", is_flag=True, default=False,
+              help="Put runs whose protocol differs (split, epochs, encoder, data sha256, ...) into one table anyway, "
+                   "marked as mixed; without it such runs are refused, naming the key and the runs.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+              show_default=True, help="Staged datasets (erbench data stage): the training splits of the seen/unseen "
+                                      "split; skipped with a warning where a dataset is not staged.")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Take exactly the runs of params.yaml's grid, ablations and sweep (as dvc.yaml names them) "
                    "and the `report` section's settings as defaults.")
 @click.pass_context
 @friendly_errors
-def report(ctx, runs_dirs, out, baselines, alpha, seed, ar_trials, aso_bootstrap, averages, title,
-           params_path) -> None:
-    """Compare methods over seeds (paired tests, Holm) and write LaTeX/Markdown tables, stats and figures."""
+def report(ctx, runs_dirs, out, baselines, alpha, seed, ar_trials, aso_bootstrap, averages, title, allow_mixed,
+           data_root, params_path) -> None:
+    """Compare methods over seeds (paired tests, Holm) and write LaTeX/Markdown/HTML reports, stats and figures."""
+    from benchmark.analysis.protocol import project_commit
     from benchmark.report import build_report
 
     dirs = list(runs_dirs) or [Path("runs")]
+    custom = None
     if params_path is not None:
         from benchmark.cli import load_params
 
@@ -58,13 +66,16 @@ def report(ctx, runs_dirs, out, baselines, alpha, seed, ar_trials, aso_bootstrap
         alpha, seed = pick("alpha", alpha), pick("seed", seed)
         ar_trials, aso_bootstrap = pick("ar_trials", ar_trials), pick("aso_bootstrap", aso_bootstrap)
         baselines = tuple(baselines) or tuple(settings.get("baselines") or ())
+        allow_mixed = allow_mixed or bool(settings.get("allow_mixed", False))
+        custom = (params.get("data") or {}).get("custom") or None
         dirs = grid_run_dirs(params, dirs[0])
     for folder in dirs:
         if not folder.exists():
             raise FileNotFoundError(f"{folder}: no such folder of runs")
     result = build_report(dirs, out, baselines=tuple(baselines) or ("spert", "spert_mt"), alpha=alpha, seed=seed,
                           aso_bootstrap=aso_bootstrap, ar_trials=ar_trials, metric_average=_averages(averages),
-                          title=title)
+                          title=title, allow_mixed=allow_mixed, data_root=data_root, custom=custom,
+                          git_commit=project_commit())
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"wrote {len(result['files'])} files to {out}: {', '.join(result['files'])} "

@@ -66,7 +66,7 @@ def _markers(tables: ReportTables, column: Column, method: str, latex: bool) -> 
 
 
 def _split_phrase(tables: ReportTables) -> str:
-    splits = {s.split("->")[-1] for info in tables.datasets.values() for s in info.protocol.get("split", [])}
+    splits = {s for info in tables.datasets.values() for s in info.protocol.get("eval_split", [])}
     return "test" if splits == {"test"} else "the evaluation split (see the signature)"
 
 
@@ -85,6 +85,12 @@ def _n_phrase(tables: ReportTables) -> str:
     else:
         out = " and ".join(f"{p} ({display_name(d)})" for d, p in phrases.items())
     return out + (", fewer where a method lacks runs" if uneven else "")
+
+
+def _mixed_phrase(tables: ReportTables) -> str:
+    """'' or which datasets' runs differ in which protocol keys (a table made with allow_mixed)."""
+    parts = [f"{display_name(d)} runs differ in {', '.join(i.mixed)}" for d, i in tables.datasets.items() if i.mixed]
+    return "; ".join(parts) + ("; see the protocol card" if parts else "")
 
 
 def _holm_phrase(tables: ReportTables) -> str:
@@ -118,7 +124,7 @@ def _latex_signature(sig: str) -> str:
     return "\\texttt{" + "$|$\\allowbreak ".join(parts) + "}"
 
 
-def latex_caption(tables: ReportTables, title: str | None = None) -> str:
+def latex_caption(tables: ReportTables, title: str | None = None, analysis=None) -> str:
     alpha = tables.settings["alpha"]
     text = [latex_escape(title or "Entity and relation extraction results") + "."]
     text.append(f"F1 (\\%) on {_split_phrase(tables)}, mean $\\pm$ sample standard deviation over "
@@ -132,10 +138,19 @@ def latex_caption(tables: ReportTables, title: str | None = None) -> str:
                     f"{latex_escape(_holm_phrase(tables))}, $\\alpha={alpha:g}$).")
     sigs = "; ".join(_latex_signature(info.signature) for info in tables.datasets.values())
     text.append(f"Protocol: {sigs}.")
+    if analysis is not None:
+        from benchmark.report.analysis_render import seeds_phrase
+
+        phrase = seeds_phrase(tables, analysis)
+        text += [latex_escape(phrase)] if phrase else []
+    mixed = _mixed_phrase(tables)
+    if mixed:
+        text.insert(0, f"\\textbf{{Mixed protocol}} ({latex_escape(mixed)}).")
     return " ".join(text)
 
 
-def render_latex(tables: ReportTables, title: str | None = None, label: str = "tab:erbench-results") -> str:
+def render_latex(tables: ReportTables, title: str | None = None, label: str = "tab:erbench-results",
+                 analysis=None) -> str:
     """A booktabs `table` (needs only \\usepackage{booktabs}): rows are methods, columns datasets x NER/RE/RE+."""
     best = best_means(tables, DIGITS)
     names = list(tables.datasets)
@@ -147,6 +162,7 @@ def render_latex(tables: ReportTables, title: str | None = None, label: str = "t
     for i, d in enumerate(names):
         info = tables.datasets[d]
         head = latex_escape(display_name(d)) + (" (macro)" if info.average == "macro" else "")
+        head += " (mixed)" if info.mixed else ""
         groups.append(f"\\multicolumn{{3}}{{c}}{{{head}}}")
         rules.append(f"\\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}")
     lines.append(" & " + " & ".join(groups) + " \\\\")
@@ -156,7 +172,7 @@ def render_latex(tables: ReportTables, title: str | None = None, label: str = "t
     for m in tables.methods:
         cells = [_latex_cell(tables, c, m, best) for c in tables.columns]
         lines.append(latex_escape(m) + " & " + " & ".join(cells) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_caption(tables, title)}}}",
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_caption(tables, title, analysis)}}}",
               f"\\label{{{label}}}", "\\end{table}"]
     return "\n".join(lines) + "\n"
 
@@ -186,10 +202,11 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _comparison_rows(results: tuple[Result, ...]) -> list[str]:
+def _comparison_rows(results: tuple[Result, ...], analysis=None) -> list[str]:
     head = ["Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ", "p (t)", "p (t, Holm)", "p (Wilcoxon)",
             "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)", "Marker"]
-    rows = [_md_row(head), _md_row(["---"] * 3 + ["--:"] * 10 + [":-:"])]
+    verdicts = analysis is not None
+    rows = [_md_row(head + ["Verdict"] * verdicts), _md_row(["---"] * 3 + ["--:"] * 10 + [":-:"] + ["---"] * verdicts)]
     for r in results:
         c = r.comparison
         ci = "–" if math.isnan(c.diff_ci_low) else f"[{c.diff_ci_low:+.2f}, {c.diff_ci_high:+.2f}]"
@@ -199,14 +216,20 @@ def _comparison_rows(results: tuple[Result, ...]) -> list[str]:
         rows.append(_md_row([display_name(r.column.dataset), col, f"`{r.method}`", str(c.n), f"{c.mean_diff:+.2f}",
                              ci, format_p(c.t_pvalue), format_p(r.t_holm), format_p(c.wilcoxon_pvalue),
                              format_p(c.min_attainable_pvalue["wilcoxon"]), aso, format_p(c.ar_pvalue),
-                             format_p(r.ar_holm), mark]))
+                             format_p(r.ar_holm), mark] + [analysis.power_of(r).verdict(r.significant)] * verdicts))
     return rows
 
 
-def render_markdown(tables: ReportTables, title: str | None = None) -> str:
+def render_markdown(tables: ReportTables, title: str | None = None, analysis=None) -> str:
+    """results.md: the main table, its protocol, comparisons and, given an Analysis, every analysis section."""
+    from benchmark.report import analysis_render as extra
+
     best = best_means(tables, DIGITS)
     alpha = tables.settings["alpha"]
     lines = [f"# {title or 'Entity and relation extraction results'}", ""]
+    mixed = _mixed_phrase(tables)
+    if mixed:
+        lines += [f"**Mixed protocol** (--allow-mixed): {mixed}.", ""]
     head = ["Method"] + [f"{display_name(c.dataset)} {c.label}" + (" (macro)" if c.average == "macro" else "")
                          for c in tables.columns]
     lines += [_md_row(head), _md_row([":--"] + ["--:"] * len(tables.columns))]
@@ -219,16 +242,26 @@ def render_markdown(tables: ReportTables, title: str | None = None) -> str:
         marks = "; ".join(f"{tb} / {tw}: significantly better / worse than `{b}`" for b, _, _, tb, tw in legend)
         lines.append(f"{marks} (two-sided paired t-test, Holm-corrected over {_holm_phrase(tables)}, "
                      f"alpha={alpha:g}).")
+    phrase = extra.seeds_phrase(tables, analysis) if analysis is not None else ""
+    lines += [phrase] if phrase else []
     lines += ["", "Protocol signature:", "", "```"] + [i.signature for i in tables.datasets.values()] + ["```", ""]
     lines.append(stats.decision_note(min_pairs(tables), alpha))
+    if analysis is not None:
+        lines += [""] + extra.md_protocol_card(tables)[:-1]
     for base, results in tables.results.items():
         lines += ["", f"## Comparisons against `{base}` (Holm over {len(results)} comparisons)", ""]
-        lines += _comparison_rows(results)
+        lines += _comparison_rows(results, analysis)
     lines += ["", "p (AR, pooled): sentence-level approximate randomization on the test predictions of all paired "
               f"runs pooled ({tables.settings['ar_trials']} trials); ASO with {tables.settings['aso_bootstrap']} "
               f"bootstrap iterations (– = not run); seed {tables.settings['seed']}."]
-    if tables.warnings:
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in tables.warnings]
+    notes = list(tables.warnings)
+    if analysis is not None:
+        lines += [""]
+        lines += extra.md_seeds(tables, analysis) + extra.md_seen(tables, analysis) + extra.md_errors(tables, analysis)
+        lines.pop()
+        notes = list(dict.fromkeys([*notes, *tables.docs.notes, *analysis.notes]))
+    if notes:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -259,8 +292,8 @@ def _version() -> str:
         return "unknown"
 
 
-def stats_dict(tables: ReportTables) -> dict:
-    """Every number behind the tables, JSON-able (nan -> None)."""
+def stats_dict(tables: ReportTables, analysis=None) -> dict:
+    """Every number behind the tables (and, given an Analysis, the analyses), JSON-able (nan -> None)."""
     best = best_means(tables, DIGITS)
     summaries = []
     for (d, s, m), cell in tables.cells.items():
@@ -306,4 +339,9 @@ def stats_dict(tables: ReportTables) -> dict:
         "warnings": tables.warnings,
         "runs": runs,
     }
+    if analysis is not None:
+        from benchmark.report.analysis_render import analysis_json
+
+        out.update(analysis_json(tables, analysis))
+        out["warnings"] = list(dict.fromkeys([*tables.warnings, *tables.docs.notes, *analysis.notes]))
     return jsonable(out)

@@ -31,7 +31,7 @@ import pandas as pd
 from benchmark import stats
 from benchmark.analysis import protocol
 from benchmark.report.collect import RunRecord
-from benchmark.report.docs import RunDocs
+from benchmark.report.documents import RunDocs
 
 SETTINGS = (("ner", "NER"), ("rel", "RE"), ("rel_strict", "RE+"))
 DEFAULT_AVERAGE = {"ade": "macro"}  # SPEC 3: ADE's headline is macro; every other dataset micro
