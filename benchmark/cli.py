@@ -47,13 +47,12 @@ def friendly_errors(func):
 
 
 def load_params(path: Path | None) -> dict:
-    """Read params.yaml when given (or present in the working directory)."""
+    """Read a params file only when one is named: a params.yaml that merely sits in the working
+    directory never changes a run silently (dvc.yaml's stages pass `--params params.yaml`)."""
     import yaml
 
     if path is None:
-        path = Path("params.yaml")
-        if not path.exists():
-            return {}
+        return {}
     try:
         params = yaml.safe_load(Path(path).read_text()) or {}
     except FileNotFoundError:
@@ -209,7 +208,7 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
 @click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="params.yaml (default: ./params.yaml when present).")
+              help="A params file (train options, methods.M overrides, protocol.D); none is read unless named.")
 @click.option("--track/--no-track", default=None,
               help="Log the finished run to MLflow (default: params tracking.enabled, else off).")
 @click.option("--mlflow-uri", default=None, help="Tracking URI (else $MLFLOW_TRACKING_URI, params, sqlite:///mlflow.db).")

@@ -35,3 +35,16 @@ def test_ints_are_accepted_for_floats_and_choices_are_checked():
 def test_set_needs_key_value():
     with pytest.raises(ConfigError, match="expected key=value"):
         split_overrides(["lr"])
+
+
+def test_a_params_file_in_the_working_directory_is_not_read_unless_named(tmp_path, monkeypatch):
+    from benchmark.cli import build_run_config, load_params
+
+    (tmp_path / "params.yaml").write_text("train: {lr: 1.0e-4}\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_params(None) == {}
+    cfg = build_run_config("conll04", "spert", 1, None, "train", "test", "none", None, None, (), load_params(None))
+    assert cfg.train.lr == 5e-5
+    named = build_run_config("conll04", "spert", 1, None, "train", "test", "none", None, None, (),
+                             load_params(tmp_path / "params.yaml"))
+    assert named.train.lr == 1e-4
