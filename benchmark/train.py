@@ -10,12 +10,9 @@ so an interrupted run leaves nothing half-written.
 from __future__ import annotations
 
 import json
-import os
 import random
 import resource
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,6 +24,7 @@ import torch
 from benchmark import scoring
 from benchmark.config import RunConfig
 from benchmark.datasets.load import Document, TypeInventory
+from benchmark.files import write_folder_atomic
 from benchmark.progress import Progress
 from models.collate import collate_train
 from models.encoder import EncodedDocument, encode_documents, encoder_max_length, load_encoder
@@ -192,31 +190,14 @@ def prediction_records(gold: list[Document], pred: list[Document]) -> list[dict]
 
 
 def write_run_folder(out_dir: Path, files: dict[str, bytes | str], weights: dict | None = None) -> Path:
-    """Write every file into a temporary folder beside `out_dir`, then rename it into place."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a run folder is shared like any output
-    try:
-        for name, content in files.items():
-            mode = "wb" if isinstance(content, bytes) else "w"
-            with open(tmp / name, mode) as handle:
-                handle.write(content)
-        if weights is not None:
-            from safetensors.torch import save_file
+    """Write the run's files (and its weights as safetensors) atomically into `out_dir`."""
 
-            save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    def save_weights(tmp: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+
+    return write_folder_atomic(out_dir, files, save_weights if weights is not None else None)
 
 
 def state_dict_for_saving(model: torch.nn.Module) -> dict[str, torch.Tensor]:

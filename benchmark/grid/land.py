@@ -15,10 +15,7 @@ driver stopped before that logs them at its next start.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -27,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.files import write_json_atomic
+from benchmark.files import write_folder_atomic, write_json_atomic
 from benchmark.grid.lockfile import LockWriter
 from benchmark.grid.pipeline import Fingerprints, GridStage, commit_stages
 
@@ -76,28 +73,8 @@ def deferred_sigint():
 
 
 def write_returned_folder(out_dir: Path, files: dict[str, bytes]) -> Path:
-    """Write FILES into a temporary folder beside OUT_DIR, then rename it into place (replacing an old one).
-
-    `benchmark.train.write_run_folder` does the same for a run in progress (and saves weights with
-    torch); here every file, weights included, already is bytes, and the driver never imports torch.
-    """
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        os.chmod(tmp, 0o755)
-        for name, content in files.items():
-            (tmp / name).write_bytes(content)
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    """Install a worker's returned files (weights included, already bytes) atomically into OUT_DIR."""
+    return write_folder_atomic(out_dir, files)
 
 
 class Journal:
