@@ -16,13 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from benchmark import stats
 from benchmark.analysis import seen
 from benchmark.analysis.seeds import PowerRow, power_row
 from benchmark.report.collect import RunRecord
-from benchmark.report.tables import HEADLINE_RELATION, ReportTables, Unit
+from benchmark.report.tables import HEADLINE_RELATION, ReportTables, Unit, Verdict
 from benchmark.scoring import scores_from_counts
 
 WHY = "the seen/unseen split, the error breakdown and the sentence browser skip it"
@@ -44,7 +42,7 @@ class PartCell:
 
 
 @dataclass(frozen=True)
-class PartResult:
+class PartResult(Verdict):
     dataset: str
     setting: str
     partition: str
@@ -58,14 +56,6 @@ class PartResult:
     ar_holm: float | None
     alpha: float
     power: PowerRow
-
-    @property
-    def significant(self) -> bool:
-        return bool(self.t_holm < self.alpha)
-
-    @property
-    def direction(self) -> int:
-        return int(np.sign(self.comparison.mean_diff)) if self.significant else 0
 
 
 @dataclass(frozen=True, eq=False)

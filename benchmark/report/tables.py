@@ -64,8 +64,25 @@ class Cell:
     summary: stats.Summary
 
 
+class Verdict:
+    """The decision of a paired comparison with a Holm-adjusted t-test p-value (`t_holm`) at `alpha`."""
+
+    comparison: stats.Comparison
+    t_holm: float
+    alpha: float
+
+    @property
+    def significant(self) -> bool:
+        return bool(self.t_holm < self.alpha)  # nan (n < 2) is never significant
+
+    @property
+    def direction(self) -> int:
+        """+1 significantly better than the baseline, -1 significantly worse, 0 neither."""
+        return int(np.sign(self.comparison.mean_diff)) if self.significant else 0
+
+
 @dataclass(frozen=True)
-class Result:
+class Result(Verdict):
     """One method (b) against one baseline (a) on one column, with its Holm-adjusted p-values."""
 
     column: Column
@@ -78,15 +95,6 @@ class Result:
     t_holm: float
     ar_holm: float | None
     alpha: float
-
-    @property
-    def significant(self) -> bool:
-        return bool(self.t_holm < self.alpha)  # nan (n < 2) is never significant
-
-    @property
-    def direction(self) -> int:
-        """+1 significantly better than the baseline, -1 significantly worse, 0 neither."""
-        return int(np.sign(self.comparison.mean_diff)) if self.significant else 0
 
 
 @dataclass(frozen=True)
