@@ -82,6 +82,9 @@ class TrainOptions:
     batch_size: int = 2
     eval_batch_size: int = 8
     lr: float = 5e-5
+    # adamw_legacy: the reference SpERT's AdamW (no bias correction, eps 1e-6, decay after the
+    # step); adamw: torch.optim.AdamW (fused where built). See benchmark/optim.py.
+    optimizer: str = "adamw_legacy"
     weight_decay: float = 0.01
     warmup: float = 0.1
     max_grad_norm: float = 1.0
@@ -92,9 +95,13 @@ class TrainOptions:
     long_documents: str = "truncate"  # truncate | error
     eval_dev_every_epoch: bool = True
     save_weights: bool = True
+    log_every: int = 100  # optimizer steps between two training-loss records (0: none)
 
     def __post_init__(self) -> None:
         _choice(self, "precision", ("fp32", "bf16"))
+        _choice(self, "optimizer", ("adamw_legacy", "adamw"))
+        if self.log_every < 0:
+            raise ConfigError(f"log_every: must be >= 0, got {self.log_every}")
         _choice(self, "long_documents", ("truncate", "error"))
         for name in ("epochs", "batch_size", "eval_batch_size"):
             _positive(self, name)

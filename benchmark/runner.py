@@ -55,6 +55,7 @@ def protocol(cfg: RunConfig) -> dict:
         "dataset": cfg.dataset, "fold": cfg.fold, "train_split": cfg.train_split, "eval_split": cfg.eval_split,
         "no_overlapping": cfg.no_overlapping, "encoder": cfg.train.encoder, "epochs": cfg.train.epochs,
         "selected_epoch": "last", "batch_size": cfg.train.batch_size, "lr": cfg.train.lr,
+        "optimizer": cfg.train.optimizer,
         "max_span_size": cfg.model.max_span_size, "neg_entity_count": cfg.model.neg_entity_count,
         "neg_relation_count": cfg.model.neg_relation_count,
     }
@@ -128,6 +129,7 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
         "metrics.json": json.dumps(result, indent=1) + "\n",
         "config.json": json.dumps(config, indent=1) + "\n",
         "predictions.jsonl": jsonl(prediction_records(data.eval, predictions)),
+        "steps.jsonl": jsonl(info["steps_log"]),
     }
     weights = state_dict_for_saving(model) if cfg.train.save_weights else None
     write_run_folder(Path(out_dir), files, weights)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 DEFAULT_URI = "sqlite:///mlflow.db"
-ARTIFACTS = ("metrics.json", "config.json", "predictions.jsonl")
+ARTIFACTS = ("metrics.json", "config.json", "predictions.jsonl", "steps.jsonl")
 
 
 def resolve_uri(explicit: str | None = None, params_uri: str | None = None) -> str:
@@ -116,9 +116,17 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
         params.update(flatten("protocol", result.get("protocol", {}), {}))
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in result["metrics"].items() if v is not None]
-        for entry in result.get("history", []):
-            step = int(entry["epoch"])
-            metrics += [Metric(k, float(v), now, step) for k, v in entry.items() if k != "epoch" and v is not None]
+        for entry in result.get("history", []):  # per epoch, at the time the epoch ended
+            step, stamp = int(entry["epoch"]), int(entry.get("time", now / 1000) * 1000)
+            metrics += [Metric(k, float(v), stamp, step) for k, v in entry.items()
+                        if k not in ("epoch", "time") and v is not None]
+        steps_file = run_dir / "steps.jsonl"
+        if steps_file.is_file():  # the training loss every N optimizer steps, with real step numbers and times
+            for line in steps_file.read_text().splitlines():
+                entry = json.loads(line)
+                step, stamp = int(entry["step"]), int(entry["time"] * 1000)
+                metrics += [Metric(f"step/{k}", float(v), stamp, step) for k, v in entry.items()
+                            if k not in ("step", "time", "epoch") and v is not None]
         metrics += [Metric(f"timing/{k}", float(v), now, 0) for k, v in result.get("timing", {}).items()
                     if isinstance(v, (int, float))]
         param_list = [Param(k, v[:6000]) for k, v in params.items()]

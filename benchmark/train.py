@@ -25,6 +25,7 @@ from benchmark import scoring
 from benchmark.config import RunConfig
 from benchmark.datasets.load import Document, TypeInventory
 from benchmark.files import write_folder_atomic
+from benchmark.optim import make_optimizer
 from benchmark.progress import Progress
 from models.collate import collate_train
 from models.encoder import EncodedDocument, encode_documents, encoder_max_length, load_encoder
@@ -57,17 +58,6 @@ def pick_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device '{name}' was asked for, but CUDA is not available")
     return torch.device(name)
-
-
-def make_optimizer(model: torch.nn.Module, cfg, device: torch.device) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(param)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    try:
-        return torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
-    except (RuntimeError, TypeError):  # fused AdamW is not built for this device
-        return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
 def peak_rss_mb() -> float:
@@ -120,7 +110,7 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
     if steps_per_epoch == 0:
         raise ValueError(f"train split has {len(train_enc)} documents, fewer than batch_size={tcfg.batch_size}")
     total = steps_per_epoch * tcfg.epochs
-    optimizer = make_optimizer(model, tcfg, device)
+    optimizer = make_optimizer(model, tcfg.optimizer, tcfg.lr, tcfg.weight_decay)
     from transformers import get_linear_schedule_with_warmup
 
     scheduler = get_linear_schedule_with_warmup(optimizer, int(tcfg.warmup * total), total)
@@ -128,6 +118,9 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
     history: list[dict] = []
     epoch_task = progress.add("epochs", tcfg.epochs) if progress else None
     train_seconds = 0.0
+    steps: list[dict] = []  # the training loss every `log_every` optimizer steps
+    window: dict[str, float] = {}
+    global_step, run_start = 0, time.time()
     for epoch in range(1, tcfg.epochs + 1):
         model.train()
         start = time.perf_counter()
@@ -145,17 +138,25 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
                 loss, parts = model.loss(batch, class_weights)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.max_grad_norm)
+            lr_used = optimizer.param_groups[0]["lr"]
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            losses_sum["loss"] = losses_sum.get("loss", 0.0) + float(loss.detach())
-            for key, value in parts.items():
-                losses_sum[key] = losses_sum.get(key, 0.0) + float(value)
+            values = {"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
+            for key, value in values.items():
+                losses_sum[key] = losses_sum.get(key, 0.0) + value
+                window[key] = window.get(key, 0.0) + value
+            global_step += 1
+            if tcfg.log_every and global_step % tcfg.log_every == 0:
+                steps.append({"step": global_step, "epoch": epoch, "time": time.time(),
+                              "seconds": time.time() - run_start, "lr": lr_used,
+                              **{f"train/{k}": v / tcfg.log_every for k, v in window.items()}})
+                window = {}
             if progress:
                 progress.advance(step_task)
         seconds = time.perf_counter() - start
         train_seconds += seconds
-        record = {"epoch": epoch, "seconds": seconds, "sentences_per_s": steps_per_epoch * tcfg.batch_size / seconds}
+        record = {"epoch": epoch, "time": time.time(), "seconds": seconds, "sentences_per_s": steps_per_epoch * tcfg.batch_size / seconds}
         record.update({f"train/{k}": v / steps_per_epoch for k, v in losses_sum.items()})
         if dev_enc is not None and tcfg.eval_dev_every_epoch:
             dev_pred = evaluate(model, dev_enc, pad_id, device, tcfg.eval_batch_size, tcfg.precision)
@@ -174,6 +175,7 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
         "seconds_per_epoch": train_seconds / tcfg.epochs,
         "train_sentences_per_s": total * tcfg.batch_size / train_seconds if train_seconds else float("nan"),
         "class_weights": {k: v.tolist() for k, v in class_weights.items()} if class_weights else None,
+        "steps_log": steps,
     }
     return model, tokenizer, history, info
 

@@ -92,11 +92,25 @@ def test_class_balanced_weights_hand_values() -> None:
 
 def test_class_balanced_weights_edge_cases() -> None:
     close(losses.class_balanced_weights([7, 1, 300], 0.0), [1.0, 1.0, 1.0])
-    # a class with no samples counts as one sample: finite weight
+    # a class with no samples is never a target: weight 0, and it stays out of the normalisation
     zero = losses.class_balanced_weights([0, 1, 9], 0.9)
     assert torch.isfinite(zero).all()
-    close(zero[0], zero[1])
-    assert zero.sum().item() == pytest.approx(3.0, rel=1e-6)
+    assert zero[0].item() == 0.0
+    close(zero[1:], losses.class_balanced_weights([1, 9], 0.9))
+    assert zero.sum().item() == pytest.approx(2.0, rel=1e-6)
+    with pytest.raises(ValueError, match="zero training samples"):
+        losses.class_balanced_weights([0, 0], 0.9)
+
+
+def test_class_balanced_absent_class_does_not_shrink_the_others() -> None:
+    # CoNLL04-like relation counts (none + 5 types) at beta 0.9999; one type absent must leave the
+    # present classes' weights as they are without it (the old n = 1 rule shrank them ~50x)
+    counts = [9000.0, 300.0, 250.0, 400.0, 200.0, 320.0]
+    full = losses.class_balanced_weights(counts, 0.9999)
+    with_absent = losses.class_balanced_weights(counts[:3] + [0.0] + counts[3:], 0.9999)
+    close(with_absent[[0, 1, 2, 4, 5, 6]], full, tol=1e-6)
+    assert with_absent[3].item() == 0.0
+    assert full[1:].min().item() > 0.5  # every real type keeps a weight of order 1 (the old rule: ~0.02)
 
 
 # -- IoU scaling and identification ------------------------------------------------------------------
@@ -242,7 +256,7 @@ def test_focal_gamma_zero_without_alpha_is_spert_ce(seed: int) -> None:
 def test_class_balanced_beta_zero_is_spert_ce(seed: int) -> None:
     batch = random_batch(seed)
     cb_e = losses.class_balanced_weights([500, 3, 40, 7, 1], 0.0)
-    cb_r = losses.class_balanced_weights([300, 2, 0, 90], 0.0)
+    cb_r = losses.class_balanced_weights([300, 2, 5, 90], 0.0)  # all present (an absent class weighs 0)
     ce, _ = losses.spert_loss(*batch, kind="ce")
     cb, _ = losses.spert_loss(*batch, kind="class_balanced", cb_entity=cb_e, cb_relation=cb_r)
     torch.testing.assert_close(cb, ce, rtol=1e-6, atol=1e-7)
