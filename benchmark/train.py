@@ -156,7 +156,8 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
                 progress.advance(step_task)
         seconds = time.perf_counter() - start
         train_seconds += seconds
-        record = {"epoch": epoch, "time": time.time(), "seconds": seconds, "sentences_per_s": steps_per_epoch * tcfg.batch_size / seconds}
+        record = {"epoch": epoch, "time": time.time(), "seconds": seconds,
+                  "sentences_per_s": steps_per_epoch * tcfg.batch_size / seconds}
         record.update({f"train/{k}": v / steps_per_epoch for k, v in losses_sum.items()})
         if dev_enc is not None and tcfg.eval_dev_every_epoch:
             dev_pred = evaluate(model, dev_enc, pad_id, device, tcfg.eval_batch_size, tcfg.precision)

@@ -112,7 +112,7 @@ def test_equal_to_a_plain_per_parameter_loop_over_20_steps(foreach: bool) -> Non
     sched = get_linear_schedule_with_warmup(opt, 2, 20)
     grads_per_step, lrs = [], []
     ref_params = dict(reference.named_parameters())
-    for step in range(20):
+    for _ in range(20):
         ids = torch.randint(0, 7, (4, 5))
         target = torch.randint(0, 3, (4,))
         loss = torch.nn.functional.cross_entropy(model(ids), target)
