@@ -12,16 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from benchmark.config import TrainOptions
-from benchmark.datasets.registry import resolve
-from benchmark.datasets.stage import load_split
-from benchmark.train import make_optimizer, peak_rss_mb, pick_device, seed_everything
-from models.collate import collate_train, pad_inputs
-from models.encoder import encode_documents, encoder_max_length, load_encoder
-from models.registry import method_options
-from models.sampling import sample_document
-from models.spert import SpanRelationModel
+from erbench.config import TrainOptions
+from erbench.datasets.registry import resolve
+from erbench.datasets.stage import load_split
+from erbench.models.collate import collate_train, pad_inputs
+from erbench.models.encoder import encode_documents, encoder_max_length, load_encoder
+from erbench.models.registry import method_options
+from erbench.models.sampling import sample_document
+from erbench.models.spert import SpanRelationModel
+from erbench.optim import make_optimizer
+from erbench.train import peak_rss_mb, pick_device, seed_everything
 
 WARMUP_STEPS = 3
 
@@ -61,7 +61,7 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
 
     # bare encoder: forward + backward + optimizer step / forward only
     transformer.to(dev).train()
-    bare_opt = make_optimizer(transformer, cfg, dev)
+    bare_opt = make_optimizer(transformer, cfg.optimizer, cfg.lr, cfg.weight_decay)
 
     def bare_step(i: int) -> None:
         ids, mask = pad_inputs(train_batches[i % len(train_batches)], pad)
@@ -86,7 +86,7 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
     # the method: sampling + collation + encoder + pooling + heads + loss + step / full decoding
     torch.manual_seed(0)
     model = SpanRelationModel(transformer, types, opts).to(dev).train()
-    optimizer = make_optimizer(model, cfg, dev)
+    optimizer = make_optimizer(model, cfg.optimizer, cfg.lr, cfg.weight_decay)
 
     def method_step(i: int) -> None:
         batch_docs = train_batches[i % len(train_batches)]
@@ -104,7 +104,7 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
     method_train = _timed(method_step, len(train_batches))
     rss_method_train = peak_rss_mb()
     if checkpoint is not None:  # decode with a trained model: an untrained one calls every span an entity
-        from benchmark.runner import load_checkpoint
+        from erbench.runner import load_checkpoint
 
         model, _, _, _, _ = load_checkpoint(checkpoint, str(dev))
     model.eval()

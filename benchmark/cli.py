@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import click
+from erbench.config import ConfigError, RunConfig, TrainOptions, apply_overrides, split_overrides
 from rich.console import Console
-
-from benchmark.config import ConfigError, RunConfig, TrainOptions, apply_overrides, split_overrides
 
 console = Console(stderr=True)
 DATA_ROOT = Path("data")
@@ -30,9 +29,9 @@ def friendly_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from benchmark.datasets.load import DataError
-        from benchmark.datasets.stage import StageError
-        from models.encoder import LongDocumentError
+        from erbench.datasets.load import DataError
+        from erbench.datasets.stage import StageError
+        from erbench.models.encoder import LongDocumentError
 
         try:
             return func(*args, **kwargs)
@@ -89,9 +88,9 @@ def data() -> None:
 @friendly_errors
 def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Path | None) -> None:
     """Copy or download dataset NAME into DATA_ROOT/raw/NAME, verify sha256 and validate it."""
-    from benchmark.datasets.registry import resolve
-    from benchmark.datasets.stage import stage_dataset
-    from benchmark.datasets.synthetic import SyntheticConfig
+    from erbench.datasets.registry import resolve
+    from erbench.datasets.stage import stage_dataset
+    from erbench.datasets.synthetic import SyntheticConfig
 
     params = load_params(params_path).get("data", {}) or {}
     spec = resolve(name, params.get("custom"))
@@ -100,7 +99,7 @@ def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Pat
         mirror, source = Path(os.environ["ERBENCH_DATA_MIRROR"]), "$ERBENCH_DATA_MIRROR"
     elif mirror is None and params.get("mirror"):
         mirror, source = Path(params["mirror"]), "params data.mirror"
-    from benchmark.config import from_dict
+    from erbench.config import from_dict
 
     synthetic = None
     if spec.generated:  # only the generated corpus reads data.synthetic
@@ -123,9 +122,9 @@ def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Pat
 @friendly_errors
 def data_stats(name: str, data_root: Path, max_span_size: int, as_json: bool, params_path: Path | None) -> None:
     """Per-split counts, overlaps, wide entities, duplicate relations and negative:positive ratios."""
-    from benchmark.datasets.registry import resolve
-    from benchmark.datasets.stage import load_split
-    from benchmark.datasets.stats import render_stats, split_stats
+    from erbench.datasets.registry import resolve
+    from erbench.datasets.stage import load_split
+    from erbench.datasets.stats import render_stats, split_stats
 
     spec = resolve(name, (load_params(params_path).get("data", {}) or {}).get("custom"))
     result = {}
@@ -149,9 +148,9 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
     else train -> test with per-epoch dev scores; `no_overlapping` defaults to the dataset's
     literature setting (ADE) and is always written to the run's config.
     """
-    from benchmark.config import from_dict
-    from benchmark.datasets.registry import resolve
-    from models.registry import method_options
+    from erbench.config import from_dict
+    from erbench.datasets.registry import resolve
+    from erbench.models.registry import method_options
 
     spec = resolve(dataset, (params.get("data") or {}).get("custom"))
     overrides = split_overrides(sets)
@@ -217,8 +216,8 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
 def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_split, dev_split, sets, out,
           data_root, params_path, track, mlflow_uri) -> None:
     """Train one run and write OUT/metrics.json, predictions.jsonl, config.json, model.safetensors."""
-    from benchmark.progress import Progress
-    from benchmark.runner import execute_run
+    from erbench.progress import Progress
+    from erbench.runner import execute_run
 
     params = load_params(params_path)
     cfg = build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
@@ -236,7 +235,7 @@ def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_s
     tracking = params.get("tracking") or {}
     no_tracking = os.environ.get("ERBENCH_NO_TRACKING") == "1"  # set by `erbench grid run` workers: the driver logs
     if (track if track is not None else bool(tracking.get("enabled", False))) and not no_tracking:
-        from benchmark.tracking import log_run, resolve_uri
+        from erbench.tracking import log_run, resolve_uri
 
         uri = resolve_uri(mlflow_uri, tracking.get("uri"))
         experiment = tracking.get("experiment") or params.get("suite") or "erbench"
@@ -247,13 +246,13 @@ def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_s
 @main.command()
 def methods() -> None:
     """List the registered methods and their options."""
-    from models.registry import METHODS
+    from erbench.models.registry import METHODS
 
     for method in METHODS.values():
         opts = ", ".join(f"{k}={v}" for k, v in method.options.items()) or "SpERT defaults"
         click.echo(f"{method.name}: {method.description}\n    {opts}")
 
 
-from benchmark.commands import register_commands  # noqa: E402
+from erbench.commands import register_commands  # noqa: E402
 
 register_commands(main)

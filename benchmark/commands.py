@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import click
+from erbench.cli import DATA_ROOT, _quiet, console, friendly_errors, load_params
+from erbench.config import ConfigError
 from rich.console import Console
 from rich.table import Table
-
-from benchmark.cli import DATA_ROOT, _quiet, console, friendly_errors, load_params
-from benchmark.config import ConfigError
 
 
 @click.command()
@@ -25,13 +24,13 @@ from benchmark.config import ConfigError
 @friendly_errors
 def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: Path | None, params_path) -> None:
     """Re-score the checkpoint in RUN_DIR on a split of its dataset."""
-    from benchmark.datasets.registry import resolve
-    from benchmark.datasets.stage import load_split
-    from benchmark.progress import Progress
-    from benchmark.runner import load_checkpoint, score_predictions
-    from benchmark.train import evaluate as run_eval
-    from benchmark.train import pick_device
-    from models.encoder import encode_documents
+    from erbench.datasets.registry import resolve
+    from erbench.datasets.stage import load_split
+    from erbench.models.encoder import encode_documents
+    from erbench.progress import Progress
+    from erbench.runner import load_checkpoint, score_predictions
+    from erbench.train import evaluate as run_eval
+    from erbench.train import pick_device
 
     model, tokenizer, cfg, types, max_len = load_checkpoint(run_dir, device)
     spec = resolve(cfg.dataset, (load_params(params_path).get("data") or {}).get("custom"))
@@ -45,7 +44,7 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
     metrics = score_predictions(docs, preds, types, replace(cfg, eval_split=split))
     text = json.dumps(metrics, indent=1)
     if out:
-        from benchmark.files import write_text_atomic
+        from erbench.files import write_text_atomic
 
         write_text_atomic(out, text + "\n")
     else:
@@ -62,11 +61,11 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
 def predict(run_dir: Path, input_file: Path, out: Path | None, device: str) -> None:
     """Run the checkpoint in RUN_DIR on INPUT_FILE: a JSON list of {"tokens": [...]} or one
     whitespace-tokenised sentence per line."""
-    from benchmark.datasets.load import parse_documents
-    from benchmark.runner import load_checkpoint
-    from benchmark.train import evaluate as run_eval
-    from benchmark.train import pick_device
-    from models.encoder import encode_documents
+    from erbench.datasets.load import parse_documents
+    from erbench.models.encoder import encode_documents
+    from erbench.runner import load_checkpoint
+    from erbench.train import evaluate as run_eval
+    from erbench.train import pick_device
 
     text = input_file.read_text(encoding="utf-8")
     if text.lstrip().startswith("["):
@@ -82,7 +81,7 @@ def predict(run_dir: Path, input_file: Path, out: Path | None, device: str) -> N
     preds = run_eval(model, encoded, tokenizer.pad_token_id, pick_device(device), cfg.train.eval_batch_size)
     result = json.dumps([p.to_json() for p in preds], ensure_ascii=False)
     if out:
-        from benchmark.files import write_text_atomic
+        from erbench.files import write_text_atomic
 
         write_text_atomic(out, result + "\n")
     else:
@@ -108,7 +107,7 @@ def predict(run_dir: Path, input_file: Path, out: Path | None, device: str) -> N
 def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_size, threads, device, precision,
           data_root, checkpoint, as_json) -> None:
     """Training and inference throughput and peak memory of a method vs the bare encoder."""
-    from benchmark.bench import run_bench
+    from erbench.bench import run_bench
 
     result = run_bench(dataset=dataset, split=split, encoder=encoder, method=method, sentences=sentences,
                        batch_size=batch_size, eval_batch_size=eval_batch_size, threads=threads, device=device,
@@ -128,9 +127,9 @@ def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_siz
 
 
 def register_commands(group: click.Group) -> None:
-    from benchmark.grid.command import grid
-    from benchmark.report.command import report
-    from benchmark.suites import suite
+    from erbench.grid.command import grid
+    from erbench.report.command import report
+    from erbench.suites import suite
 
     for command in (evaluate, predict, bench, suite, report, grid):
         group.add_command(command)

@@ -14,14 +14,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-
-from benchmark import scoring
-from benchmark.config import ModelOptions, RunConfig, TrainOptions, from_dict
-from benchmark.datasets.load import Document, TypeInventory
-from benchmark.datasets.registry import resolve
-from benchmark.datasets.stage import load_split, staged_manifest
-from benchmark.progress import Progress
-from benchmark.train import (
+from erbench import scoring
+from erbench.config import ModelOptions, RunConfig, TrainOptions, from_dict
+from erbench.datasets.load import Document, TypeInventory
+from erbench.datasets.registry import resolve
+from erbench.datasets.stage import load_split, staged_manifest
+from erbench.models.encoder import encode_documents, encoder_max_length, load_encoder
+from erbench.models.spert import SpanRelationModel
+from erbench.progress import Progress
+from erbench.train import (
     RunData,
     evaluate,
     jsonl,
@@ -32,8 +33,6 @@ from benchmark.train import (
     train_model,
     write_run_folder,
 )
-from models.encoder import encode_documents, encoder_max_length, load_encoder
-from models.spert import SpanRelationModel
 
 
 def load_run_data(cfg: RunConfig, data_root: Path, custom: dict | None = None) -> RunData:
@@ -138,9 +137,8 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
 
 def load_checkpoint(run_dir: Path, device: str = "auto"):
     """(model, tokenizer, RunConfig, types, max_length) from a run folder's config.json + weights."""
+    from erbench.datasets.load import parse_types
     from safetensors.torch import load_file
-
-    from benchmark.datasets.load import parse_types
 
     run_dir = Path(run_dir)
     weights = run_dir / "model.safetensors"

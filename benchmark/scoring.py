@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from benchmark.datasets.load import Document, TypeInventory
+from erbench.datasets.load import Document, TypeInventory
 
 SETTINGS = ("ner", "rel", "rel_strict")
 PSEUDO_ENTITY_TYPE = "Entity"  # stands in for both argument types in the boundaries setting (RE)

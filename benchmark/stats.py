@@ -148,7 +148,7 @@ def aso(
         from deepsig import aso as deepsig_aso
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "benchmark.stats.aso needs the optional package deep-significance (GPL-3.0): pip install deepsig"
+            "erbench.stats.aso needs the optional package deep-significance (GPL-3.0): pip install deepsig"
         ) from err
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(2**31 - 1))

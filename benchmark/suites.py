@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
-from benchmark.config import ConfigError
-from benchmark.files import write_text_atomic
+from erbench.config import ConfigError
+from erbench.files import write_text_atomic
 
 SUITES_DIR = Path("suites")
 
@@ -50,7 +49,7 @@ def suite_list() -> None:
 @click.argument("name")
 def suite_show(name: str) -> None:
     """Print a suite's params."""
-    from benchmark.cli import friendly_errors
+    from erbench.cli import friendly_errors
 
     friendly_errors(lambda: click.echo(suite_text(name), nl=False))()
 
@@ -61,7 +60,7 @@ def suite_show(name: str) -> None:
               show_default=True)
 def suite_use(name: str, params_path: Path) -> None:
     """Make suite NAME the pipeline's params (then run `dvc repro`)."""
-    from benchmark.cli import console, friendly_errors
+    from erbench.cli import console, friendly_errors
 
     friendly_errors(use_suite)(name, params_path)
     console.print(f"params.yaml is now suite [bold]{name}[/]; run `dvc repro` (or `make repro`)")

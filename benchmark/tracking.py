@@ -73,7 +73,7 @@ def store_lock(uri: str):
     beside the database (`mlflow.db.lock`); other stores (an MLflow server) take many writers."""
     if not uri.startswith("sqlite:///"):
         return contextlib.nullcontext()
-    from benchmark.grid.lock import file_lock
+    from erbench.grid.lock import file_lock
 
     db = Path(uri[len("sqlite:///"):])
     return file_lock(db.with_name(db.name + ".lock"), what=f"MLflow store {db}")

@@ -20,18 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from benchmark import scoring
-from benchmark.config import RunConfig
-from benchmark.datasets.load import Document, TypeInventory
-from benchmark.files import write_folder_atomic
-from benchmark.optim import make_optimizer
-from benchmark.progress import Progress
-from models.collate import collate_train
-from models.encoder import EncodedDocument, encode_documents, encoder_max_length, load_encoder
-from models.losses import class_balanced_weights
-from models.sampling import class_counts, sample_document
-from models.spert import SpanRelationModel
+from erbench import scoring
+from erbench.config import RunConfig
+from erbench.datasets.load import Document, TypeInventory
+from erbench.files import write_folder_atomic
+from erbench.models.collate import collate_train
+from erbench.models.encoder import EncodedDocument, encode_documents, encoder_max_length, load_encoder
+from erbench.models.losses import class_balanced_weights
+from erbench.models.sampling import class_counts, sample_document
+from erbench.models.spert import SpanRelationModel
+from erbench.optim import make_optimizer
+from erbench.progress import Progress
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Samples of all documents of a batch are flattened into rows that carry their document's
 index, so no [batch x spans x tokens] mask is ever built; the model pools each row's piece
-range with `models.spans.RangeMax`.
+range with `erbench.models.spans.RangeMax`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
-
-from models.encoder import EncodedDocument
-from models.sampling import TrainSample
-from models.spans import enumerate_spans, relation_context
+from erbench.models.encoder import EncodedDocument
+from erbench.models.sampling import TrainSample
+from erbench.models.spans import enumerate_spans, relation_context
 
 
 @dataclass

@@ -7,10 +7,9 @@ head set plus options (models/registry.py), not a model subclass.
 from __future__ import annotations
 
 import torch
+from erbench.config import ModelOptions
+from erbench.models import losses
 from torch import nn
-
-from benchmark.config import ModelOptions
-from models import losses
 
 
 def _linear(n_in: int, n_out: int, std: float) -> nn.Linear:

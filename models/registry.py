@@ -2,7 +2,7 @@
 
 Adding a method is one `register` call. The same lower_snake_case name is used in params,
 the DVC matrix, MLflow tags and run folder names. Options not named here keep the defaults
-of `benchmark.config.ModelOptions` (SpERT's settings); `--set key=value` overrides any of them.
+of `erbench.config.ModelOptions` (SpERT's settings); `--set key=value` overrides any of them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.config import ConfigError, ModelOptions, apply_overrides
+from erbench.config import ConfigError, ModelOptions, apply_overrides
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from benchmark.datasets.load import Document, TypeInventory
-from models.encoder import EncodedDocument
-from models.spans import enumerate_spans, max_iou
+from erbench.datasets.load import Document, TypeInventory
+from erbench.models.encoder import EncodedDocument
+from erbench.models.spans import enumerate_spans, max_iou
 
 
 @dataclass(frozen=True)

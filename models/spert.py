@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from erbench.config import ModelOptions
+from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.models.collate import Batch, collate_candidates
+from erbench.models.encoder import EncodedDocument
+from erbench.models.heads import HEADS
+from erbench.models.spans import RangeMax, relation_context
 from torch import nn
-
-from benchmark.config import ModelOptions
-from benchmark.datasets.load import Document, Entity, Relation, TypeInventory
-from models.collate import Batch, collate_candidates
-from models.encoder import EncodedDocument
-from models.heads import HEADS
-from models.spans import RangeMax, relation_context
 
 
 class SpanRelationModel(nn.Module):

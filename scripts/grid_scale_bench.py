@@ -78,8 +78,8 @@ def stub_files(name: str) -> dict[str, bytes]:
 
 
 def stub_run(task, node, notify=None):
-    """Stands in for `benchmark.grid.worker.run_stage`: no command, the folder comes back at once."""
-    from benchmark.grid.worker import RunResult
+    """Stands in for `erbench.grid.worker.run_stage`: no command, the folder comes back at once."""
+    from erbench.grid.worker import RunResult
 
     if notify:
         notify({"stage": task.name, "node": node})
@@ -100,10 +100,9 @@ def start_cluster(nodes: int):
 
 
 def grid(repo: Path, address: str, commit_every: float = 30.0):
+    from erbench.grid.driver import GridOptions, run_grid
+    from erbench.grid.view import GridView
     from rich.console import Console
-
-    from benchmark.grid.driver import GridOptions, run_grid
-    from benchmark.grid.view import GridView
 
     out = io.StringIO()
     start = time.perf_counter()
@@ -116,8 +115,7 @@ def grid(repo: Path, address: str, commit_every: float = 30.0):
 def compare(repo: Path, sample: int) -> dict:
     """The alternatives the driver does not use, timed on samples of the grid."""
     from dvc.repo import Repo
-
-    from benchmark.grid.pipeline import TRAIN_GROUPS, dvc_stages, stale_names
+    from erbench.grid.pipeline import TRAIN_GROUPS, dvc_stages, stale_names
 
     result = {}
     start = time.perf_counter()

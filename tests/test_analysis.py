@@ -1,4 +1,4 @@
-"""benchmark.analysis on hand-made data: protocol card and refusals, seen/unseen partitions (golden
+"""erbench.analysis on hand-made data: protocol card and refusals, seen/unseen partitions (golden
 numbers on a hand-made training split), error kinds (one document per kind) and seed power."""
 
 from __future__ import annotations
@@ -8,12 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
-
-from benchmark import stats
-from benchmark.analysis import errors, protocol, seeds, seen
-from benchmark.datasets.load import Document, Entity, Relation, TypeInventory
-from benchmark.report.collect import RunRecord
-from benchmark.scoring import document_counts, document_tuples, scores_from_counts
+from erbench import stats
+from erbench.analysis import errors, protocol, seeds, seen
+from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.report.collect import RunRecord
+from erbench.scoring import document_counts, document_tuples, scores_from_counts
 
 TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Located_In", "Married"), frozenset({"Married"}))
 

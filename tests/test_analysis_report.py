@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from erbench.analysis.protocol import ProtocolMismatch
+from erbench.report import build_report
 
-from benchmark.analysis.protocol import ProtocolMismatch
-from benchmark.report import build_report
 from tests.test_report import CONLL, CONLL_DOCS, CONLL_TYPES, FAST, write_run
 
 TRAIN = [  # the staged training split: John->Acme is seen exactly, Mary as the head of Live_In partially
@@ -150,7 +150,7 @@ def test_mixed_protocol_refused_then_marked(tmp_path):
     with pytest.raises(ProtocolMismatch, match=expected):
         build_report([runs], tmp_path / "out", **FAST)
     assert not (tmp_path / "out").exists()
-    from benchmark.cli import main
+    from erbench.cli import main
 
     cli = CliRunner().invoke(main, ["report", str(runs), "--out", str(tmp_path / "cli"), "--ar-trials", "0",
                                     "--aso-bootstrap", "0"])

@@ -6,17 +6,16 @@ import json
 
 import torch
 from click.testing import CliRunner
-
-from benchmark.cli import main
-from benchmark.datasets.registry import BUILTIN
-from benchmark.datasets.stage import stage_dataset
-from benchmark.datasets.synthetic import SyntheticConfig
+from erbench.cli import main
+from erbench.datasets.registry import BUILTIN
+from erbench.datasets.stage import stage_dataset
+from erbench.datasets.synthetic import SyntheticConfig
 
 
 def test_bench_reports_ratios(tmp_path, monkeypatch):
     # an untrained model calls every span an entity and decodes all their pairs (quadratic): keep the
     # decoding small here, the bench's plumbing is what this test checks
-    from models.heads import SpertHeads
+    from erbench.models.heads import SpertHeads
 
     def few_entities(out, options):
         keep = torch.zeros(out["logits"].shape[0], dtype=torch.bool)

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-
-from benchmark.cli import main
-from benchmark.datasets.registry import CANONICAL_BASE
+from erbench.cli import main
+from erbench.datasets.registry import CANONICAL_BASE
 
 NO_MIRROR_ENV = {"ERBENCH_DATA_MIRROR": None, "CI": "true"}  # None removes the variable for the call
 

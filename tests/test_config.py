@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from benchmark.config import ConfigError, ModelOptions, TrainOptions, apply_overrides, from_dict, split_overrides
+from erbench.config import ConfigError, ModelOptions, TrainOptions, apply_overrides, from_dict, split_overrides
 
 
 def test_overrides_parse_yaml_scalars_and_numbers_without_a_dot():
@@ -38,7 +37,7 @@ def test_set_needs_key_value():
 
 
 def test_a_params_file_in_the_working_directory_is_not_read_unless_named(tmp_path, monkeypatch):
-    from benchmark.cli import build_run_config, load_params
+    from erbench.cli import build_run_config, load_params
 
     (tmp_path / "params.yaml").write_text("train: {lr: 1.0e-4}\n")
     monkeypatch.chdir(tmp_path)

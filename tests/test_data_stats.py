@@ -8,15 +8,14 @@ import random
 from pathlib import Path
 
 import pytest
+from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.datasets.registry import BUILTIN
+from erbench.datasets.stage import load_split, stage_dataset
+from erbench.datasets.stats import candidate_span_count, render_stats, split_stats
+from erbench.models.spans import enumerate_spans
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
-
-from benchmark.datasets.load import Document, Entity, Relation, TypeInventory
-from benchmark.datasets.registry import BUILTIN
-from benchmark.datasets.stage import load_split, stage_dataset
-from benchmark.datasets.stats import candidate_span_count, render_stats, split_stats
-from models.spans import enumerate_spans
 
 TYPES = TypeInventory(("X", "Y", "Z"), ("R", "S", "T"), frozenset({"S"}))
 

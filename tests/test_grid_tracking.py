@@ -7,11 +7,11 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from benchmark.tracking import log_run
+from erbench.tracking import log_run
 
 
 def fake_run_folder(path: Path, method: str, seed: int) -> Path:
-    """A run folder with the shape `benchmark.runner.execute_run` writes (no training)."""
+    """A run folder with the shape `erbench.runner.execute_run` writes (no training)."""
     path.mkdir(parents=True)
     metrics = {f"test/{k}/micro_f1": 0.1 * seed for k in ("ner", "rel", "rel_strict")}
     (path / "metrics.json").write_text(json.dumps({

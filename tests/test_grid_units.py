@@ -19,14 +19,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from erbench.grid.driver import GridOptions, run_grid
+from erbench.grid.lock import LockHeld, file_lock
+from erbench.grid.lockfile import LockWriter
+from erbench.grid.pipeline import Fingerprints, GridStage, dvc_stages, stale_names
+from erbench.grid.view import GridView
+from erbench.grid.worker import run_stage, scratch_argv
 from rich.console import Console
-
-from benchmark.grid.driver import GridOptions, run_grid
-from benchmark.grid.lock import LockHeld, file_lock
-from benchmark.grid.lockfile import LockWriter
-from benchmark.grid.pipeline import Fingerprints, GridStage, dvc_stages, stale_names
-from benchmark.grid.view import GridView
-from benchmark.grid.worker import run_stage, scratch_argv
 
 DVC_YAML = """\
 stages:
@@ -266,7 +265,7 @@ def test_ctrl_c_keeps_what_finished_and_leaves_no_orphans(toy, tmp_path):
 
 
 def test_live_view_renders_counts_per_node():
-    from benchmark.grid.driver import GridSummary
+    from erbench.grid.driver import GridSummary
 
     out = io.StringIO()
     view = GridView(Console(file=out, width=120), live=False)
@@ -287,7 +286,7 @@ def test_live_view_renders_counts_per_node():
 
 def die_once(task, node, notify=None):
     """A worker whose process dies the first time it runs a stage (as under the OOM killer)."""
-    from benchmark.grid.worker import RunResult
+    from erbench.grid.worker import RunResult
 
     notify({"stage": task.name, "node": node})
     marker = Path(task.scratch) / f"{task.name}.died"
@@ -298,8 +297,8 @@ def die_once(task, node, notify=None):
 
 
 def test_local_executor_retries_a_dead_worker_process(tmp_path):
-    from benchmark.grid.executors import LocalExecutor
-    from benchmark.grid.worker import StageTask
+    from erbench.grid.executors import LocalExecutor
+    from erbench.grid.worker import StageTask
 
     executor = LocalExecutor(workers=1, max_retries=1, fn=die_once)
     try:

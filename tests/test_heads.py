@@ -7,13 +7,12 @@ from dataclasses import replace
 
 import pytest
 import torch
-
-from benchmark.config import ModelOptions
-from benchmark.datasets.load import Document, Entity, Relation, TypeInventory
-from models.encoder import encode_documents, load_tokenizer, tiny_encoder
-from models.heads import MultiTaskHeads, SpertHeads
-from models.spans import enumerate_spans
-from models.spert import SpanRelationModel
+from erbench.config import ModelOptions
+from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
+from erbench.models.heads import MultiTaskHeads, SpertHeads
+from erbench.models.spans import enumerate_spans
+from erbench.models.spert import SpanRelationModel
 
 AT_04 = math.log(0.4 / 0.6)  # sigmoid(AT_04) == 0.4
 

@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from erbench.report import build_report
+from erbench.report.html import markdown_to_html
 
-from benchmark.report import build_report
-from benchmark.report.html import markdown_to_html
 from tests.test_report import FAST, make_runs
 
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

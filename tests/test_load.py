@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from benchmark.datasets.load import (
+from erbench.datasets.load import (
     DataError,
     Entity,
     Relation,

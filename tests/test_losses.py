@@ -6,8 +6,7 @@ import math
 
 import pytest
 import torch
-
-from models import losses
+from erbench.models import losses
 
 LN2 = math.log(2.0)
 

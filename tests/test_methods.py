@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from benchmark.config import ConfigError, ModelOptions
-from benchmark.datasets.load import Document, Entity, Relation, TypeInventory
-from models.collate import collate_train
-from models.encoder import encode_documents, load_tokenizer, tiny_encoder
-from models.losses import class_balanced_weights
-from models.registry import METHODS, get_method, method_options, register
-from models.sampling import class_counts, sample_document
-from models.spert import SpanRelationModel
+from erbench.config import ConfigError, ModelOptions
+from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.models.collate import collate_train
+from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
+from erbench.models.losses import class_balanced_weights
+from erbench.models.registry import METHODS, get_method, method_options, register
+from erbench.models.sampling import class_counts, sample_document
+from erbench.models.spert import SpanRelationModel
 
 TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Live_In", "Near"), frozenset({"Near"}))
 DOCS = [

@@ -6,8 +6,7 @@ import math
 
 import pytest
 import torch
-
-from benchmark.optim import AdamWLegacy, make_optimizer, parameter_groups
+from erbench.optim import AdamWLegacy, make_optimizer, parameter_groups
 
 
 def test_two_hand_computed_steps() -> None:
@@ -137,7 +136,7 @@ def test_make_optimizer_choices() -> None:
 
 
 def test_optimizer_is_the_protocol_default_and_recorded() -> None:
-    from benchmark.config import ConfigError, TrainOptions
+    from erbench.config import ConfigError, TrainOptions
 
     assert TrainOptions().optimizer == "adamw_legacy"
     with pytest.raises(ConfigError, match="optimizer"):

@@ -1,4 +1,4 @@
-"""benchmark.report on hand-built run folders: numbers, pairing, Holm, markers, rendering, files, CLI.
+"""erbench.report on hand-built run folders: numbers, pairing, Holm, markers, rendering, files, CLI.
 
 Fake runs: CoNLL04 (no folds) and ADE (2 folds, macro, no_overlapping) for spert, spert_mt and
 spert_focal over seeds 1-3. metrics.json values are chosen by hand (spert_mt = spert + 5 on every
@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from benchmark import stats
-from benchmark.report import build_report, build_tables, collect_runs
-from benchmark.report.collect import RunError
+from erbench import stats
+from erbench.report import build_report, build_tables, collect_runs
+from erbench.report.collect import RunError
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 FAST = {"aso_bootstrap": 0, "ar_trials": 200}
@@ -344,7 +343,7 @@ def test_snapshot(report, name):
 
 
 def test_cli_report(report, tmp_path):
-    from benchmark.cli import main
+    from erbench.cli import main
 
     runs, out, _ = report
     result = CliRunner().invoke(main, ["report", str(runs), "--out", str(tmp_path / "rep"), "--aso-bootstrap", "0",
@@ -359,7 +358,7 @@ def test_cli_report(report, tmp_path):
 
 
 def test_cli_empty_folder_exits_2(tmp_path):
-    from benchmark.cli import main
+    from erbench.cli import main
 
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(main, ["report", str(tmp_path / "empty"), "--out", str(tmp_path / "rep")])

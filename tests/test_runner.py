@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from benchmark.config import RunConfig
-from benchmark.datasets.load import Document, Entity, Relation, TypeInventory
-from benchmark.runner import score_predictions
+from erbench.config import RunConfig
+from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.runner import score_predictions
 
 TYPES = TypeInventory(("A", "B"), ("R",))
 

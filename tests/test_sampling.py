@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from benchmark.datasets.load import Document, Entity, Relation, TypeInventory
-from models.collate import collate_candidates, collate_train, word_to_piece
-from models.encoder import EncodedDocument, encode_documents, load_tokenizer
-from models.sampling import TrainSample, canonical_relations, class_counts, sample_document
-from models.spans import enumerate_spans
+from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.models.collate import collate_candidates, collate_train, word_to_piece
+from erbench.models.encoder import EncodedDocument, encode_documents, load_tokenizer
+from erbench.models.sampling import TrainSample, canonical_relations, class_counts, sample_document
+from erbench.models.spans import enumerate_spans
 
 TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Live_In", "Near"), frozenset({"Near"}))
 

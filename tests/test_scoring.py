@@ -1,4 +1,4 @@
-"""Tests of benchmark.scoring against hand-computed cases, sklearn and SpERT's golden scores (SPEC 3)."""
+"""Tests of erbench.scoring against hand-computed cases, sklearn and SpERT's golden scores (SPEC 3)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from benchmark.datasets.load import Document, Entity, Relation, TypeInventory, load_documents, load_types
-from benchmark.scoring import (
+from erbench.datasets.load import Document, Entity, Relation, TypeInventory, load_documents, load_types
+from erbench.scoring import (
     PSEUDO_ENTITY_TYPE,
     SETTINGS,
     document_counts,
@@ -20,6 +17,8 @@ from benchmark.scoring import (
     score,
     scores_from_counts,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 TYPES = TypeInventory(
     entities=("Loc", "Org", "Peop"),

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from erbench.models.spans import RangeMax, enumerate_spans, iou, max_iou, naive_range_max, relation_context
 from hypothesis import given
 from hypothesis import strategies as st
-
-from models.spans import RangeMax, enumerate_spans, iou, max_iou, naive_range_max, relation_context
 
 
 # -- RangeMax == naive_range_max ----------------------------------------------------------------

@@ -8,11 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from benchmark.config import ConfigError
-from benchmark.datasets import registry
-from benchmark.datasets.registry import BUILTIN, SHA256, DatasetFile, DatasetSpec, custom_spec, resolve
-from benchmark.datasets.stage import (
+from erbench.config import ConfigError
+from erbench.datasets import registry
+from erbench.datasets.registry import BUILTIN, SHA256, DatasetFile, DatasetSpec, custom_spec, resolve
+from erbench.datasets.stage import (
     MANIFEST,
     StageError,
     load_split,

@@ -1,4 +1,4 @@
-"""Golden, invariance and determinism tests of benchmark.stats (fixed seeds, CPU only, fast)."""
+"""Golden, invariance and determinism tests of erbench.stats (fixed seeds, CPU only, fast)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import time
 import numpy as np
 import pytest
 import scipy.stats
+from erbench import stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from benchmark import stats
 
 T_975_DF2 = 4.30265272975  # Student t quantile 0.975 with 2 degrees of freedom
 

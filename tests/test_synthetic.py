@@ -6,12 +6,11 @@ import json
 from collections import defaultdict
 
 import pytest
+from erbench.datasets import synthetic
+from erbench.datasets.load import load_documents, load_types, parse_documents, parse_types
+from erbench.datasets.synthetic import SyntheticConfig, describe, generate, write_synthetic
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from benchmark.datasets import synthetic
-from benchmark.datasets.load import load_documents, load_types, parse_documents, parse_types
-from benchmark.datasets.synthetic import SyntheticConfig, describe, generate, write_synthetic
 
 SMALL = SyntheticConfig(train_size=60, dev_size=15, test_size=30)
 

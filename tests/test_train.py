@@ -10,13 +10,12 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
-
-from benchmark import scoring
-from benchmark.cli import main
-from benchmark.config import ModelOptions, RunConfig, TrainOptions
-from benchmark.datasets.load import Document, Entity, Relation, TypeInventory
-from benchmark.train import RunData, evaluate, train_model
-from models.encoder import encode_documents, load_tokenizer, tiny_encoder
+from erbench import scoring
+from erbench.cli import main
+from erbench.config import ModelOptions, RunConfig, TrainOptions
+from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
+from erbench.train import RunData, evaluate, train_model
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -100,7 +99,7 @@ def test_same_seed_is_bitwise_identical_and_another_seed_differs(tokenizer) -> N
 
 
 def test_same_seed_identical_for_spert_mt(tokenizer) -> None:
-    from models.registry import method_options
+    from erbench.models.registry import method_options
 
     options = method_options("spert_mt", {"neg_entity_count": 8, "neg_relation_count": 2})
     cfg = replace(tiny_config(5, options), method="spert_mt")
@@ -136,7 +135,8 @@ def write_dataset(folder: Path) -> Path:
 def train_args(root: Path, params: Path, out: Path, *extra: str) -> list[str]:
     return ["--quiet", "train", "--dataset", "tiny", "--encoder", "tiny-random", "--epochs", "1",
             "--method", "spert", "--seed", "1", "--set", "neg_entity_count=10", "--set", "threads=1",
-            "--set", "device=cpu", "--data-root", str(root), "--out", str(out), "--params", str(params), *extra]
+            "--set", "device=cpu", "--set", "log_every=2", "--data-root", str(root), "--out", str(out),
+            "--params", str(params), *extra]
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,7 @@ def trained(staged, tmp_path_factory) -> Path:
 
 def test_train_writes_the_run_folder(trained: Path) -> None:
     assert sorted(p.name for p in trained.iterdir()) == [
-        "config.json", "metrics.json", "model.safetensors", "predictions.jsonl"]
+        "config.json", "metrics.json", "model.safetensors", "predictions.jsonl", "steps.jsonl"]
     metrics = json.loads((trained / "metrics.json").read_text())
     for key in ("test/rel_strict/micro_f1", "test/rel/micro_f1", "test/ner/micro_f1", "test/ner/macro_f1"):
         assert 0.0 <= metrics["metrics"][key] <= 100.0, key
@@ -226,7 +226,7 @@ def test_bad_set_key_is_one_line_and_exit_2(staged, tmp_path: Path) -> None:
     assert not out.exists()
 
 
-@pytest.mark.parametrize("target", ["benchmark.train.sample_document", "safetensors.torch.save_file"])
+@pytest.mark.parametrize("target", ["erbench.train.sample_document", "safetensors.torch.save_file"])
 def test_interrupted_run_leaves_nothing_behind(staged, tmp_path: Path, monkeypatch, target: str) -> None:
     root, params = staged
 
@@ -241,3 +241,14 @@ def test_interrupted_run_leaves_nothing_behind(staged, tmp_path: Path, monkeypat
     assert "interrupted" in result.stderr
     assert not out.exists()
     assert not runs.exists() or list(runs.iterdir()) == []
+
+
+def test_step_log_records_the_training_loss_every_n_steps(trained: Path) -> None:
+    rows = [json.loads(line) for line in (trained / "steps.jsonl").read_text().splitlines()]
+    config = json.loads((trained / "config.json").read_text())
+    every = config["run"]["train"]["log_every"]
+    assert every == 2 and len(rows) >= 1, "the fixture trains with log_every=2"
+    assert [r["step"] for r in rows] == list(range(every, every * len(rows) + 1, every))
+    assert all(r["time"] > 1e9 and r["seconds"] >= 0 and r["lr"] > 0 for r in rows)
+    assert all({"train/loss", "train/entity", "train/relation"} <= set(r) for r in rows)
+    assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)

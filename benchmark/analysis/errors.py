@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmark.datasets.load import Document, TypeInventory
-from benchmark.scoring import document_tuples
+from erbench.datasets.load import Document, TypeInventory
+from erbench.scoring import document_tuples
 
 ENTITY_KINDS = ("wrong_type", "boundary", "boundary_type", "spurious", "missed")
 RELATION_KINDS = ("wrong_type", "direction", "argument", "spurious", "missed")

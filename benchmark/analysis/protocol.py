@@ -116,7 +116,7 @@ def encoder_casing(name: str) -> str:
     if not name or name == "?":
         return "unknown"
     try:
-        from models.encoder import TINY, resolve_encoder
+        from erbench.models.encoder import TINY, resolve_encoder
 
         path = Path(resolve_encoder("minilm" if name == TINY else name))
         config = path / "tokenizer_config.json"

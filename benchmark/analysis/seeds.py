@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from benchmark import stats
+from erbench import stats
 
 EFFECT = 1.0  # F1 points: the gap the report asks about
 TARGET_POWER = 0.8

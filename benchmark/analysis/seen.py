@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from benchmark.datasets.load import Document, TypeInventory
-from benchmark.scoring import Counts, document_tuples, tuple_counts
+from erbench.datasets.load import Document, TypeInventory
+from erbench.scoring import Counts, document_tuples, tuple_counts
 
 ENTITY_PARTITIONS = ("seen", "unseen")
 RELATION_PARTITIONS = ("exact", "partial", "new")

@@ -3,7 +3,7 @@
 Every rejection names the file, the document index and the field, so a user can fix the
 input without reading this code. What real corpora legitimately contain is kept as it is:
 nested and overlapping entities, entities wider than the span limit, exact duplicate
-relations (SciERC train has four); `benchmark.datasets.stats` counts them.
+relations (SciERC train has four); `erbench.datasets.stats` counts them.
 """
 
 from __future__ import annotations

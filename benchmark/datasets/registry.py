@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchmark.config import ConfigError
+from erbench.config import ConfigError
 
 CANONICAL_BASE = "http://lavis.cs.hs-rm.de/storage/spert/public/datasets"
 

@@ -15,8 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmark.datasets.load import DataError, Document, TypeInventory, load_documents, load_types
-from benchmark.datasets.registry import DatasetFile, DatasetSpec
+from erbench.datasets.load import DataError, Document, TypeInventory, load_documents, load_types
+from erbench.datasets.registry import DatasetFile, DatasetSpec
 
 MANIFEST = "STAGED.json"
 
@@ -104,7 +104,7 @@ def stage_dataset(
     os.chmod(tmp, 0o755)
     try:
         if spec.generated:
-            from benchmark.datasets.synthetic import SyntheticConfig, write_synthetic
+            from erbench.datasets.synthetic import SyntheticConfig, write_synthetic
 
             write_synthetic(tmp / "gen", synthetic if synthetic is not None else SyntheticConfig())
             for f in spec.files:

@@ -28,10 +28,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from erbench.datasets.load import Document, TypeInventory
 from rich.console import Console
 from rich.table import Table
-
-from benchmark.datasets.load import Document, TypeInventory
 
 
 def _ratio(num: int, den: int) -> float | None:

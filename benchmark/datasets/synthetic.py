@@ -1,7 +1,7 @@
 """The `synthetic` corpus: templated English sentences in SpERT JSON, generated from a seed.
 
 What it is: sentences assembled from a small built-in lexicon and templates
-(`benchmark.datasets.lexicon`), with five entity types (Peop, Org, Loc, Product, Date) and eight
+(`erbench.datasets.lexicon`), with five entity types (Peop, Org, Loc, Product, Date) and eight
 directed relation types, two of them symmetric (Partner_Of, Sibling_Of). It is the offline default
 dataset of the pipeline: every stage (loading, sampling, training, scoring, statistics, reports) can run
 without downloads. It is made non-trivial in controlled ways: multi-word names and titles outside the
@@ -47,8 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from benchmark.datasets import lexicon as lx
+from erbench.datasets import lexicon as lx
 
 NAME = "synthetic"
 SPLITS = ("train", "dev", "test", "train_dev")

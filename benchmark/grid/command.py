@@ -1,4 +1,4 @@
-"""`erbench grid run`: the click group over `benchmark.grid.driver.run_grid`."""
+"""`erbench grid run`: the click group over `erbench.grid.driver.run_grid`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import click
-
-from benchmark.cli import _quiet, console, friendly_errors
+from erbench.cli import _quiet, console, friendly_errors
 
 
 @click.group()
@@ -46,10 +45,10 @@ def grid() -> None:
 def grid_run(ctx, engine, address, gpus_per_run, cpus_per_run, max_retries, only, workers, weights, worker_root,
              scratch, repro, commit_every) -> None:
     """Submit every stale train stage of dvc.yaml, one task each; commit what finishes; then `dvc repro`."""
-    from benchmark.grid.driver import GridError, GridOptions, run_grid
-    from benchmark.grid.lock import LockHeld
-    from benchmark.grid.pipeline import PipelineError
-    from benchmark.grid.view import GridView
+    from erbench.grid.driver import GridError, GridOptions, run_grid
+    from erbench.grid.lock import LockHeld
+    from erbench.grid.pipeline import PipelineError
+    from erbench.grid.view import GridView
 
     root = Path.cwd()
     if not (root / "dvc.yaml").is_file():

@@ -22,11 +22,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.grid.executors import make_executor
-from benchmark.grid.land import STATE_DIR, Lander, deferred_sigint, tracking_settings
-from benchmark.grid.lock import file_lock
-from benchmark.grid.pipeline import TRAIN_GROUPS, Fingerprints, dvc_stages, grid_stage, stale_names
-from benchmark.grid.worker import StageTask, node_tags, run_stage
+from erbench.grid.executors import make_executor
+from erbench.grid.land import STATE_DIR, Lander, deferred_sigint, tracking_settings
+from erbench.grid.lock import file_lock
+from erbench.grid.pipeline import TRAIN_GROUPS, Fingerprints, dvc_stages, grid_stage, stale_names
+from erbench.grid.worker import StageTask, node_tags, run_stage
 
 
 class GridError(RuntimeError):
@@ -233,7 +233,7 @@ def _land(outcome, stage, snapshots, lander, view, summary, root: Path, base_tag
     if result is None:
         summary.failed[outcome.name] = outcome.error or "failed"
         if outcome.log:
-            from benchmark.files import write_text_atomic
+            from erbench.files import write_text_atomic
 
             log = write_text_atomic(root / STATE_DIR / "logs" / f"{outcome.name}.log", outcome.log + "\n")
             summary.failed[outcome.name] += f" (log: {log.relative_to(root)})"

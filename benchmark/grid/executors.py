@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmark.grid.worker import RunResult, StageFailed, StageTask, WorkerDied, run_stage
+from erbench.grid.worker import RunResult, StageFailed, StageTask, WorkerDied, run_stage
 
 
 @dataclass

@@ -7,7 +7,7 @@ they did at submission; a stage that changed is left uncommitted (and stays stal
 `grid run`). CTRL-C waits for a commit in progress.
 
 MLflow has one writer: a single background thread of the driver logs each committed run
-(`benchmark.tracking.log_run`, idempotent), so a sqlite store never sees two writers and a slow
+(`erbench.tracking.log_run`, idempotent), so a sqlite store never sees two writers and a slow
 store never holds up the grid. Committed runs wait in a small journal until they are logged; a
 driver stopped before that logs them at its next start.
 """
@@ -24,9 +24,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.files import write_folder_atomic, write_json_atomic
-from benchmark.grid.lockfile import LockWriter
-from benchmark.grid.pipeline import Fingerprints, GridStage, commit_stages
+from erbench.files import write_folder_atomic, write_json_atomic
+from erbench.grid.lockfile import LockWriter
+from erbench.grid.pipeline import Fingerprints, GridStage, commit_stages
 
 STATE_DIR = Path(".dvc/tmp/erbench-grid")
 
@@ -46,7 +46,7 @@ class Tracking:
 
 def tracking_settings(params: dict, root: Path) -> Tracking:
     """params `tracking` as `erbench train` reads it; a relative sqlite path is taken from the checkout."""
-    from benchmark.tracking import resolve_uri
+    from erbench.tracking import resolve_uri
 
     section = params.get("tracking") or {}
     uri = resolve_uri(None, section.get("uri"))
@@ -101,7 +101,7 @@ class Journal:
 
 
 def _log(root: Path, tracking: Tracking, entry: dict) -> tuple[str, float]:
-    from benchmark.tracking import log_run
+    from erbench.tracking import log_run
 
     start = time.perf_counter()
     run_id = log_run(root / entry["out_dir"], uri=tracking.uri, experiment=tracking.experiment,

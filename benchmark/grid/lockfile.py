@@ -16,8 +16,7 @@ import os
 from pathlib import Path
 
 import yaml
-
-from benchmark.files import write_text_atomic
+from erbench.files import write_text_atomic
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

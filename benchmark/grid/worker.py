@@ -11,7 +11,7 @@ Failures come in two kinds: `StageFailed` (the command exited with an error, or 
 differs: reported, not retried) and `WorkerDied` (the command was killed by a signal, e.g. the
 OOM killer or a node going down: retried up to max_retries).
 
-`python -m benchmark.grid.worker CMD...` is the launcher every command goes through: it asks
+`python -m erbench.grid.worker CMD...` is the launcher every command goes through: it asks
 Linux to kill the command when its worker process dies (PR_SET_PDEATHSIG), so a cancelled or
 lost task leaves no orphan training behind on a node.
 """
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.grid.pipeline import Fingerprints, option_value
+from erbench.grid.pipeline import Fingerprints, option_value
 
 
 class StageFailed(Exception):
@@ -131,7 +131,7 @@ def run_stage(task: StageTask, node: dict, notify: Callable[[dict], None] | None
             params[os.path.normpath(rel)] = target
         run_dir = scratch / Path(task.out_dir).name  # the same folder name: MLflow's run key uses it
         argv = scratch_argv(task.cmd, run_dir, params)
-        proc = subprocess.run([sys.executable, "-m", "benchmark.grid.worker", *argv], cwd=root,
+        proc = subprocess.run([sys.executable, "-m", "erbench.grid.worker", *argv], cwd=root,
                               env=worker_env(task.threads), capture_output=True, text=True)
         log = _tail(proc.stdout + "\n" + proc.stderr)
         if proc.returncode < 0:
@@ -146,7 +146,7 @@ def run_stage(task: StageTask, node: dict, notify: Callable[[dict], None] | None
             raise StageFailed(f"{task.name}: the command wrote no {', '.join(missing)}", log)
         run_id = None
         if task.tracking:
-            from benchmark.tracking import log_run
+            from erbench.tracking import log_run
 
             tags = {**task.tracking["tags"], **node_tags(node)}
             os.chdir(root)  # log_run tags the run with the git commit of the working directory

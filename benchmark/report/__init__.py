@@ -18,15 +18,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from benchmark.files import write_bytes_atomic, write_json_atomic, write_text_atomic
-from benchmark.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
-from benchmark.report.analysis_render import latex_seen
-from benchmark.report.analysis_tables import Analysis, build_analysis
-from benchmark.report.collect import RunError, RunRecord, collect_runs
-from benchmark.report.figures import figure_bytes, neg_sweep_figure, per_seed_figure, per_seed_frame, sweep_frame
-from benchmark.report.html import render_html
-from benchmark.report.render import render_latex, render_markdown, render_standalone, stats_dict
-from benchmark.report.tables import ReportTables, build_tables, value_matrix
+from erbench.files import write_bytes_atomic, write_json_atomic, write_text_atomic
+from erbench.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
+from erbench.report.analysis_render import latex_seen
+from erbench.report.analysis_tables import Analysis, build_analysis
+from erbench.report.collect import RunError, RunRecord, collect_runs
+from erbench.report.figures import figure_bytes, neg_sweep_figure, per_seed_figure, per_seed_frame, sweep_frame
+from erbench.report.html import render_html
+from erbench.report.render import render_latex, render_markdown, render_standalone, stats_dict
+from erbench.report.tables import ReportTables, build_tables, value_matrix
 
 __all__ = ["Analysis", "RunError", "RunRecord", "ReportTables", "build_analysis", "build_report", "build_tables",
            "collect_runs", "value_matrix", "write_report"]

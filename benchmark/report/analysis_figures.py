@@ -15,15 +15,14 @@ import math
 
 import numpy as np
 import pandas as pd
+from erbench.analysis.errors import ENTITY_KINDS, KIND_LABELS, RELATION_KIND_LABELS, RELATION_KINDS
+from erbench.analysis.seeds import EFFECT, TARGET_POWER, power_curve
+from erbench.report.analysis_tables import Analysis
+from erbench.report.figures import LABELS, headline_setting
+from erbench.report.tables import ReportTables, display_name
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-
-from benchmark.analysis.errors import ENTITY_KINDS, KIND_LABELS, RELATION_KIND_LABELS, RELATION_KINDS
-from benchmark.analysis.seeds import EFFECT, TARGET_POWER, power_curve
-from benchmark.report.analysis_tables import Analysis
-from benchmark.report.figures import LABELS, headline_setting
-from benchmark.report.tables import ReportTables, display_name
 
 MAX_SEEDS_SHOWN = 30
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 
-from benchmark.analysis.errors import ENTITY_KINDS, KIND_LABELS, RELATION_KIND_LABELS, RELATION_KINDS
-from benchmark.analysis.seeds import EFFECT, TARGET_POWER
-from benchmark.analysis.seen import partitions_of
-from benchmark.report.analysis_tables import Analysis
-from benchmark.report.tables import SETTINGS, ReportTables, display_name
+from erbench.analysis.errors import ENTITY_KINDS, KIND_LABELS, RELATION_KIND_LABELS, RELATION_KINDS
+from erbench.analysis.seeds import EFFECT, TARGET_POWER
+from erbench.analysis.seen import partitions_of
+from erbench.report.analysis_tables import Analysis
+from erbench.report.tables import SETTINGS, ReportTables, display_name
 
 LABELS = dict(SETTINGS)
 DIGITS = 2
@@ -82,7 +82,7 @@ def md_seeds(tables: ReportTables, analysis: Analysis) -> list[str]:
 
 def seeds_phrase(tables: ReportTables, analysis: Analysis) -> str:
     """One sentence for captions: the seeds the unmarked headline comparisons would need for a 1-point gap."""
-    from benchmark.report.tables import HEADLINE_RELATION
+    from erbench.report.tables import HEADLINE_RELATION
 
     parts = []
     for d in tables.datasets:
@@ -110,7 +110,7 @@ def md_seen(tables: ReportTables, analysis: Analysis) -> list[str]:
               "P / R / F1 per partition, mean over seeds; markers as in the main table (paired t-test, Holm over "
               "each baseline's partition comparisons); ASO is not run here.", ""]
     markers = {b: i for i, b in enumerate(seen.results)}
-    from benchmark.report.render import MARKERS
+    from erbench.report.render import MARKERS
 
     for d, settings in seen.settings.items():
         for setting in settings:
@@ -175,7 +175,7 @@ def md_errors(tables: ReportTables, analysis: Analysis) -> list[str]:
 
 def latex_seen(tables: ReportTables, analysis: Analysis) -> str | None:
     """A booktabs table of F1 per partition (mean +- std), or None without a seen/unseen split."""
-    from benchmark.report.render import latex_escape
+    from erbench.report.render import latex_escape
 
     seen = analysis.seen
     if seen is None:

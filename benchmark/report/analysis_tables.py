@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from benchmark import stats
-from benchmark.analysis import errors as error_kinds
-from benchmark.analysis.seeds import PowerRow, expected_max_curve, per_seed_values, power_row
-from benchmark.report.seen_tables import WHY, SeenTables, build_seen
-from benchmark.report.tables import HEADLINE_RELATION, ReportTables, Unit
+from erbench import stats
+from erbench.analysis import errors as error_kinds
+from erbench.analysis.seeds import PowerRow, expected_max_curve, per_seed_values, power_row
+from erbench.report.seen_tables import WHY, SeenTables, build_seen
+from erbench.report.tables import HEADLINE_RELATION, ReportTables, Unit
 
 
 @dataclass(frozen=True)

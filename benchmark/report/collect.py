@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.datasets.load import Document, TypeInventory, parse_documents, parse_types
+from erbench.datasets.load import Document, TypeInventory, parse_documents, parse_types
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
-from benchmark.cli import console, friendly_errors
+from erbench.cli import console, friendly_errors
 
 
 def _averages(values: tuple[str, ...]) -> dict[str, str]:
@@ -48,13 +47,13 @@ def _averages(values: tuple[str, ...]) -> dict[str, str]:
 def report(ctx, runs_dirs, out, baselines, alpha, seed, ar_trials, aso_bootstrap, averages, title, allow_mixed,
            data_root, params_path) -> None:
     """Compare methods over seeds (paired tests, Holm) and write LaTeX/Markdown/HTML reports, stats and figures."""
-    from benchmark.analysis.protocol import project_commit
-    from benchmark.report import build_report
+    from erbench.analysis.protocol import project_commit
+    from erbench.report import build_report
 
     dirs = list(runs_dirs) or [Path("runs")]
     custom = None
     if params_path is not None:
-        from benchmark.cli import load_params
+        from erbench.cli import load_params
 
         params = load_params(params_path)
         settings = params.get("report") or {}
@@ -88,7 +87,7 @@ def grid_run_dirs(params: dict, root: Path) -> list[Path]:
     A sweep run that repeats a main run (same method, dataset, seed and negative counts) is left
     out, so the main table pairs each setting once. A missing run folder is an error.
     """
-    from models.registry import method_options
+    from erbench.models.registry import method_options
 
     grid, ablations, sweep = params.get("grid") or {}, params.get("ablations") or {}, params.get("sweep") or {}
     seeds, methods = grid.get("seeds") or [], grid.get("methods") or []

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmark.datasets.load import Document, TypeInventory
-from benchmark.report.collect import RunRecord, load_documents, load_types_of
-from benchmark.scoring import Counts, document_counts
+from erbench.datasets.load import Document, TypeInventory
+from erbench.report.collect import RunRecord, load_documents, load_types_of
+from erbench.scoring import Counts, document_counts
 
 RunDocuments = tuple[list[Document], list[Document], TypeInventory]  # gold, predicted, types
 

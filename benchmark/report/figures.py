@@ -9,10 +9,9 @@ import io
 
 import numpy as np
 import pandas as pd
+from erbench.report.tables import HEADLINE_RELATION, SETTINGS, ReportTables, display_name
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-
-from benchmark.report.tables import HEADLINE_RELATION, SETTINGS, ReportTables, display_name
 
 LABELS = dict(SETTINGS)
 

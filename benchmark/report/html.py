@@ -17,13 +17,12 @@ import math
 import re
 
 import jinja2
-
-from benchmark import stats as stats_lib
-from benchmark.report import analysis_render as extra
-from benchmark.report.analysis_tables import Analysis
-from benchmark.report.html_browser import browser_data
-from benchmark.report.html_template import TEMPLATE
-from benchmark.report.render import (
+from erbench import stats as stats_lib
+from erbench.report import analysis_render as extra
+from erbench.report.analysis_tables import Analysis
+from erbench.report.html_browser import browser_data
+from erbench.report.html_template import TEMPLATE
+from erbench.report.render import (
     DIGITS,
     _comparison_rows,
     _markers,
@@ -32,7 +31,7 @@ from benchmark.report.render import (
     _split_phrase,
     marker_legend,
 )
-from benchmark.report.tables import SETTINGS, ReportTables, best_means, display_name, min_pairs
+from erbench.report.tables import SETTINGS, ReportTables, best_means, display_name, min_pairs
 
 LABELS = dict(SETTINGS)
 

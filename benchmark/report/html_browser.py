@@ -9,9 +9,9 @@ entity or strict relation sets differ; ``wrong`` one where some method differs f
 
 from __future__ import annotations
 
-from benchmark.report.seen_tables import WHY
-from benchmark.report.tables import ReportTables, unit_text
-from benchmark.scoring import document_tuples
+from erbench.report.seen_tables import WHY
+from erbench.report.tables import ReportTables, unit_text
+from erbench.scoring import document_tuples
 
 MAX_DOCS = 3000  # per dataset: keeps index.html small on large test sets
 

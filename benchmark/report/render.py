@@ -13,9 +13,8 @@ from importlib import metadata
 from typing import Any
 
 import pandas as pd
-
-from benchmark import stats
-from benchmark.report.tables import Column, ReportTables, Result, best_means, display_name, min_pairs
+from erbench import stats
+from erbench.report.tables import Column, ReportTables, Result, best_means, display_name, min_pairs
 
 # per baseline in order: (LaTeX better, LaTeX worse, text better, text worse)
 MARKERS = (("\\dagger", "\\ddagger", "†", "‡"), ("\\S", "\\P", "§", "¶"),
@@ -139,7 +138,7 @@ def latex_caption(tables: ReportTables, title: str | None = None, analysis=None)
     sigs = "; ".join(_latex_signature(info.signature) for info in tables.datasets.values())
     text.append(f"Protocol: {sigs}.")
     if analysis is not None:
-        from benchmark.report.analysis_render import seeds_phrase
+        from erbench.report.analysis_render import seeds_phrase
 
         phrase = seeds_phrase(tables, analysis)
         text += [latex_escape(phrase)] if phrase else []
@@ -222,7 +221,7 @@ def _comparison_rows(results: tuple[Result, ...], analysis=None) -> list[str]:
 
 def render_markdown(tables: ReportTables, title: str | None = None, analysis=None) -> str:
     """results.md: the main table, its protocol, comparisons and, given an Analysis, every analysis section."""
-    from benchmark.report import analysis_render as extra
+    from erbench.report import analysis_render as extra
 
     best = best_means(tables, DIGITS)
     alpha = tables.settings["alpha"]
@@ -340,7 +339,7 @@ def stats_dict(tables: ReportTables, analysis=None) -> dict:
         "runs": runs,
     }
     if analysis is not None:
-        from benchmark.report.analysis_render import analysis_json
+        from erbench.report.analysis_render import analysis_json
 
         out.update(analysis_json(tables, analysis))
         out["warnings"] = list(dict.fromkeys([*tables.warnings, *tables.docs.notes, *analysis.notes]))

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark import stats
-from benchmark.analysis import seen
-from benchmark.analysis.seeds import PowerRow, power_row
-from benchmark.report.collect import RunRecord
-from benchmark.report.tables import HEADLINE_RELATION, ReportTables, Unit, Verdict
-from benchmark.scoring import scores_from_counts
+from erbench import stats
+from erbench.analysis import seen
+from erbench.analysis.seeds import PowerRow, power_row
+from erbench.report.collect import RunRecord
+from erbench.report.tables import HEADLINE_RELATION, ReportTables, Unit, Verdict
+from erbench.scoring import scores_from_counts
 
 WHY = "the seen/unseen split, the error breakdown and the sentence browser skip it"
 
@@ -70,8 +70,8 @@ class SeenTables:
 
 def _indexes(tables: ReportTables, dataset: str, data_root: Path, custom: Mapping | None) -> dict:
     """(fold, train split) -> TrainIndex for every run of the dataset; raises ValueError with the reason."""
-    from benchmark.datasets.registry import resolve
-    from benchmark.datasets.stage import load_split, staged_manifest
+    from erbench.datasets.registry import resolve
+    from erbench.datasets.stage import load_split, staged_manifest
 
     spec = resolve(dataset, dict(custom or {}))
     if spec is None:
@@ -104,9 +104,9 @@ def _part_scores(counts, average: str) -> tuple[float, float, float]:
 def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | None, notes: list[str], *,
                ar_trials: int, seed: int, n_boot: int = 10000) -> SeenTables | None:
     """Partition every table run's test tuples; None when no dataset could be partitioned."""
-    from benchmark.config import ConfigError
-    from benchmark.datasets.load import DataError
-    from benchmark.datasets.stage import StageError
+    from erbench.config import ConfigError
+    from erbench.datasets.load import DataError
+    from erbench.datasets.stage import StageError
 
     if data_root is None:
         return None

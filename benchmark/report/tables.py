@@ -27,11 +27,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from benchmark import stats
-from benchmark.analysis import protocol
-from benchmark.report.collect import RunRecord
-from benchmark.report.documents import RunDocs
+from erbench import stats
+from erbench.analysis import protocol
+from erbench.report.collect import RunRecord
+from erbench.report.documents import RunDocs
 
 SETTINGS = (("ner", "NER"), ("rel", "RE"), ("rel_strict", "RE+"))
 DEFAULT_AVERAGE = {"ade": "macro"}  # SPEC 3: ADE's headline is macro; every other dataset micro

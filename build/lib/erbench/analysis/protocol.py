@@ -1,0 +1,264 @@
+"""The protocol card: every setting that makes one dataset's runs comparable, read from the runs.
+
+The literature's comparisons fail on settings that are rarely printed (Taillé et al. 2020): dev vs
+test scores, train vs train+dev, the selected epoch, strict (RE+) vs boundaries (RE), micro vs macro,
+ADE's overlapping-entity filter, best-of-k vs mean of k seeds. The card lists them per dataset with
+the encoder (and its casing), span size, epochs, negative counts per method, seeds, the sha256 of
+the data files and the project's git commit.
+
+Runs of one table must agree on every key of ``REFUSED``; ``mismatches`` names each key that differs
+and the runs behind each value. Negative-sample counts are a method's own option (SpERT 100/100,
+SpERT.MT 120/120), so they are shown per method and never refused on; within one method they may
+differ only in a sweep, which benchmark.report resolves before the card is built.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+# protocol key -> card label; runs of one table must share every value
+REFUSED = {
+    "eval_split": "scored on (dev or test)",
+    "train_split": "trained on (train or train+dev)",
+    "selected_epoch": "selected epoch (last or best on dev)",
+    "no_overlapping": "ADE overlap filter (no_overlapping)",
+    "encoder": "encoder",
+    "epochs": "epochs",
+    "max_span_size": "max span size",
+    "batch_size": "batch size",
+    "lr": "learning rate",
+}
+SHA_KEY = "data_sha256"
+RELATION_HEADLINE = {"rel_strict": "RE+ (strict: spans and entity types)", "rel": "RE (boundaries: spans only)"}
+MAX_NAMED_RUNS = 4
+
+
+class RunLike(Protocol):  # benchmark.report.collect.RunRecord
+    dataset: str
+    method: str
+    seed: int
+    fold: int | None
+    protocol: dict[str, Any]
+    data: dict[str, Any]
+
+    @property
+    def negatives(self) -> tuple[int | None, int | None]: ...
+
+    @property
+    def label(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    dataset: str
+    key: str
+    values: tuple[tuple[str, tuple[str, ...]], ...]  # (value, run labels)
+
+    def message(self) -> str:
+        parts = []
+        for value, labels in self.values:
+            named = ", ".join(labels[:MAX_NAMED_RUNS])
+            more = f" and {len(labels) - MAX_NAMED_RUNS} more" if len(labels) > MAX_NAMED_RUNS else ""
+            parts.append(f"{value} ({named}{more})")
+        return f"{self.dataset}: runs differ in protocol key '{self.key}': " + "; ".join(parts)
+
+
+class ProtocolMismatch(ValueError):
+    """Runs whose protocol differs were put into one table without allow_mixed."""
+
+    def __init__(self, mismatches: Sequence[Mismatch]):
+        self.mismatches = tuple(mismatches)
+        lines = "; ".join(m.message() for m in self.mismatches)
+        super().__init__(f"{lines}. Refusing to put them into one table: rerun the odd runs, report them "
+                         "separately, or pass --allow-mixed to mark the table as mixed")
+
+
+@dataclass(frozen=True)
+class CardRow:
+    key: str
+    label: str
+    value: str
+    mixed: bool = False
+
+
+@dataclass(frozen=True)
+class ProtocolCard:
+    dataset: str
+    rows: tuple[CardRow, ...]
+    values: dict[str, list[str]]  # key -> sorted distinct values over the runs
+    negatives: dict[str, str]  # method -> "entity/relation" (comma-joined when a method has several)
+    sha256: dict[str, str]  # data file -> sha256 (a value per file; several joined by ',')
+    git_commit: str
+    mismatches: tuple[Mismatch, ...]
+
+    @property
+    def mixed(self) -> tuple[str, ...]:
+        return tuple(m.key for m in self.mismatches)
+
+    def row(self, key: str) -> CardRow:
+        return next(r for r in self.rows if r.key == key)
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "?" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def encoder_casing(name: str) -> str:
+    """'cased', 'uncased' or 'unknown': the tokenizer's do_lower_case when its files are local, else the name."""
+    if not name or name == "?":
+        return "unknown"
+    try:
+        from erbench.models.encoder import TINY, resolve_encoder
+
+        path = Path(resolve_encoder("minilm" if name == TINY else name))
+        config = path / "tokenizer_config.json"
+        if config.is_file():
+            lower = json.loads(config.read_text(encoding="utf-8")).get("do_lower_case")
+            if isinstance(lower, bool):
+                return "uncased" if lower else "cased"
+    except (ImportError, OSError, ValueError):
+        pass
+    low = name.lower()
+    if "uncased" in low:
+        return "uncased"
+    return "cased" if "cased" in low else "unknown"
+
+
+def project_commit(cwd: Path | None = None) -> str:
+    """HEAD's commit, '-dirty' when the code (benchmark/, models/, pyproject.toml) differs from it; else 'unknown'."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "benchmark", "models",
+                                "pyproject.toml"], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if head.returncode != 0 or not head.stdout.strip():
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
+
+
+def _distinct(runs: Sequence[RunLike], value_of) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for r in runs:
+        out.setdefault(value_of(r), []).append(r.label)
+    return out
+
+
+def mismatches(dataset: str, runs: Sequence[RunLike]) -> list[Mismatch]:
+    """Every REFUSED key (and data file hash) on which the runs disagree, with the runs per value."""
+    found = []
+    for key in REFUSED:
+        values = _distinct(runs, lambda r, k=key: fmt(r.protocol.get(k, "test" if k == "eval_split" else None)))
+        if len(values) > 1:
+            found.append(Mismatch(dataset, key, tuple((v, tuple(ls)) for v, ls in sorted(values.items()))))
+    files = sorted({f for r in runs for f in ((r.data or {}).get("sha256") or {})})
+    for name in files:  # runs that did not record a file's hash are not compared on it
+        values = _distinct([r for r in runs if name in ((r.data or {}).get("sha256") or {})],
+                           lambda r, n=name: str(r.data["sha256"][n]))
+        if len(values) > 1:
+            found.append(Mismatch(dataset, f"{SHA_KEY}:{name}", tuple((v[:12], tuple(ls))
+                                                                        for v, ls in sorted(values.items()))))
+    return found
+
+
+def negatives_by_method(runs: Sequence[RunLike]) -> dict[str, str]:
+    out: dict[str, list[str]] = {}
+    for r in runs:
+        text = f"{fmt(r.negatives[0])}/{fmt(r.negatives[1])}"
+        if text not in out.setdefault(r.method, []):
+            out[r.method].append(text)
+    return {m: ",".join(sorted(v)) for m, v in out.items()}
+
+
+def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relation_headline: str = "rel_strict",
+                  git_commit: str = "unknown") -> ProtocolCard:
+    """The card of one dataset's table runs (as the table uses them: one negative setting per method)."""
+    if not runs:
+        raise ValueError(f"{dataset}: no runs for a protocol card")
+    found = tuple(mismatches(dataset, runs))
+    mixed = {m.key for m in found}
+    values = {k: sorted(_distinct(runs, lambda r, k=k: fmt(r.protocol.get(k, "test" if k == "eval_split" else None))))
+              for k in REFUSED}
+    sha: dict[str, list[str]] = {}
+    for r in runs:
+        for name, digest in sorted(((r.data or {}).get("sha256") or {}).items()):
+            if str(digest) not in sha.setdefault(name, []):
+                sha[name].append(str(digest))
+    sha256 = {n: ",".join(sorted(v)) for n, v in sorted(sha.items())}
+    negatives = negatives_by_method(runs)
+    methods = sorted({r.method for r in runs})
+    seeds = sorted({r.seed for r in runs})
+    folds = sorted({r.fold for r in runs if r.fold is not None})
+    per_method = {m: sum(1 for r in runs if r.method == m) for m in methods}
+    n_text = ", ".join(sorted({str(n) for n in per_method.values()}))
+    casing = ",".join(encoder_casing(e) for e in values["encoder"])
+
+    def row(key: str, label: str, value: str) -> CardRow:
+        return CardRow(key, label, value, key in mixed or any(k.startswith(f"{key}:") for k in mixed))
+
+    rows = [
+        row("eval_split", REFUSED["eval_split"], ", ".join(values["eval_split"])),
+        row("train_split", REFUSED["train_split"], ", ".join(values["train_split"])),
+        row("selected_epoch", REFUSED["selected_epoch"], ", ".join(values["selected_epoch"])),
+        row("relation", "relation headline", f"{RELATION_HEADLINE.get(relation_headline, relation_headline)}; "
+            "RE and RE+ both reported"),
+        row("average", "average", f"{average} (headline); micro and macro both in metrics.json"),
+        row("no_overlapping", REFUSED["no_overlapping"], ", ".join(values["no_overlapping"])),
+        row("aggregate", "aggregate over seeds", "mean ± sample std over all runs (never best-of-k)"),
+        row("encoder", REFUSED["encoder"], f"{', '.join(values['encoder'])} ({casing})"),
+        row("max_span_size", REFUSED["max_span_size"], ", ".join(values["max_span_size"])),
+        row("negatives", "negatives entity/relation (per method)",
+            ", ".join(f"{m} {negatives[m]}" for m in methods)),
+        row("epochs", REFUSED["epochs"], ", ".join(values["epochs"])),
+        row("batch_size", REFUSED["batch_size"], ", ".join(values["batch_size"])),
+        row("lr", REFUSED["lr"], ", ".join(values["lr"])),
+        row("seeds", "seeds", f"{', '.join(map(str, seeds))} (n={n_text} runs per method"
+            + (f", {len(folds)} folds" if folds else "") + ")"),
+        row(SHA_KEY, "data sha256", "; ".join(f"{n} {d[:12]}" for n, d in sha256.items()) or "not recorded"),
+        row("git_commit", "git commit (report)", git_commit),
+    ]
+    return ProtocolCard(dataset, tuple(rows), values, negatives, sha256, git_commit, found)
+
+
+def data_digest(sha256: Mapping[str, str]) -> str:
+    """A 12-hex digest of all data files' hashes (for one-line signatures); '?' when none was recorded."""
+    if not sha256:
+        return "?"
+    import hashlib
+
+    text = "\n".join(f"{n}={d}" for n, d in sorted(sha256.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def short_commit(commit: str) -> str:
+    return commit[:12] + ("-dirty" if commit.endswith("-dirty") and len(commit) > 18 else "")
+
+
+def signature(card: ProtocolCard, *, average: str, n_seeds: int, n_folds: int) -> str:
+    """The one-line `|`-separated signature printed under every table (sacrebleu style)."""
+    v = card.values
+    negs = sorted(set(card.negatives.values()))
+    neg = negs[0] if len(negs) == 1 else ",".join(f"{m}={n}" for m, n in sorted(card.negatives.items()))
+    fields = [
+        ("enc", ",".join(v["encoder"])),
+        ("split", ",".join(f"{t}->{e}" for t in v["train_split"] for e in v["eval_split"])),
+        ("ep", ",".join(v["epochs"])), ("sel", ",".join(v["selected_epoch"])), ("avg", average),
+        ("no_overlap", ",".join(v["no_overlapping"])), ("neg", neg), ("bs", ",".join(v["batch_size"])),
+        ("lr", ",".join(v["lr"])), ("span", ",".join(v["max_span_size"])), ("seeds", str(n_seeds)),
+    ]
+    if n_folds:
+        fields.append(("folds", str(n_folds)))
+    casing = card.row("encoder").value.rsplit("(", 1)[-1].rstrip(")")
+    fields += [("case", casing), ("agg", "mean"), ("data", data_digest(card.sha256)),
+               ("git", short_commit(card.git_commit))]
+    if card.mixed:
+        fields.append(("MIXED", ",".join(card.mixed)))
+    return "|".join([card.dataset] + [f"{k}:{val}" for k, val in fields])

@@ -1,0 +1,134 @@
+"""Throughput benchmark: a method's training step and inference against the bare encoder's.
+
+The bare encoder does the same work a method's encoder does on the same batches (forward,
+backward and an AdamW step for training; forward only for inference), so the ratio isolates
+what SpERT's sampling, pooling, heads and decoding cost on top.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from erbench.config import TrainOptions
+from erbench.datasets.registry import resolve
+from erbench.datasets.stage import load_split
+from erbench.models.collate import collate_train, pad_inputs
+from erbench.models.encoder import encode_documents, encoder_max_length, load_encoder
+from erbench.models.registry import method_options
+from erbench.models.sampling import sample_document
+from erbench.models.spert import SpanRelationModel
+from erbench.train import make_optimizer, peak_rss_mb, pick_device, seed_everything
+
+WARMUP_STEPS = 3
+
+
+def _timed(fn, steps: int) -> float:
+    for i in range(min(WARMUP_STEPS, steps)):
+        fn(i)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for i in range(steps):
+        fn(i)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences: int, batch_size: int,
+              eval_batch_size: int, threads: int, device: str, precision: str, data_root: Path,
+              checkpoint: Path | None = None) -> dict:
+    """Measure a method against the bare encoder; `checkpoint` (a run folder) gives inference a trained model."""
+    if threads:
+        torch.set_num_threads(threads)
+    rng = seed_everything(0)
+    dev = pick_device(device)
+    spec = resolve(dataset)
+    docs, types = load_split(data_root, spec, spec.split_key(split, 0 if spec.folds else None))
+    docs = docs[:sentences]
+    opts = method_options(method)
+    transformer, tokenizer = load_encoder(encoder)
+    encoded, _ = encode_documents(tokenizer, docs, encoder_max_length(transformer, tokenizer))
+    pad = tokenizer.pad_token_id
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    cfg = TrainOptions(encoder=encoder)
+    train_batches = [encoded[i: i + batch_size] for i in range(0, len(encoded) - batch_size + 1, batch_size)]
+    eval_batches = [encoded[i: i + eval_batch_size] for i in range(0, len(encoded), eval_batch_size)]
+
+    # bare encoder: forward + backward + optimizer step / forward only
+    transformer.to(dev).train()
+    bare_opt = make_optimizer(transformer, cfg, dev)
+
+    def bare_step(i: int) -> None:
+        ids, mask = pad_inputs(train_batches[i % len(train_batches)], pad)
+        with amp:
+            h = transformer(input_ids=ids.to(dev), attention_mask=mask.to(dev)).last_hidden_state
+        h.float().mean().backward()
+        bare_opt.step()
+        bare_opt.zero_grad(set_to_none=True)
+
+    bare_train = _timed(bare_step, len(train_batches))
+    rss_bare_train = peak_rss_mb()
+    transformer.eval()
+
+    @torch.no_grad()
+    def bare_infer(i: int) -> None:
+        ids, mask = pad_inputs(eval_batches[i % len(eval_batches)], pad)
+        with amp:
+            transformer(input_ids=ids.to(dev), attention_mask=mask.to(dev))
+
+    bare_eval = _timed(bare_infer, len(eval_batches))
+
+    # the method: sampling + collation + encoder + pooling + heads + loss + step / full decoding
+    torch.manual_seed(0)
+    model = SpanRelationModel(transformer, types, opts).to(dev).train()
+    optimizer = make_optimizer(model, cfg, dev)
+
+    def method_step(i: int) -> None:
+        batch_docs = train_batches[i % len(train_batches)]
+        samples = [sample_document(d, types, rng, neg_entity_count=opts.neg_entity_count,
+                                   neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size)
+                   for d in batch_docs]
+        batch = collate_train(batch_docs, samples, pad, len(types.relations), opts.width_embedding_count - 1)
+        with amp:
+            loss, _ = model.loss(batch.to(dev))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    method_train = _timed(method_step, len(train_batches))
+    rss_method_train = peak_rss_mb()
+    if checkpoint is not None:  # decode with a trained model: an untrained one calls every span an entity
+        from erbench.runner import load_checkpoint
+
+        model, _, _, _, _ = load_checkpoint(checkpoint, str(dev))
+    model.eval()
+
+    def method_infer(i: int) -> None:
+        with amp:
+            model.predict(eval_batches[i % len(eval_batches)], pad, dev)
+
+    method_eval = _timed(method_infer, len(eval_batches))
+    n_train = len(train_batches) * batch_size
+    pred_entities = sum(len(p.entities) for b in eval_batches[:2] for p in model.predict(b, pad, dev))
+    result = {
+        "device": str(dev), "threads": torch.get_num_threads(), "encoder": encoder, "method": method,
+        "sentences": len(encoded), "avg_pieces": float(np.mean([len(e.input_ids) for e in encoded])),
+        "train": {"method_sps": n_train / method_train, "bare_sps": n_train / bare_train,
+                  "cost_ratio": method_train / bare_train, "peak_rss_mb": max(rss_bare_train, rss_method_train)},
+        "inference": {"method_sps": len(encoded) / method_eval, "bare_sps": len(encoded) / bare_eval,
+                      "cost_ratio": method_eval / bare_eval, "peak_rss_mb": peak_rss_mb()},
+        "note": (f"ratios are method time / bare-encoder time on the same batches (batch {batch_size} train, "
+                 f"{eval_batch_size} inference, {precision}); inference decoded "
+                 + (f"the trained checkpoint {checkpoint}" if checkpoint else "a model trained only by this bench")
+                 + f" ({pred_entities} entities predicted in the first "
+                 f"{min(2, len(eval_batches)) * eval_batch_size} sentences)"),
+    }
+    if dev.type == "cuda":
+        result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return result

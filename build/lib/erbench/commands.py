@@ -1,0 +1,136 @@
+"""`erbench evaluate`, `predict` and `bench`: commands that work on checkpoints and measure speed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from erbench.cli import DATA_ROOT, _quiet, console, friendly_errors, load_params
+from erbench.config import ConfigError
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="test", show_default=True, help="Split of the run's dataset to score.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the metrics (JSON) here instead of printing them.")
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+@friendly_errors
+def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: Path | None, params_path) -> None:
+    """Re-score the checkpoint in RUN_DIR on a split of its dataset."""
+    from erbench.datasets.registry import resolve
+    from erbench.datasets.stage import load_split
+    from erbench.models.encoder import encode_documents
+    from erbench.progress import Progress
+    from erbench.runner import load_checkpoint, score_predictions
+    from erbench.train import evaluate as run_eval
+    from erbench.train import pick_device
+
+    model, tokenizer, cfg, types, max_len = load_checkpoint(run_dir, device)
+    spec = resolve(cfg.dataset, (load_params(params_path).get("data") or {}).get("custom"))
+    docs, _ = load_split(data_root, spec, spec.split_key(split, cfg.fold))
+    encoded, _ = encode_documents(tokenizer, docs, max_len, cfg.train.long_documents)
+    with Progress(enabled=not _quiet(ctx)) as progress:
+        preds = run_eval(model, encoded, tokenizer.pad_token_id, pick_device(device), cfg.train.eval_batch_size,
+                         "fp32", progress)
+    from dataclasses import replace
+
+    metrics = score_predictions(docs, preds, types, replace(cfg, eval_split=split))
+    text = json.dumps(metrics, indent=1)
+    if out:
+        from erbench.files import write_text_atomic
+
+        write_text_atomic(out, text + "\n")
+    else:
+        click.echo(text)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("input_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write predictions (SpERT JSON) here; default: standard output.")
+@click.option("--device", default="auto", show_default=True)
+@friendly_errors
+def predict(run_dir: Path, input_file: Path, out: Path | None, device: str) -> None:
+    """Run the checkpoint in RUN_DIR on INPUT_FILE: a JSON list of {"tokens": [...]} or one
+    whitespace-tokenised sentence per line."""
+    from erbench.datasets.load import parse_documents
+    from erbench.models.encoder import encode_documents
+    from erbench.runner import load_checkpoint
+    from erbench.train import evaluate as run_eval
+    from erbench.train import pick_device
+
+    text = input_file.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        raw = json.loads(text)
+        if not isinstance(raw, list):
+            raise ConfigError(f"{input_file}: expected a JSON list of documents")
+        raw = [{"entities": [], "relations": [], **d} if isinstance(d, dict) else d for d in raw]
+    else:
+        raw = [{"tokens": line.split(), "entities": [], "relations": []} for line in text.splitlines() if line.strip()]
+    docs = parse_documents(raw, str(input_file))
+    model, tokenizer, cfg, types, max_len = load_checkpoint(run_dir, device)
+    encoded, _ = encode_documents(tokenizer, docs, max_len, cfg.train.long_documents)
+    preds = run_eval(model, encoded, tokenizer.pad_token_id, pick_device(device), cfg.train.eval_batch_size)
+    result = json.dumps([p.to_json() for p in preds], ensure_ascii=False)
+    if out:
+        from erbench.files import write_text_atomic
+
+        write_text_atomic(out, result + "\n")
+    else:
+        click.echo(result)
+
+
+@click.command()
+@click.option("--dataset", default="conll04", show_default=True)
+@click.option("--split", default="train", show_default=True)
+@click.option("--encoder", default="minilm", show_default=True)
+@click.option("--method", default="spert", show_default=True)
+@click.option("--sentences", type=int, default=200, show_default=True, help="Sentences per measurement.")
+@click.option("--batch-size", type=int, default=2, show_default=True)
+@click.option("--eval-batch-size", type=int, default=8, show_default=True)
+@click.option("--threads", type=int, default=0, help="torch threads (0: torch's default).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True)
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@click.option("--checkpoint", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A trained run folder of this method: inference then decodes a trained model.")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_size, threads, device, precision,
+          data_root, checkpoint, as_json) -> None:
+    """Training and inference throughput and peak memory of a method vs the bare encoder."""
+    from erbench.bench import run_bench
+
+    result = run_bench(dataset=dataset, split=split, encoder=encoder, method=method, sentences=sentences,
+                       batch_size=batch_size, eval_batch_size=eval_batch_size, threads=threads, device=device,
+                       precision=precision, data_root=data_root, checkpoint=checkpoint)
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+        return
+    table = Table(title=f"erbench bench: {method} vs bare {encoder} on {dataset}/{split} ({result['device']})")
+    for col in ("phase", "method sent/s", "bare sent/s", "ratio (bare/method time)", "peak RSS MB"):
+        table.add_column(col)
+    for phase in ("train", "inference"):
+        r = result[phase]
+        table.add_row(phase, f"{r['method_sps']:.1f}", f"{r['bare_sps']:.1f}", f"{r['cost_ratio']:.2f}x",
+                      f"{r['peak_rss_mb']:.0f}")
+    Console().print(table)
+    console.print(result["note"])
+
+
+def register_commands(group: click.Group) -> None:
+    from erbench.grid.command import grid
+    from erbench.report.command import report
+    from erbench.suites import suite
+
+    for command in (evaluate, predict, bench, suite, report, grid):
+        group.add_command(command)

@@ -1,0 +1,1 @@
+"""Datasets: registry, staging with checksums, loading with validation, statistics, synthetic corpus."""

@@ -1,0 +1,157 @@
+"""Stage a dataset into `data/raw/NAME/`: copy from a mirror or download, verify sha256, validate.
+
+Staging is atomic: files land in a temporary folder beside the target, are checked, and the
+folder is renamed into place only when every file passed. A checksum mismatch, a missing file
+or a failed download is an error naming the file; there is no silent fallback from a mirror
+to the network or the other way round.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from erbench.datasets.load import DataError, Document, TypeInventory, load_documents, load_types
+from erbench.datasets.registry import DatasetFile, DatasetSpec
+
+MANIFEST = "STAGED.json"
+
+
+class StageError(RuntimeError):
+    """Staging failed; the message names the file and the reason."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _from_mirror(spec: DatasetSpec, file: DatasetFile, mirror: Path, into: Path) -> None:
+    candidates = [mirror / spec.name / file.name, mirror / file.name]
+    for candidate in candidates:
+        if candidate.is_file():
+            shutil.copyfile(candidate, into / file.name)
+            return
+    raise StageError(f"{file.name}: not found in mirror {mirror} (looked at {candidates[0]} and {candidates[1]})")
+
+
+def _download(file: DatasetFile, into: Path) -> None:
+    import pooch
+
+    if not file.url:
+        raise StageError(f"{file.name}: no canonical URL is known; give a mirror directory")
+    try:
+        pooch.retrieve(file.url, known_hash=f"sha256:{file.sha256}", fname=file.name, path=into, progressbar=False)
+    except ValueError as exc:  # pooch's hash mismatch
+        raise StageError(f"{file.name}: downloaded from {file.url} but its sha256 does not match: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any network failure is reported with the file and URL
+        raise StageError(f"{file.name}: download from {file.url} failed: {type(exc).__name__}: {exc}") from None
+
+
+def _verify(file: DatasetFile, path: Path) -> str:
+    actual = sha256_of(path)
+    if file.sha256 is not None and actual != file.sha256:
+        raise StageError(
+            f"{file.name}: sha256 mismatch (expected {file.sha256}, got {actual}); refusing a tampered or wrong copy"
+        )
+    return actual
+
+
+def _validate(spec: DatasetSpec, folder: Path) -> dict[str, int]:
+    """Parse every split with the types file so a bad file fails the stage, not a later run."""
+    types = load_types(folder / spec.types.name)
+    return {split: len(load_documents(folder / f.name, types)) for split, f in spec.splits.items()}
+
+
+def _replace_dir(tmp: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        if old is not None:  # put the previous copy back rather than leave no dataset at all
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def stage_dataset(
+    spec: DatasetSpec,
+    data_root: Path,
+    *,
+    mirror: Path | None = None,
+    synthetic: object | None = None,
+) -> Path:
+    """Stage `spec` into `data_root/raw/NAME` and return that folder.
+
+    `mirror` is a local directory holding the files (as `MIRROR/NAME/FILE` or `MIRROR/FILE`);
+    without it the canonical URLs are used. Custom datasets copy from their own paths;
+    the synthetic corpus is generated from `synthetic` (a SyntheticConfig).
+    """
+    target = Path(data_root) / "raw" / spec.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.staging-", dir=target.parent))
+    os.chmod(tmp, 0o755)
+    try:
+        if spec.generated:
+            from erbench.datasets.synthetic import SyntheticConfig, write_synthetic
+
+            write_synthetic(tmp / "gen", synthetic if synthetic is not None else SyntheticConfig())
+            for f in spec.files:
+                os.replace(tmp / "gen" / f.name, tmp / f.name)
+            shutil.rmtree(tmp / "gen")
+            origin = "generated"
+        else:
+            for f in spec.files:
+                if f.source is not None:
+                    src = Path(f.source)
+                    if not src.is_file():
+                        raise StageError(f"{f.name}: source file {src} does not exist")
+                    shutil.copyfile(src, tmp / f.name)
+                elif mirror is not None:
+                    _from_mirror(spec, f, Path(mirror), tmp)
+                else:
+                    _download(f, tmp)
+            origin = str(mirror) if mirror is not None else "canonical URLs"
+        hashes = {f.name: _verify(f, tmp / f.name) for f in spec.files}
+        try:
+            counts = _validate(spec, tmp)
+        except DataError as exc:
+            raise StageError(str(exc).replace(str(tmp), str(target))) from None
+        manifest = {"dataset": spec.name, "origin": origin, "sha256": hashes, "documents": counts}
+        if spec.generated and synthetic is not None:
+            import dataclasses
+
+            manifest["synthetic"] = dataclasses.asdict(synthetic)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        _replace_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def staged_manifest(data_root: Path, name: str) -> dict:
+    path = Path(data_root) / "raw" / name / MANIFEST
+    if not path.is_file():
+        folder = Path(data_root) / "raw" / name
+        raise StageError(f"dataset {name}: not staged under {folder}; run `erbench data stage {name}`")
+    return json.loads(path.read_text())
+
+
+def load_split(data_root: Path, spec: DatasetSpec, split_key: str) -> tuple[list[Document], TypeInventory]:
+    """Load one staged split with its types, validated."""
+    staged_manifest(data_root, spec.name)
+    folder = Path(data_root) / "raw" / spec.name
+    types = load_types(folder / spec.types.name)
+    return load_documents(folder / spec.splits[split_key].name, types), types

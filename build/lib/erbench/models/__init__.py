@@ -1,0 +1,1 @@
+"""Model code: encoder adapter, span pooling, sampling, heads, losses, SpERT and SpERT.MT."""

@@ -1,0 +1,132 @@
+"""SpERT's span and pair representations (SPEC 2) with pluggable heads (SpERT or SpERT.MT).
+
+Span x(s) = [h_CLS ; maxpool(pieces of s) ; width(s)]; pair (s1, s2) = [maxpool(pieces
+strictly between) ; maxpool(s1) ; maxpool(s2) ; width(s1) ; width(s2)], plus, when the
+method asks for it, the two entities' logits l(s1), l(s2) (SPEC 4). Dropout then the heads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from erbench.config import ModelOptions
+from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.models.collate import Batch, collate_candidates
+from erbench.models.encoder import EncodedDocument
+from erbench.models.heads import HEADS
+from erbench.models.spans import RangeMax, relation_context
+
+
+class SpanRelationModel(nn.Module):
+    def __init__(self, encoder: nn.Module, types: TypeInventory, options: ModelOptions):
+        super().__init__()
+        hidden = encoder.config.hidden_size
+        std = getattr(encoder.config, "initializer_range", 0.02)
+        self.encoder = encoder
+        self.types = types
+        self.options = options
+        self.width_embedding = nn.Embedding(options.width_embedding_count, options.width_embedding_dim)
+        nn.init.normal_(self.width_embedding.weight, std=std)
+        self.dropout = nn.Dropout(options.dropout)
+        n_ent, n_rel = len(types.entities), len(types.relations)
+        entity_in = 2 * hidden + options.width_embedding_dim
+        relation_in = 3 * hidden + 2 * options.width_embedding_dim
+        if options.entity_logits != "none":
+            relation_in += 2 * (1 + n_ent)
+        self.heads = HEADS[options.heads](entity_in, relation_in, n_ent, n_rel, std)
+
+    # -- representations -------------------------------------------------------------------
+    def encode(self, batch: Batch) -> tuple[torch.Tensor, RangeMax]:
+        h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+        return h, RangeMax(h)
+
+    def spans(self, h: torch.Tensor, table: RangeMax, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        pooled = table.query(batch.ent_doc, batch.ent_start, batch.ent_end)
+        width = self.width_embedding(batch.ent_width)
+        x = torch.cat([h[batch.ent_doc, 0], pooled, width], dim=-1)
+        return pooled, width, self.heads.entity(self.dropout(x))
+
+    def pairs(self, table: RangeMax, doc, head, tail, ctx_start, ctx_end, pooled, width, ent_out) -> dict:
+        parts = [table.query(doc, ctx_start, ctx_end), pooled[head], pooled[tail], width[head], width[tail]]
+        if self.options.entity_logits != "none":
+            logits = self.heads.entity_features(ent_out, self.options.entity_logits)
+            if self.options.detach_entity_logits:
+                logits = logits.detach()
+            parts += [logits[head], logits[tail]]
+        return self.heads.relation(self.dropout(torch.cat(parts, dim=-1)))
+
+    # -- training ----------------------------------------------------------------------------
+    def forward(self, batch: Batch) -> tuple[dict, dict]:
+        h, table = self.encode(batch)
+        pooled, width, ent_out = self.spans(h, table, batch)
+        rel_doc = batch.ent_doc[batch.rel_head]
+        rel_out = self.pairs(table, rel_doc, batch.rel_head, batch.rel_tail, batch.ctx_start, batch.ctx_end,
+                             pooled, width, ent_out)
+        return ent_out, rel_out
+
+    def loss(self, batch: Batch, class_weights: dict | None = None) -> tuple[torch.Tensor, dict]:
+        ent_out, rel_out = self(batch)
+        return self.heads.loss(ent_out, rel_out, batch, self.options, class_weights)
+
+    # -- inference ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, docs: list[EncodedDocument], pad_id: int, device: torch.device) -> list[Document]:
+        """Predicted entities and relations of each document (SPEC 2 'Inference', SPEC 4)."""
+        opts = self.options
+        batch = collate_candidates(docs, pad_id, opts.max_span_size, len(self.types.relations)).to(device)
+        h, table = self.encode(batch)
+        pooled, width, ent_out = self.spans(h, table, batch)
+        is_entity, ent_type = self.heads.decide_entities(ent_out, opts)
+        rows = is_entity.nonzero().squeeze(-1)
+        row_doc = batch.ent_doc[rows].cpu().numpy()
+        row_words = batch.ent_words[rows.cpu().numpy()]
+        row_type = ent_type[rows].cpu().numpy()
+        pieces = torch.stack([batch.ent_start[rows], batch.ent_end[rows]], dim=1).cpu().numpy()
+
+        # all ordered pairs of distinct predicted entities within each document
+        heads, tails = [], []
+        for d in range(len(docs)):
+            idx = np.flatnonzero(row_doc == d)
+            if len(idx) > 1:
+                a, b = np.meshgrid(idx, idx, indexing="ij")
+                keep = a != b
+                heads.append(a[keep])
+                tails.append(b[keep])
+        heads = np.concatenate(heads) if heads else np.zeros(0, dtype=np.int64)
+        tails = np.concatenate(tails) if tails else np.zeros(0, dtype=np.int64)
+        ctx_start, ctx_end = relation_context(pieces[heads], pieces[tails]) if len(heads) else (heads, tails)
+        found: list[tuple[int, int, int]] = []
+        for lo in range(0, len(heads), opts.max_pairs):
+            sl = slice(lo, lo + opts.max_pairs)
+            hr, tr = torch.as_tensor(heads[sl], device=device), torch.as_tensor(tails[sl], device=device)
+            rel_out = self.pairs(
+                table, batch.ent_doc[rows[hr]], rows[hr], rows[tr],
+                torch.as_tensor(ctx_start[sl], device=device), torch.as_tensor(ctx_end[sl], device=device),
+                pooled, width, ent_out,
+            )
+            pair_rows, rel_type = self.heads.decide_relations(rel_out, opts)
+            for p, t in zip(pair_rows.tolist(), rel_type.tolist()):
+                found.append((int(heads[lo + p]), int(tails[lo + p]), t))
+        return self._documents(docs, row_doc, row_words, row_type, found)
+
+    def _documents(self, docs, row_doc, row_words, row_type, found) -> list[Document]:
+        types = self.types
+        entities: list[list[Entity]] = [[] for _ in docs]
+        local: dict[int, int] = {}
+        for r, (d, span, t) in enumerate(zip(row_doc.tolist(), row_words.tolist(), row_type.tolist())):
+            local[r] = len(entities[d])
+            entities[d].append(Entity(types.entities[t], span[0], span[1]))
+        relations: list[dict[tuple[int, int, str], None]] = [{} for _ in docs]
+        for head, tail, t in found:
+            d, rtype = int(row_doc[head]), types.relations[t]
+            h, tl = local[head], local[tail]
+            if rtype in types.symmetric and entities[d][tl].start < entities[d][h].start:
+                h, tl = tl, h
+            relations[d][(h, tl, rtype)] = None  # ordered set: drops symmetric duplicates
+        return [
+            Document(doc.doc.tokens, tuple(entities[i]), tuple(Relation(r, h, t) for h, t, r in relations[i]),
+                     doc.doc.orig_id, doc.doc.index)
+            for i, doc in enumerate(docs)
+        ]

@@ -1,0 +1,123 @@
+"""`erbench report`: run folders -> one value matrix -> LaTeX, Markdown, JSON and figures.
+
+    collect.collect_runs   metrics.json files -> RunRecords (predictions read lazily)
+    tables.build_tables    value matrix, per-cell summaries, paired comparisons (Holm per baseline)
+    render                 results.tex, results_standalone.tex, results.md, stats.json
+    figures                per_seed.png/.pdf (+ plots/per_seed.csv), neg_sweep.png/.pdf for sweeps
+    analysis_tables        power and seeds needed, expected max, seen/unseen (seen_tables), error kinds,
+                           per-type scores, learning curves (benchmark.analysis does the pure parts)
+    analysis_render        their Markdown sections, seen_unseen.tex and stats.json keys
+    analysis_figures       errors.png, seeds_needed.png, learning_curves.png
+    html                   index.html: one self-contained page (html_template, html_browser)
+
+Every file is written atomically (a temporary file beside the target, then os.replace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from erbench.files import write_bytes_atomic, write_json_atomic, write_text_atomic
+from erbench.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
+from erbench.report.analysis_render import latex_seen
+from erbench.report.analysis_tables import Analysis, build_analysis
+from erbench.report.collect import RunError, RunRecord, collect_runs
+from erbench.report.figures import figure_bytes, neg_sweep_figure, per_seed_figure, per_seed_frame, sweep_frame
+from erbench.report.html import render_html
+from erbench.report.render import render_latex, render_markdown, render_standalone, stats_dict
+from erbench.report.tables import ReportTables, build_tables, value_matrix
+
+__all__ = ["Analysis", "RunError", "RunRecord", "ReportTables", "build_analysis", "build_report", "build_tables",
+           "collect_runs", "value_matrix", "write_report"]
+
+OPTIONAL = {  # written only when there is something to show; a previous report's copy is removed
+    "neg_sweep": ("neg_sweep.png", "neg_sweep.pdf", "plots/neg_sweep.csv"),
+    "learning_curves": ("learning_curves.png", "learning_curves.pdf"),
+    "seen_unseen": ("seen_unseen.tex",),
+}
+
+
+def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = None, seed: int = 0,
+                 analysis: Analysis | None = None) -> dict:
+    """Render and write every output of one ReportTables into out_dir; returns stats.json's content.
+
+    analysis defaults to build_analysis(tables) without a data root (no seen/unseen split).
+    """
+    out_dir = Path(out_dir)
+    if analysis is None:
+        analysis = build_analysis(tables)
+    table_tex = render_latex(tables, title, analysis=analysis)
+    seen_tex = latex_seen(tables, analysis)
+    texts = {
+        "results.tex": table_tex,
+        "results_standalone.tex": render_standalone(table_tex + (seen_tex or "")),
+        "results.md": render_markdown(tables, title, analysis),
+        "plots/per_seed.csv": per_seed_frame(tables).to_csv(index=False),
+        "plots/errors.csv": errors_frame(analysis).to_csv(index=False),
+        "plots/seeds_needed.csv": seeds_frame(tables, analysis).to_csv(index=False),
+    }
+    figures = {"per_seed": per_seed_figure(tables, seed), "errors": errors_figure(tables, analysis),
+               "seeds_needed": seeds_figure(tables, analysis)}
+    optional = {"neg_sweep": neg_sweep_figure(tables), "learning_curves": learning_figure(tables, analysis),
+                "seen_unseen": seen_tex}
+    if optional["neg_sweep"] is not None:
+        texts["plots/neg_sweep.csv"] = sweep_frame(tables).drop(columns="setting").to_csv(index=False)
+    if seen_tex is not None:
+        texts["seen_unseen.tex"] = seen_tex
+    for key, value in optional.items():
+        if value is None:  # a previous report's file would no longer match these runs
+            for stale in OPTIONAL[key]:
+                (out_dir / stale).unlink(missing_ok=True)
+        elif key != "seen_unseen":
+            figures[key] = value
+    written = []
+    for name, text in texts.items():
+        write_text_atomic(out_dir / name, text)
+        written.append(name)
+    pngs = {}
+    for stem, fig in figures.items():
+        for fmt, data in figure_bytes(fig).items():
+            write_bytes_atomic(out_dir / f"{stem}.{fmt}", data)
+            written.append(f"{stem}.{fmt}")
+            if fmt == "png":
+                pngs[stem] = data
+    result = stats_dict(tables, analysis)
+    result["files"] = sorted([*written, "index.html", "stats.json"])
+    write_text_atomic(out_dir / "index.html", render_html(tables, analysis, result, pngs, title))
+    write_json_atomic(out_dir / "stats.json", result)
+    return result
+
+
+def build_report(
+    run_dirs: Sequence[Path],
+    out_dir: Path,
+    *,
+    baselines: Sequence[str] = ("spert", "spert_mt"),
+    alpha: float = 0.05,
+    seed: int = 0,
+    aso_bootstrap: int = 1000,
+    ar_trials: int = 10000,
+    metric_average: Mapping[str, str] | None = None,
+    title: str | None = None,
+    allow_mixed: bool = False,
+    data_root: Path | None = None,
+    custom: Mapping | None = None,
+    git_commit: str = "unknown",
+) -> dict:
+    """Collect the runs below run_dirs, compare them and write the report into out_dir.
+
+    Deterministic for a seed. aso_bootstrap=0 skips ASO and ar_trials=0 the sentence-level test.
+    Runs of one dataset with different protocols raise ProtocolMismatch unless allow_mixed. The
+    seen/unseen split reads the training splits staged under data_root (None: skipped).
+    Returns the content of stats.json (nan as None).
+    """
+    paths = [Path(p) for p in run_dirs]
+    records = collect_runs(paths)
+    if not records:
+        raise RunError(f"no run found: no metrics.json below {', '.join(str(p) for p in paths) or '(no folder)'}")
+    tables = build_tables(records, baselines=baselines, alpha=alpha, seed=seed, aso_bootstrap=aso_bootstrap,
+                          ar_trials=ar_trials, metric_average=metric_average, allow_mixed=allow_mixed,
+                          git_commit=git_commit)
+    analysis = build_analysis(tables, data_root=data_root, custom=custom)
+    return write_report(tables, out_dir, title=title, seed=seed, analysis=analysis)

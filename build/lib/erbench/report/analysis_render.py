@@ -1,0 +1,252 @@
+"""Markdown sections, a LaTeX table and the stats.json part of the analyses (protocol card, seeds,
+seen / unseen, error breakdown). Pure functions returning text or JSON-able dicts."""
+
+from __future__ import annotations
+
+import math
+
+from erbench.analysis.errors import ENTITY_KINDS, KIND_LABELS, RELATION_KIND_LABELS, RELATION_KINDS
+from erbench.analysis.seeds import EFFECT, TARGET_POWER
+from erbench.analysis.seen import partitions_of
+from erbench.report.analysis_tables import Analysis
+from erbench.report.tables import SETTINGS, ReportTables, display_name
+
+LABELS = dict(SETTINGS)
+DIGITS = 2
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _p(p: float | None) -> str:
+    if p is None or math.isnan(p):
+        return "–"
+    return "0" if p == 0 else (f"{p:.1e}" if p < 0.001 else f"{p:.3f}")
+
+
+def _f(x: float, digits: int = DIGITS) -> str:
+    return "–" if x is None or math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def md_protocol_card(tables: ReportTables) -> list[str]:
+    names = list(tables.datasets)
+    lines = ["## Protocol card", "",
+             _row(["Setting"] + [display_name(d) for d in names]), _row([":--"] * (1 + len(names)))]
+    cards = [tables.datasets[d].card for d in names]
+    for i, row in enumerate(cards[0].rows):
+        cells = []
+        for card in cards:
+            r = card.rows[i]
+            cells.append(("**mixed:** " if r.mixed else "") + _md(r.value))
+        lines.append(_row([row.label] + cells))
+    lines.append("")
+    return lines
+
+
+def md_seeds(tables: ReportTables, analysis: Analysis) -> list[str]:
+    alpha = tables.settings["alpha"]
+    lines = ["## How many seeds are enough", "",
+             f"Power of the two-sided paired t-test (alpha={alpha:g}, uncorrected) from the observed standard "
+             f"deviation of the per-seed differences; seeds needed to detect a {EFFECT:g}-point F1 gap with "
+             f"{TARGET_POWER:.0%} power.", "",
+             _row(["Dataset", "Column", "Method", "Baseline", "n", "Δ mean", "sd(Δ)", "power at Δ",
+                   f"power at {EFFECT:g} pt", f"seeds for {EFFECT:g} pt", "Verdict"]),
+             _row(["---"] * 4 + ["--:"] * 6 + ["---"])]
+    if not tables.results:
+        lines[-2:] = ["No paired comparisons (a single method, or no baseline among the methods).", ""]
+    for rs in tables.results.values():
+        for r in rs:
+            pw = analysis.power_of(r)
+            need = "–" if pw.n < 2 or pw.diffs_std == 0 else (str(pw.seeds_needed) if pw.seeds_needed is not None
+                                                                else "> 1000")
+            lines.append(_row([display_name(r.column.dataset), f"{r.column.label} ({r.column.average})",
+                               f"`{r.method}`", f"`{r.baseline}`", pw.n, f"{pw.mean_diff:+.2f}", _f(pw.diffs_std),
+                               _f(pw.power_observed), _f(pw.power_effect), need, pw.verdict(r.significant)]))
+    lines += ["", "Expected maximum F1 over k seeds (Dodge et al. 2019; k=1 is the mean): what a best-of-k number "
+              "would report. Folds are averaged per seed first.", ""]
+    ks = max((len(v) for v in analysis.expected_max.values()), default=0)
+    lines += [_row(["Dataset", "Column", "Method"] + [f"k={k}" for k in range(1, ks + 1)]),
+              _row(["---"] * 3 + ["--:"] * ks)]
+    for (d, s, m), curve in analysis.expected_max.items():
+        col = next(c for c in tables.columns if (c.dataset, c.setting) == (d, s))
+        lines.append(_row([display_name(d), f"{col.label} ({col.average})", f"`{m}`"]
+                          + [_f(v) for v in curve] + ["–"] * (ks - len(curve))))
+    lines.append("")
+    return lines
+
+
+def seeds_phrase(tables: ReportTables, analysis: Analysis) -> str:
+    """One sentence for captions: the seeds the unmarked headline comparisons would need for a 1-point gap."""
+    from erbench.report.tables import HEADLINE_RELATION
+
+    parts = []
+    for d in tables.datasets:
+        setting = HEADLINE_RELATION.get(d, "rel_strict")
+        needs = [analysis.power_of(r).seeds_needed for rs in tables.results.values() for r in rs
+                 if (r.column.dataset, r.column.setting) == (d, setting) and not r.significant
+                 and analysis.power_of(r).diffs_std > 0]
+        if needs:
+            worst = "> 1000" if any(n is None for n in needs) else str(max(needs))
+            parts.append(f"{display_name(d)} {LABELS[setting]}: {worst}")
+    if not parts:
+        return ""
+    return (f"Unmarked is not equal: detecting a {EFFECT:g}-point gap with {TARGET_POWER:.0%} power would need up to "
+            f"this many paired seeds ({'; '.join(parts)}).")
+
+
+def md_seen(tables: ReportTables, analysis: Analysis) -> list[str]:
+    lines = ["## Seen / unseen (after Taillé et al. 2021)", ""]
+    seen = analysis.seen
+    if seen is None:
+        return lines + ["Not computed: no staged training split or no predictions.jsonl (see Warnings).", ""]
+    lines += ["Entities: *seen* when their lower-cased surface occurs with the same type in the training split. "
+              "Relations: *exact* when the (head, tail, type) triple occurs in training, *partial* when one "
+              "argument occurs in the same role of a training relation of that type, *new* otherwise. "
+              "P / R / F1 per partition, mean over seeds; markers as in the main table (paired t-test, Holm over "
+              "each baseline's partition comparisons); ASO is not run here.", ""]
+    markers = {b: i for i, b in enumerate(seen.results)}
+    from erbench.report.render import MARKERS
+
+    for d, settings in seen.settings.items():
+        for setting in settings:
+            parts = partitions_of(setting)
+            share = seen.shares.get((d, setting), {})
+            total = sum(share.values()) or 1
+            head = ", ".join(f"{p} {share.get(p, 0)} ({100 * share.get(p, 0) / total:.0f}%)" for p in parts)
+            lines += [f"**{display_name(d)} {LABELS[setting]} ({seen.average[d]})**: test gold tuples {head}", "",
+                      _row(["Method"] + [f"{p} {x}" for p in parts for x in ("P", "R", "F1")]),
+                      _row([":--"] + ["--:"] * (3 * len(parts)))]
+            for m in tables.methods:
+                cells = []
+                for p in parts:
+                    c = seen.cells.get((d, setting, p, m))
+                    if c is None:
+                        cells += ["–"] * 3
+                        continue
+                    mark = ""
+                    for base, rs in seen.results.items():
+                        for r in rs:
+                            if (r.dataset, r.setting, r.partition, r.method) == (d, setting, p, m) and r.direction:
+                                mark += MARKERS[markers[base]][2 if r.direction > 0 else 3]
+                    std = "" if math.isnan(c.summary.std) else f" ± {c.summary.std:.2f}"
+                    cells += [_f(sum(c.p) / len(c.p)), _f(sum(c.r) / len(c.r)), f"{c.summary.mean:.2f}{std}{mark}"]
+                lines.append(_row([f"`{m}`"] + cells))
+            lines.append("")
+    for base, rs in seen.results.items():
+        lines += [f"Comparisons against `{base}` (Holm over {len(rs)} comparisons):", "",
+                  _row(["Dataset", "Column", "Partition", "Method", "n", "Δ F1", "p (t)", "p (t, Holm)",
+                        "p (AR, pooled)", "Verdict"]), _row(["---"] * 4 + ["--:"] * 5 + ["---"])]
+        for r in rs:
+            lines.append(_row([display_name(r.dataset), LABELS[r.setting], r.partition, f"`{r.method}`",
+                               r.comparison.n, f"{r.comparison.mean_diff:+.2f}", _p(r.comparison.t_pvalue),
+                               _p(r.t_holm), _p(r.comparison.ar_pvalue), r.power.verdict(r.significant)]))
+        lines.append("")
+    return lines
+
+
+def md_errors(tables: ReportTables, analysis: Analysis) -> list[str]:
+    lines = ["## Error breakdown", "",
+             "Mean number of errors per run on the evaluation split (each wrong prediction is one error of one kind; "
+             "a gold tuple no wrong prediction accounts for is *missed*). Relations on strict (RE+) tuples. The "
+             "Δ rows are method minus the first baseline: negative numbers are the errors a method removes.", ""]
+    if not analysis.errors:
+        return lines + ["Not computed: no run has predictions.jsonl.", ""]
+    base = next(iter(tables.results), tables.methods[0] if tables.methods else None)
+    for group, kinds, labels in (("entity", ENTITY_KINDS, KIND_LABELS), ("relation", RELATION_KINDS,
+                                                                          RELATION_KIND_LABELS)):
+        lines += [_row(["Dataset", f"{group.capitalize()} errors"] + [labels[k] for k in kinds] + ["total"]),
+                  _row(["---", "---"] + ["--:"] * (len(kinds) + 1))]
+        for (d, m), cell in analysis.errors.items():
+            means = [cell.mean(group, k) for k in kinds]
+            lines.append(_row([display_name(d), f"`{m}`"] + [f"{v:.1f}" for v in means] + [f"{sum(means):.1f}"]))
+            ref = analysis.errors.get((d, base))
+            if ref is not None and m != base:
+                deltas = [cell.mean(group, k) - ref.mean(group, k) for k in kinds]
+                lines.append(_row([display_name(d), f"Δ `{m}` − `{base}`"] + [f"{v:+.1f}" for v in deltas]
+                                  + [f"{sum(deltas):+.1f}"]))
+        lines.append("")
+    return lines
+
+
+def latex_seen(tables: ReportTables, analysis: Analysis) -> str | None:
+    """A booktabs table of F1 per partition (mean +- std), or None without a seen/unseen split."""
+    from erbench.report.render import latex_escape
+
+    seen = analysis.seen
+    if seen is None:
+        return None
+    cols = [(d, s, p) for d, sets in seen.settings.items() for s in sets for p in partitions_of(s)]
+    lines = ["\\begin{table}[t]", "\\centering", "\\small", "\\begin{tabular}{l" + "c" * len(cols) + "}", "\\toprule",
+             "Method & " + " & ".join(f"{latex_escape(display_name(d))} {LABELS[s]} {p}" for d, s, p in cols)
+             + " \\\\", "\\midrule"]
+    for m in tables.methods:
+        cells = []
+        for d, s, p in cols:
+            c = seen.cells.get((d, s, p, m))
+            if c is None:
+                cells.append("--")
+                continue
+            std = "" if math.isnan(c.summary.std) else f" \\pm {c.summary.std:.2f}"
+            cells.append(f"${c.summary.mean:.2f}{std}$")
+        lines.append(latex_escape(m) + " & " + " & ".join(cells) + " \\\\")
+    caption = ("F1 (\\%) per partition of the test tuples by overlap with the training split (after Taill\\'e et "
+               "al. 2021): entities seen/unseen, relations exact/partial/new; mean $\\pm$ std over seeds.")
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{caption}}}", "\\label{tab:erbench-seen}",
+              "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def analysis_json(tables: ReportTables, analysis: Analysis) -> dict:
+    """The stats.json keys of the analyses (nan is turned into null by render.jsonable)."""
+    from dataclasses import asdict
+
+    def unit(u):
+        return {"seed": u[0], "fold": u[1]}
+
+    seeds = {
+        "effect": EFFECT, "target_power": TARGET_POWER, "alpha": tables.settings["alpha"],
+        "comparisons": [{"baseline": r.baseline, "dataset": r.column.dataset, "setting": r.column.setting,
+                         "metric": r.column.key, "method": r.method, "significant": r.significant,
+                         **asdict(analysis.power_of(r)), "verdict": analysis.power_of(r).verdict(r.significant)}
+                        for rs in tables.results.values() for r in rs],
+        "expected_max": [{"dataset": d, "setting": s, "method": m, "k": list(range(1, len(c) + 1)), "value": c}
+                         for (d, s, m), c in analysis.expected_max.items()],
+    }
+    seen = None
+    if analysis.seen is not None:
+        st = analysis.seen
+        seen = {
+            "settings": st.settings, "average": st.average, "skipped": st.skipped,
+            "gold_shares": [{"dataset": d, "setting": s, **v} for (d, s), v in st.shares.items()],
+            "cells": [{"dataset": c.dataset, "setting": c.setting, "partition": c.partition, "method": c.method,
+                       "n": c.summary.n, "f1_mean": c.summary.mean, "f1_std": c.summary.std,
+                       "p_mean": sum(c.p) / len(c.p), "r_mean": sum(c.r) / len(c.r),
+                       "values": [{**unit(u), "p": p, "r": r, "f1": f, "gold": g, "predicted": n}
+                                  for u, p, r, f, g, n in zip(c.units, c.p, c.r, c.f1, c.gold, c.predicted)]}
+                      for c in st.cells.values()],
+            "comparisons": {b: [{"dataset": r.dataset, "setting": r.setting, "partition": r.partition,
+                                 "method": r.method, "n": r.comparison.n, "mean_diff": r.comparison.mean_diff,
+                                 "t_pvalue": r.comparison.t_pvalue, "t_pvalue_holm": r.t_holm,
+                                 "ar_pvalue": r.comparison.ar_pvalue, "ar_pvalue_holm": r.ar_holm,
+                                 "significant": r.significant, "direction": r.direction,
+                                 "verdict": r.power.verdict(r.significant), "power": asdict(r.power)} for r in rs]
+                            for b, rs in st.results.items()},
+        }
+    errors = [{"dataset": c.dataset, "method": c.method, "units": [unit(u) for u in c.units],
+               "entity": {k: {"mean": c.mean("entity", k), "per_run": v} for k, v in c.entity.items()},
+               "relation": {k: {"mean": c.mean("relation", k), "per_run": v} for k, v in c.relation.items()}}
+              for c in analysis.errors.values()]
+    per_type = [{"dataset": d, "setting": s, "method": m, "types": {t: asdict(v) for t, v in types.items()}}
+                for (d, s, m), types in analysis.per_type.items()]
+    learning = [asdict(c) for c in analysis.learning]
+    cards = {d: {"rows": [asdict(r) for r in info.card.rows], "negatives": info.card.negatives,
+                 "sha256": info.card.sha256, "git_commit": info.card.git_commit,
+                 "mixed": [{"key": m.key, "values": {v: list(ls) for v, ls in m.values}} for m in info.card.mismatches]}
+             for d, info in tables.datasets.items()}
+    return {"protocol_cards": cards, "mixed_protocol": any(i.mixed for i in tables.datasets.values()),
+            "seeds": seeds, "seen_unseen": seen, "errors": errors, "per_type": per_type, "learning_curves": learning}

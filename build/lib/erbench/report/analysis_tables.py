@@ -1,0 +1,153 @@
+"""Everything the report shows beside the main table, computed from one ReportTables:
+
+- ``power``: per comparison of the main table, the power of the paired t-test and the seeds a 1-point
+  gap needs (benchmark.analysis.seeds), printed next to every "not significant" verdict;
+- ``expected_max``: E[max F1 over k seeds], k = 1..n, per dataset, column and method;
+- ``errors``: entity and relation error kinds per run (benchmark.analysis.errors), mean per method;
+- ``seen``: the seen / unseen tables (benchmark.report.seen_tables), when the training data is staged;
+- ``per_type``: per-type F1 from the runs' metrics.json, mean +- std per method;
+- ``learning``: dev F1 per epoch from the runs' metrics.json history, when the runs evaluated dev.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from erbench import stats
+from erbench.analysis import errors as error_kinds
+from erbench.analysis.seeds import PowerRow, expected_max_curve, per_seed_values, power_row
+from erbench.report.seen_tables import WHY, SeenTables, build_seen
+from erbench.report.tables import HEADLINE_RELATION, ReportTables, Unit
+
+
+@dataclass(frozen=True)
+class ErrorCell:
+    dataset: str
+    method: str
+    units: tuple[Unit, ...]
+    entity: dict[str, tuple[int, ...]]  # kind -> count per run
+    relation: dict[str, tuple[int, ...]]
+
+    def mean(self, group: str, kind: str) -> float:
+        return float(np.mean(getattr(self, group)[kind]))
+
+
+@dataclass(frozen=True)
+class TypeScore:
+    mean: float
+    std: float
+    n: int
+    support: float  # gold occurrences in one run's evaluation split (mean over runs)
+
+
+@dataclass(frozen=True)
+class Curve:
+    dataset: str
+    method: str
+    metric: str  # e.g. dev/rel_strict/micro_f1
+    epochs: tuple[int, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    n: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    power: dict[tuple[str, str, str, str], PowerRow]  # (baseline, dataset, setting, method)
+    expected_max: dict[tuple[str, str, str], tuple[float, ...]]  # (dataset, setting, method)
+    errors: dict[tuple[str, str], ErrorCell]  # (dataset, method)
+    seen: SeenTables | None
+    per_type: dict[tuple[str, str, str], dict[str, TypeScore]]  # (dataset, setting, method) -> type -> score
+    learning: tuple[Curve, ...]
+    notes: tuple[str, ...]
+
+    def power_of(self, result) -> PowerRow:
+        return self.power[(result.baseline, result.column.dataset, result.column.setting, result.method)]
+
+
+def build_analysis(tables: ReportTables, *, data_root: Path | None = None, custom: Mapping | None = None,
+                   ar_trials: int | None = None, seed: int | None = None, n_boot: int = 10000) -> Analysis:
+    """The analyses of one report; data_root=None skips the seen/unseen split (it needs the training data)."""
+    notes: list[str] = []
+    alpha = tables.settings["alpha"]
+    power = {(r.baseline, r.column.dataset, r.column.setting, r.method): power_row(r.a, r.b, alpha=alpha)
+             for rs in tables.results.values() for r in rs}
+    expected = {}
+    for (d, s, m), cell in tables.cells.items():
+        expected[(d, s, m)] = tuple(expected_max_curve(per_seed_values(cell.units, cell.values)))
+    ar = tables.settings["ar_trials"] if ar_trials is None else ar_trials
+    seen_tables = build_seen(tables, data_root, custom, notes, ar_trials=ar,
+                             seed=tables.settings["seed"] if seed is None else seed, n_boot=n_boot)
+    if data_root is None:
+        notes.append("seen/unseen split not computed: no data root given (erbench report --data-root)")
+    return Analysis(power, expected, _errors(tables), seen_tables, _per_type(tables), _learning(tables),
+                    tuple(dict.fromkeys(notes)))
+
+
+def _errors(tables: ReportTables) -> dict[tuple[str, str], ErrorCell]:
+    out = {}
+    for (d, m), by_unit in tables.runs.items():
+        units, ents, rels = [], [], []
+        for unit in sorted(by_unit, key=lambda u: (u[0], -1 if u[1] is None else u[1])):
+            rec = by_unit[unit]
+            docs = tables.docs.of(rec, WHY)
+            if docs is None:
+                continue
+            gold, pred, types = docs
+            got = error_kinds.run_errors(gold, pred, types, no_overlapping=bool(rec.protocol.get("no_overlapping")))
+            units.append(unit)
+            ents.append(got["entity"])
+            rels.append(got["relation"])
+        if units:
+            out[(d, m)] = ErrorCell(d, m, tuple(units),
+                                    {k: tuple(e[k] for e in ents) for k in error_kinds.ENTITY_KINDS},
+                                    {k: tuple(r[k] for r in rels) for k in error_kinds.RELATION_KINDS})
+    return dict(sorted(out.items(), key=lambda kv: (list(tables.datasets).index(kv[0][0]),
+                                                    tables.methods.index(kv[0][1]))))
+
+
+def _per_type(tables: ReportTables) -> dict[tuple[str, str, str], dict[str, TypeScore]]:
+    out = {}
+    for (d, m), by_unit in tables.runs.items():
+        for setting in ("ner", "rel", "rel_strict"):
+            values: dict[str, list[float]] = {}
+            support: dict[str, list[float]] = {}
+            for rec in by_unit.values():
+                prefix = f"{rec.protocol.get('eval_split', 'test')}/{setting}/per_type/"
+                for key, value in rec.metrics.items():
+                    if key.startswith(prefix) and key.endswith("/f1"):
+                        t = key[len(prefix):-3]
+                        values.setdefault(t, []).append(value)
+                        support.setdefault(t, []).append(rec.metrics.get(f"{prefix}{t}/support", float("nan")))
+            if values:
+                out[(d, setting, m)] = {t: _type_score(v, support[t]) for t, v in sorted(values.items())}
+    return out
+
+
+def _type_score(values: list[float], support: list[float]) -> TypeScore:
+    s = stats.summarize(values)
+    return TypeScore(s.mean, s.std, s.n, float(np.nanmean(support)) if not np.all(np.isnan(support)) else float("nan"))
+
+
+def _learning(tables: ReportTables) -> tuple[Curve, ...]:
+    curves = []
+    for d in tables.datasets:
+        avg = tables.datasets[d].average
+        metric = f"dev/{HEADLINE_RELATION.get(d, 'rel_strict')}/{avg}_f1"
+        for m in tables.methods:
+            by_epoch: dict[int, list[float]] = {}
+            for rec in (tables.runs.get((d, m)) or {}).values():
+                for h in rec.history:
+                    value = h.get(metric)
+                    if isinstance(h.get("epoch"), int) and isinstance(value, (int, float)):
+                        by_epoch.setdefault(h["epoch"], []).append(float(value))
+            if by_epoch:
+                epochs = tuple(sorted(by_epoch))
+                summaries = [stats.summarize(by_epoch[e]) for e in epochs]
+                curves.append(Curve(d, m, metric, epochs, tuple(s.mean for s in summaries),
+                                    tuple(s.std for s in summaries), tuple(s.n for s in summaries)))
+    return tuple(curves)

@@ -1,0 +1,170 @@
+"""Find run folders (`metrics.json` written by `erbench train`) and read them into RunRecords.
+
+Only the keys the report needs are validated, each rejection naming the file. Predictions are read
+later and only when a sentence-level test needs them (`load_documents`, `RunRecord.predictions_path`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from erbench.datasets.load import Document, TypeInventory, parse_documents, parse_types
+
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+CONFIG_FILE = "config.json"
+
+
+class RunError(ValueError):
+    """A run folder the report cannot use; the message names the file."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    dataset: str
+    method: str
+    seed: int
+    fold: int | None
+    metrics: dict[str, float] = field(compare=False, hash=False, repr=False)
+    protocol: dict[str, Any] = field(compare=False, hash=False, repr=False)
+    path: Path = Path(".")  # the run folder (holding metrics.json)
+    data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)  # sha256, encodings
+    history: tuple[dict, ...] = field(default=(), compare=False, hash=False, repr=False)  # per epoch
+
+    @property
+    def negatives(self) -> tuple[int | None, int | None]:
+        return self.protocol.get("neg_entity_count"), self.protocol.get("neg_relation_count")
+
+    @property
+    def unit(self) -> tuple[int, int | None]:
+        """What pairs two methods' runs: the seed, and the fold on cross-validated datasets."""
+        return self.seed, self.fold
+
+    @property
+    def label(self) -> str:
+        fold = "" if self.fold is None else f" fold {self.fold}"
+        return f"{self.dataset}/{self.method} seed {self.seed}{fold}"
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.path / PREDICTIONS_FILE
+
+
+def _int_or_none(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def read_run(metrics_file: Path) -> RunRecord:
+    """One run from its metrics.json; RunError names the file and the missing or bad key."""
+    try:
+        raw = json.loads(metrics_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"{metrics_file}: cannot read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{metrics_file}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(raw, dict):
+        raise RunError(f"{metrics_file}: expected a JSON object with 'run', 'protocol' and 'metrics'")
+    for key in ("run", "protocol", "metrics"):
+        if not isinstance(raw.get(key), dict):
+            raise RunError(f"{metrics_file}: missing or non-object key '{key}'")
+    run = raw["run"]
+    for key in ("dataset", "method"):
+        if not isinstance(run.get(key), str) or not run[key]:
+            raise RunError(f"{metrics_file}: run.{key} must be a non-empty string, got {run.get(key)!r}")
+    seed, fold = run.get("seed"), run.get("fold")
+    if seed is None or not _int_or_none(seed):
+        raise RunError(f"{metrics_file}: run.seed must be an integer, got {seed!r}")
+    if not _int_or_none(fold):
+        raise RunError(f"{metrics_file}: run.fold must be an integer or null, got {fold!r}")
+    metrics = {}
+    for key, value in raw["metrics"].items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise RunError(f"{metrics_file}: metrics.{key} must be a finite number, got {value!r}")
+        metrics[key] = float(value)
+    protocol = dict(raw["protocol"])
+    if protocol.get("dataset", run["dataset"]) != run["dataset"]:
+        raise RunError(f"{metrics_file}: protocol.dataset {protocol['dataset']!r} != run.dataset {run['dataset']!r}")
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    history = tuple(h for h in raw.get("history") or () if isinstance(h, dict))
+    return RunRecord(run["dataset"], run["method"], seed, fold, metrics, protocol, metrics_file.parent, data, history)
+
+
+def _metrics_files(root: Path) -> list[Path]:
+    if root.is_file():
+        if root.name != METRICS_FILE:
+            raise RunError(f"{root}: not a {METRICS_FILE} file or a folder of runs")
+        return [root]
+    if not root.is_dir():
+        raise RunError(f"{root}: no such folder")
+    found = []
+    for path in sorted(root.rglob(METRICS_FILE)):
+        if not any(part.startswith(".") for part in path.relative_to(root).parts):  # temp folders of writers
+            found.append(path)
+    return found
+
+
+def collect_runs(paths: Iterable[Path]) -> list[RunRecord]:
+    """Every run below the given folders (or metrics.json files), sorted by identity.
+
+    Hidden folders (temporary run folders being written) are skipped; a folder reached twice is read
+    once. Two different folders with the same dataset, method, seed, fold and negative-sample counts
+    are an error: the report would not know which to pair.
+    """
+    seen: set[Path] = set()
+    records: list[RunRecord] = []
+    for root in paths:
+        for metrics_file in _metrics_files(Path(root)):
+            resolved = metrics_file.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            records.append(read_run(metrics_file))
+    by_key: dict[tuple, RunRecord] = {}
+    for rec in records:
+        key = (rec.dataset, rec.method, rec.seed, rec.fold, *rec.negatives)
+        if key in by_key:
+            raise RunError(
+                f"duplicate run {rec.label} (negatives {rec.negatives}): {by_key[key].path / METRICS_FILE} and "
+                f"{rec.path / METRICS_FILE}; report them separately"
+            )
+        by_key[key] = rec
+    return sorted(records, key=lambda r: (r.dataset, r.method, r.seed, -1 if r.fold is None else r.fold,
+                                          str(r.negatives), str(r.path)))
+
+
+def load_types_of(record: RunRecord) -> TypeInventory | None:
+    """The run's type inventory from its config.json (symmetric relation types matter for scoring)."""
+    config = record.path / CONFIG_FILE
+    if not config.is_file():
+        return None
+    try:
+        raw = json.loads(config.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{config}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(raw, dict) or "types" not in raw:
+        raise RunError(f"{config}: missing key 'types'")
+    return parse_types(raw["types"], f"{config}: types")
+
+
+def load_documents(record: RunRecord) -> tuple[list[Document], list[Document]]:
+    """(gold, predicted) documents of the run's evaluation split, in predictions.jsonl order."""
+    path = record.predictions_path
+    gold, pred = [], []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise RunError(f"{path}: line {line_no}: malformed JSON: {exc.msg}") from None
+            if not isinstance(rec, dict) or not all(isinstance(rec.get(k), dict) for k in ("gold", "pred")):
+                raise RunError(f"{path}: line {line_no}: expected an object with 'tokens', 'gold' and 'pred'")
+            gold.append({"tokens": rec.get("tokens"), **rec["gold"]})
+            pred.append({"tokens": rec.get("tokens"), **rec["pred"]})
+    return parse_documents(gold, f"{path} (gold)"), parse_documents(pred, f"{path} (pred)")

@@ -1,0 +1,114 @@
+"""`erbench report`: compare the runs below RUNS_DIRS and write tables, statistics and figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from erbench.cli import console, friendly_errors
+
+
+def _averages(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        name, sep, avg = item.partition("=")
+        if not sep or not name or avg not in ("micro", "macro"):
+            raise click.BadParameter(f"expected DATASET=micro or DATASET=macro, got {item!r}", param_hint="--average")
+        out[name] = avg
+    return out
+
+
+@click.command()
+@click.argument("runs_dirs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
+              help="Folder for results.tex/.md, stats.json and the figures.")
+@click.option("--baseline", "baselines", multiple=True,
+              help="Method the others are compared to (repeatable); default: spert and spert_mt.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every resampling test.")
+@click.option("--ar-trials", type=click.IntRange(min=0), default=10000, show_default=True,
+              help="Approximate randomization trials (0: skip the sentence-level test).")
+@click.option("--aso-bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="ASO bootstrap iterations (0: skip ASO; about 4 s per comparison at 1000).")
+@click.option("--average", "averages", multiple=True, metavar="DATASET=micro|macro",
+              help="Override a dataset's headline average (default: micro, ade=macro).")
+@click.option("--title", default=None, help="First sentence of the caption and the Markdown heading.")
+@click.option("--allow-mixed", is_flag=True, default=False,
+              help="Put runs whose protocol differs (split, epochs, encoder, data sha256, ...) into one table anyway, "
+                   "marked as mixed; without it such runs are refused, naming the key and the runs.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+              show_default=True, help="Staged datasets (erbench data stage): the training splits of the seen/unseen "
+                                      "split; skipped with a warning where a dataset is not staged.")
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Take exactly the runs of params.yaml's grid, ablations and sweep (as dvc.yaml names them) "
+                   "and the `report` section's settings as defaults.")
+@click.pass_context
+@friendly_errors
+def report(ctx, runs_dirs, out, baselines, alpha, seed, ar_trials, aso_bootstrap, averages, title, allow_mixed,
+           data_root, params_path) -> None:
+    """Compare methods over seeds (paired tests, Holm) and write LaTeX/Markdown/HTML reports, stats and figures."""
+    from erbench.analysis.protocol import project_commit
+    from erbench.report import build_report
+
+    dirs = list(runs_dirs) or [Path("runs")]
+    custom = None
+    if params_path is not None:
+        from erbench.cli import load_params
+
+        params = load_params(params_path)
+        settings = params.get("report") or {}
+        source = click.core.ParameterSource.DEFAULT
+
+        def pick(name: str, value):
+            return settings.get(name, value) if ctx.get_parameter_source(name) == source else value
+
+        alpha, seed = pick("alpha", alpha), pick("seed", seed)
+        ar_trials, aso_bootstrap = pick("ar_trials", ar_trials), pick("aso_bootstrap", aso_bootstrap)
+        baselines = tuple(baselines) or tuple(settings.get("baselines") or ())
+        allow_mixed = allow_mixed or bool(settings.get("allow_mixed", False))
+        custom = (params.get("data") or {}).get("custom") or None
+        dirs = grid_run_dirs(params, dirs[0])
+    for folder in dirs:
+        if not folder.exists():
+            raise FileNotFoundError(f"{folder}: no such folder of runs")
+    result = build_report(dirs, out, baselines=tuple(baselines) or ("spert", "spert_mt"), alpha=alpha, seed=seed,
+                          aso_bootstrap=aso_bootstrap, ar_trials=ar_trials, metric_average=_averages(averages),
+                          title=title, allow_mixed=allow_mixed, data_root=data_root, custom=custom,
+                          git_commit=project_commit())
+    for warning in result["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {len(result['files'])} files to {out}: {', '.join(result['files'])} "
+                  f"({len(result['runs'])} runs)", highlight=False, soft_wrap=True)
+
+
+def grid_run_dirs(params: dict, root: Path) -> list[Path]:
+    """The run folders dvc.yaml's train, train_kfold, ablation and sweep stages write for these params.
+
+    A sweep run that repeats a main run (same method, dataset, seed and negative counts) is left
+    out, so the main table pairs each setting once. A missing run folder is an error.
+    """
+    from erbench.models.registry import method_options
+
+    grid, ablations, sweep = params.get("grid") or {}, params.get("ablations") or {}, params.get("sweep") or {}
+    seeds, methods = grid.get("seeds") or [], grid.get("methods") or []
+    names = [f"{m}-{d}-s{s}" for d in grid.get("datasets") or [] for m in methods for s in seeds]
+    names += [f"{m}-{d}-s{s}-f{f}" for d in grid.get("kfold_datasets") or [] for f in grid.get("folds") or []
+              for m in methods for s in seeds]
+    names += [f"{m}-{d}-s{s}" for d in ablations.get("datasets") or [] for m in ablations.get("methods") or []
+              for s in seeds]
+    main = set(names)
+    dirs = [root / n for n in names]
+    for d in sweep.get("datasets") or []:
+        for m in sweep.get("methods") or []:
+            opts = method_options(m, (params.get("methods") or {}).get(m) or {})
+            for n in sweep.get("neg_counts") or []:
+                for s in sweep.get("seeds") or []:
+                    if f"{m}-{d}-s{s}" in main and opts.neg_entity_count == n == opts.neg_relation_count:
+                        continue
+                    dirs.append(root / "sweep" / f"{m}-{d}-n{n}-s{s}")
+    missing = [str(p) for p in dirs if not (p / "metrics.json").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} run(s) of the params grid have no metrics.json, e.g. {missing[0]}; "
+                                "run `dvc repro` (or train them) first")
+    return dirs

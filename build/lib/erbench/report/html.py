@@ -1,0 +1,196 @@
+"""reports/index.html: one self-contained page (inline CSS and JS, figures as base64 data URIs, no
+network at view time) with the main table, the protocol card, comparisons with verdicts, seeds,
+seen / unseen, error breakdown, per-type scores, learning curves, figures and a sentence browser.
+
+The main table is built here cell by cell (each cell carries its stats.json numbers as data-*
+attributes); every other section is the Markdown of results.md (benchmark.report.render and
+analysis_render) turned into HTML by a converter for the small subset those functions write, so the
+page and results.md cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+
+import jinja2
+
+from erbench import stats as stats_lib
+from erbench.report import analysis_render as extra
+from erbench.report.analysis_tables import Analysis
+from erbench.report.html_browser import browser_data
+from erbench.report.html_template import TEMPLATE
+from erbench.report.render import (
+    DIGITS,
+    _comparison_rows,
+    _markers,
+    _mixed_phrase,
+    _n_phrase,
+    _split_phrase,
+    marker_legend,
+)
+from erbench.report.tables import SETTINGS, ReportTables, best_means, display_name, min_pairs
+
+LABELS = dict(SETTINGS)
+
+_INLINE = [(re.compile(r"`([^`]+)`"), r"<code>\1</code>"), (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
+           (re.compile(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])"), r"<em>\1</em>")]
+
+
+def inline(text: str) -> str:
+    out = html.escape(text.replace("\\|", "|"), quote=False)
+    for pattern, repl in _INLINE:
+        out = pattern.sub(repl, out)
+    return out.replace("\\_", "_").replace("\\*", "*")
+
+
+def _cells(line: str) -> list[str]:
+    body = line.strip()[1:-1]
+    return [c.strip() for c in re.split(r"(?<!\\)\|", body)]
+
+
+def markdown_to_html(lines: list[str]) -> str:
+    """The Markdown subset results.md uses: ## headings, pipe tables, ``` blocks, '- ' lists, paragraphs."""
+    out, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("## "):
+            title = line[3:]
+            slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"`", "", title.lower())).strip("-")
+            out.append(f'<h2 id="{slug}">{inline(title)}</h2>')
+        elif line.startswith("```"):
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith("```"):
+                j += 1
+            out.append("<pre>" + html.escape("\n".join(lines[i + 1: j])) + "</pre>")
+            i = j
+        elif line.startswith("|"):
+            j = i
+            while j < len(lines) and lines[j].startswith("|"):
+                j += 1
+            head, aligns, rows = _cells(lines[i]), _cells(lines[i + 1]), [_cells(x) for x in lines[i + 2: j]]
+            align = ["right" if a.endswith(":") and not a.startswith(":") else "center" if a.startswith(":-:")
+                     else "left" for a in aligns]
+            align = [f"{a} verdict" if k < len(head) and head[k] == "Verdict" else a for k, a in enumerate(align)]
+            parts = ["<div class=\"scroll\"><table><thead><tr>"]
+            parts += [f"<th>{inline(h)}</th>" for h in head]
+            parts.append("</tr></thead><tbody>")
+            for row in rows:
+                parts.append("<tr>" + "".join(f'<td class="{align[k] if k < len(align) else "left"}">{inline(c)}</td>'
+                                              for k, c in enumerate(row)) + "</tr>")
+            parts.append("</tbody></table></div>")
+            out.append("".join(parts))
+            i = j - 1
+        elif line.startswith("- "):
+            j = i
+            while j < len(lines) and lines[j].startswith("- "):
+                j += 1
+            out.append("<ul>" + "".join(f"<li>{inline(x[2:])}</li>" for x in lines[i:j]) + "</ul>")
+            i = j - 1
+        elif line.strip():
+            out.append(f"<p>{inline(line)}</p>")
+        i += 1
+    return "\n".join(out)
+
+
+def _main_table(tables: ReportTables) -> dict:
+    best = best_means(tables, DIGITS)
+    groups = [{"name": display_name(d) + (" (macro)" if i.average == "macro" else "") + (" (mixed)" if i.mixed
+                                                                                          else ""), "span": 3}
+              for d, i in tables.datasets.items()]
+    rows = []
+    for m in tables.methods:
+        cells = []
+        for c in tables.columns:
+            cell = tables.cells.get((c.dataset, c.setting, m))
+            if cell is None:
+                cells.append({"text": "–", "attrs": {}})
+                continue
+            s = cell.summary
+            std = "" if math.isnan(s.std) else f" ± {s.std:.{DIGITS}f}"
+            cells.append({"mean": f"{s.mean:.{DIGITS}f}", "std": std, "mark": _markers(tables, c, m, latex=False),
+                          "best": round(s.mean, DIGITS) == best.get((c.dataset, c.setting)),
+                          "attrs": {"data-dataset": c.dataset, "data-setting": c.setting, "data-method": m,
+                                    "data-mean": repr(s.mean), "data-std": "" if math.isnan(s.std) else repr(s.std),
+                                    "data-n": str(s.n)}})
+        rows.append({"method": m, "cells": cells})
+    legend = "; ".join(f"{tb} / {tw}: significantly better / worse than {b}"
+                       for b, _, _, tb, tw in marker_legend(tables))
+    return {"groups": groups, "columns": [c.label for c in tables.columns], "rows": rows, "legend": legend}
+
+
+def _per_type_lines(tables: ReportTables, analysis: Analysis) -> list[str]:
+    lines = ["## Per-type scores", "", "F1 (%) per type, mean ± std over the runs (from each run's metrics.json); "
+             "support: gold occurrences in one run's evaluation split.", ""]
+    for d in tables.datasets:
+        for setting, label in SETTINGS:
+            by_method = {m: analysis.per_type.get((d, setting, m)) for m in tables.methods}
+            types = sorted({t for v in by_method.values() if v for t in v})
+            if not types:
+                continue
+            support = {t: next(v[t].support for v in by_method.values() if v and t in v) for t in types}
+            lines += [f"**{display_name(d)} {label}**", "",
+                      "| Method | " + " | ".join(f"{t} (n={support[t]:.0f})" if not math.isnan(support[t]) else t
+                                                   for t in types) + " |",
+                      "| :-- |" + " --: |" * len(types)]
+            for m, v in by_method.items():
+                if not v:
+                    continue
+                cells = [("–" if t not in v else f"{v[t].mean:.2f}" + ("" if math.isnan(v[t].std)
+                                                                        else f" ± {v[t].std:.2f}")) for t in types]
+                lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
+            lines.append("")
+    if len(lines) == 4:
+        lines += ["No per-type metrics in the runs' metrics.json.", ""]
+    return lines
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+FIGURE_TITLES = {
+    "per_seed": "Headline relation F1 per seed", "errors": "Error breakdown (mean errors per run)",
+    "seeds_needed": "How many seeds are enough: power for a 1-point gap, and expected max over k seeds",
+    "learning_curves": "Learning curves (dev F1 per epoch, mean ± std over seeds)",
+    "neg_sweep": "F1 against the number of negative samples",
+}
+
+
+def render_html(tables: ReportTables, analysis: Analysis, stats: dict, figures: dict[str, bytes],
+                title: str | None = None) -> str:
+    """The whole page as one string; figures maps a figure stem to its PNG bytes."""
+    alpha = tables.settings["alpha"]
+    sections = {
+        "card": markdown_to_html(extra.md_protocol_card(tables)[2:]),
+        "comparisons": markdown_to_html([x for base, rs in tables.results.items() for x in
+                                         [f"## Comparisons against `{base}` (Holm over {len(rs)} comparisons)", ""]
+                                         + _comparison_rows(rs, analysis) + [""]]),
+        "seeds": markdown_to_html(extra.md_seeds(tables, analysis)[1:]),
+        "seen": markdown_to_html(extra.md_seen(tables, analysis)[1:]),
+        "errors": markdown_to_html(extra.md_errors(tables, analysis)[1:]),
+        "per_type": markdown_to_html(_per_type_lines(tables, analysis)[1:]),
+    }
+    browser = browser_data(tables)
+    # "<" as \u003c: no token can close the <script> element or open an HTML comment inside it
+    payload = json.dumps(browser, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+    figs = [{"id": k, "title": FIGURE_TITLES.get(k, k), "src": _data_uri(v)} for k, v in figures.items()]
+    env = jinja2.Environment(autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+                             undefined=jinja2.StrictUndefined)
+    context = {
+        "title": title or "Entity and relation extraction results", "version": stats.get("erbench_version"),
+        "mixed": _mixed_phrase(tables), "main": _main_table(tables),
+        "footer": f"F1 (%) on {_split_phrase(tables)}, mean ± sample standard deviation over {_n_phrase(tables)}; "
+                  "bold: best mean per column.",
+        "holm": f"Two-sided paired t-test on per-seed scores, Holm-corrected per baseline, alpha={alpha:g}.",
+        "signatures": [i.signature for i in tables.datasets.values()],
+        "decision_note": stats_lib.decision_note(min_pairs(tables), alpha),
+        "sections": sections, "figures": figs, "browser_json": payload, "has_browser": bool(browser),
+        "browser_datasets": [f"{display_name(b['dataset'])} ({b['unit']})" for b in browser],
+        "warnings": stats.get("warnings", []), "stats_json": "stats.json",
+    }
+    return env.from_string(TEMPLATE).render(**context)
+

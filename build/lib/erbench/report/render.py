@@ -1,0 +1,347 @@
+"""Render one ReportTables as LaTeX (booktabs), a standalone LaTeX document, GitHub Markdown and the
+JSON of every number behind them. Pure functions returning text or JSON-able dicts; nothing here writes.
+
+Cells read `mean \\pm std` over the runs; bold marks the best mean of a column as displayed; a marker
+says that the method is significantly better or worse than a baseline (two-sided paired t-test on
+per-seed scores, Holm-corrected across the comparisons of that baseline's table, at alpha).
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import metadata
+from typing import Any
+
+import pandas as pd
+
+from erbench import stats
+from erbench.report.tables import Column, ReportTables, Result, best_means, display_name, min_pairs
+
+# per baseline in order: (LaTeX better, LaTeX worse, text better, text worse)
+MARKERS = (("\\dagger", "\\ddagger", "†", "‡"), ("\\S", "\\P", "§", "¶"),
+           ("\\star", "\\diamond", "⋆", "⋄"), ("\\ast", "\\circ", "*", "∘"))
+DIGITS = 2
+
+_LATEX_SPECIALS = {
+    "\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_", "{": "\\{",
+    "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}", "<": "$<$", ">": "$>$", "|": "$|$",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Plain text for LaTeX's text mode (OT1-safe: no T1-only glyphs)."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+
+
+def markdown_escape(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def _num(x: float) -> str:
+    return f"{x:.{DIGITS}f}"
+
+
+def format_p(p: float | None) -> str:
+    if p is None or math.isnan(p):
+        return "–"
+    if p == 0:
+        return "0"
+    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
+
+
+def marker_legend(tables: ReportTables) -> list[tuple[str, str, str, str, str]]:
+    """(baseline, latex better, latex worse, text better, text worse) for each baseline's table."""
+    if len(tables.results) > len(MARKERS):
+        raise ValueError(f"at most {len(MARKERS)} baselines can be marked in one table, got {len(tables.results)}")
+    return [(b, *MARKERS[i]) for i, b in enumerate(tables.results)]
+
+
+def _markers(tables: ReportTables, column: Column, method: str, latex: bool) -> str:
+    out = []
+    for base, lb, lw, tb, tw in marker_legend(tables):
+        for r in tables.results[base]:
+            if r.column == column and r.method == method and r.direction:
+                out.append((lb if r.direction > 0 else lw) if latex else (tb if r.direction > 0 else tw))
+    return "".join(out)
+
+
+def _split_phrase(tables: ReportTables) -> str:
+    splits = {s for info in tables.datasets.values() for s in info.protocol.get("eval_split", [])}
+    return "test" if splits == {"test"} else "the evaluation split (see the signature)"
+
+
+def _n_phrase(tables: ReportTables) -> str:
+    """'3 seeds', or per dataset '3 seeds (CoNLL04) and 3 seeds x 10 folds (ADE)'; notes uneven cells."""
+    phrases, uneven = {}, False
+    for name, info in tables.datasets.items():
+        full = len(info.seeds) * max(1, len(info.folds))
+        text = f"{len(info.seeds)} seed{'s' if len(info.seeds) != 1 else ''}"
+        if info.folds:
+            text += f" x {len(info.folds)} fold{'s' if len(info.folds) != 1 else ''}"
+        phrases[name] = text
+        uneven |= any(c.summary.n != full for (d, _, _), c in tables.cells.items() if d == name)
+    if len(set(phrases.values())) == 1:
+        out = next(iter(phrases.values()))
+    else:
+        out = " and ".join(f"{p} ({display_name(d)})" for d, p in phrases.items())
+    return out + (", fewer where a method lacks runs" if uneven else "")
+
+
+def _mixed_phrase(tables: ReportTables) -> str:
+    """'' or which datasets' runs differ in which protocol keys (a table made with allow_mixed)."""
+    parts = [f"{display_name(d)} runs differ in {', '.join(i.mixed)}" for d, i in tables.datasets.items() if i.mixed]
+    return "; ".join(parts) + ("; see the protocol card" if parts else "")
+
+
+def _holm_phrase(tables: ReportTables) -> str:
+    sizes = {b: len(rs) for b, rs in tables.results.items()}
+    if len(sizes) == 1:
+        return f"the {next(iter(sizes.values()))} comparisons of the table"
+    if len(set(sizes.values())) == 1:
+        return f"the {next(iter(sizes.values()))} comparisons against each baseline"
+    detail = ", ".join(f"{n} for {b}" for b, n in sizes.items())
+    return f"the comparisons against each baseline ({detail})"
+
+
+# ---------------------------------------------------------------- LaTeX
+
+
+def _latex_cell(tables: ReportTables, col: Column, method: str, best: dict) -> str:
+    cell = tables.cells.get((col.dataset, col.setting, method))
+    if cell is None:
+        return "--"
+    s = cell.summary
+    mean = _num(s.mean)
+    if round(s.mean, DIGITS) == best.get((col.dataset, col.setting)):
+        mean = f"\\mathbf{{{mean}}}"
+    std = "" if math.isnan(s.std) else f" \\pm {_num(s.std)}"
+    mark = _markers(tables, col, method, latex=True)
+    return f"${mean}{std}{f'^{{{mark}}}' if mark else ''}$"
+
+
+def _latex_signature(sig: str) -> str:
+    parts = [latex_escape(p).replace("-$>$", "$\\to$") for p in sig.split("|")]
+    return "\\texttt{" + "$|$\\allowbreak ".join(parts) + "}"
+
+
+def latex_caption(tables: ReportTables, title: str | None = None, analysis=None) -> str:
+    alpha = tables.settings["alpha"]
+    text = [latex_escape(title or "Entity and relation extraction results") + "."]
+    text.append(f"F1 (\\%) on {_split_phrase(tables)}, mean $\\pm$ sample standard deviation over "
+                f"{_n_phrase(tables)}; bold: best mean per column.")
+    legend = marker_legend(tables)
+    if legend:
+        marks = "; ".join(f"$^{{{lb}}}$/$^{{{lw}}}$ significantly better/worse than {latex_escape(b)}"
+                          for b, lb, lw, _, _ in legend)
+        text.append(f"{marks} (two-sided paired t-test on per-seed scores, paired by seed"
+                    f"{' and fold' if any(i.folds for i in tables.datasets.values()) else ''}, Holm-corrected over "
+                    f"{latex_escape(_holm_phrase(tables))}, $\\alpha={alpha:g}$).")
+    sigs = "; ".join(_latex_signature(info.signature) for info in tables.datasets.values())
+    text.append(f"Protocol: {sigs}.")
+    if analysis is not None:
+        from erbench.report.analysis_render import seeds_phrase
+
+        phrase = seeds_phrase(tables, analysis)
+        text += [latex_escape(phrase)] if phrase else []
+    mixed = _mixed_phrase(tables)
+    if mixed:
+        text.insert(0, f"\\textbf{{Mixed protocol}} ({latex_escape(mixed)}).")
+    return " ".join(text)
+
+
+def render_latex(tables: ReportTables, title: str | None = None, label: str = "tab:erbench-results",
+                 analysis=None) -> str:
+    """A booktabs `table` (needs only \\usepackage{booktabs}): rows are methods, columns datasets x NER/RE/RE+."""
+    best = best_means(tables, DIGITS)
+    names = list(tables.datasets)
+    lines = ["% erbench report; protocol signatures:"]
+    lines += [f"%   {info.signature}" for info in tables.datasets.values()]
+    lines += ["\\begin{table}[t]", "\\centering", "\\small",
+              "\\begin{tabular}{l" + " ccc" * len(names) + "}", "\\toprule"]
+    groups, rules = [], []
+    for i, d in enumerate(names):
+        info = tables.datasets[d]
+        head = latex_escape(display_name(d)) + (" (macro)" if info.average == "macro" else "")
+        head += " (mixed)" if info.mixed else ""
+        groups.append(f"\\multicolumn{{3}}{{c}}{{{head}}}")
+        rules.append(f"\\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}")
+    lines.append(" & " + " & ".join(groups) + " \\\\")
+    lines.append(" ".join(rules))
+    lines.append("Method & " + " & ".join(c.label for c in tables.columns) + " \\\\")
+    lines.append("\\midrule")
+    for m in tables.methods:
+        cells = [_latex_cell(tables, c, m, best) for c in tables.columns]
+        lines.append(latex_escape(m) + " & " + " & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_caption(tables, title, analysis)}}}",
+              f"\\label{{{label}}}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def render_standalone(table_tex: str) -> str:
+    """A document that compiles on its own with pdflatex (article + booktabs)."""
+    return ("\\documentclass{article}\n\\usepackage[margin=2cm,landscape]{geometry}\n\\usepackage{booktabs}\n"
+            "\\begin{document}\n" + table_tex + "\\end{document}\n")
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def _md_cell(tables: ReportTables, col: Column, method: str, best: dict) -> str:
+    cell = tables.cells.get((col.dataset, col.setting, method))
+    if cell is None:
+        return "–"
+    s = cell.summary
+    mean = _num(s.mean)
+    if round(s.mean, DIGITS) == best.get((col.dataset, col.setting)):
+        mean = f"**{mean}**"
+    std = "" if math.isnan(s.std) else f" ± {_num(s.std)}"
+    return f"{mean}{std}{_markers(tables, col, method, latex=False)}"
+
+
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _comparison_rows(results: tuple[Result, ...], analysis=None) -> list[str]:
+    head = ["Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ", "p (t)", "p (t, Holm)", "p (Wilcoxon)",
+            "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)", "Marker"]
+    verdicts = analysis is not None
+    rows = [_md_row(head + ["Verdict"] * verdicts), _md_row(["---"] * 3 + ["--:"] * 10 + [":-:"] + ["---"] * verdicts)]
+    for r in results:
+        c = r.comparison
+        ci = "–" if math.isnan(c.diff_ci_low) else f"[{c.diff_ci_low:+.2f}, {c.diff_ci_high:+.2f}]"
+        aso = "–" if math.isnan(c.aso_epsilon) else f"{c.aso_epsilon:.3f}"
+        mark = {1: "better", -1: "worse", 0: ""}[r.direction]
+        col = f"{r.column.label} ({r.column.average})"
+        rows.append(_md_row([display_name(r.column.dataset), col, f"`{r.method}`", str(c.n), f"{c.mean_diff:+.2f}",
+                             ci, format_p(c.t_pvalue), format_p(r.t_holm), format_p(c.wilcoxon_pvalue),
+                             format_p(c.min_attainable_pvalue["wilcoxon"]), aso, format_p(c.ar_pvalue),
+                             format_p(r.ar_holm), mark] + [analysis.power_of(r).verdict(r.significant)] * verdicts))
+    return rows
+
+
+def render_markdown(tables: ReportTables, title: str | None = None, analysis=None) -> str:
+    """results.md: the main table, its protocol, comparisons and, given an Analysis, every analysis section."""
+    from erbench.report import analysis_render as extra
+
+    best = best_means(tables, DIGITS)
+    alpha = tables.settings["alpha"]
+    lines = [f"# {title or 'Entity and relation extraction results'}", ""]
+    mixed = _mixed_phrase(tables)
+    if mixed:
+        lines += [f"**Mixed protocol** (--allow-mixed): {mixed}.", ""]
+    head = ["Method"] + [f"{display_name(c.dataset)} {c.label}" + (" (macro)" if c.average == "macro" else "")
+                         for c in tables.columns]
+    lines += [_md_row(head), _md_row([":--"] + ["--:"] * len(tables.columns))]
+    for m in tables.methods:
+        lines.append(_md_row([f"`{m}`"] + [_md_cell(tables, c, m, best) for c in tables.columns]))
+    lines += ["", f"F1 (%) on {_split_phrase(tables)}, mean ± sample standard deviation over {_n_phrase(tables)}; "
+              "**bold**: best mean per column."]
+    legend = marker_legend(tables)
+    if legend:
+        marks = "; ".join(f"{tb} / {tw}: significantly better / worse than `{b}`" for b, _, _, tb, tw in legend)
+        lines.append(f"{marks} (two-sided paired t-test, Holm-corrected over {_holm_phrase(tables)}, "
+                     f"alpha={alpha:g}).")
+    phrase = extra.seeds_phrase(tables, analysis) if analysis is not None else ""
+    lines += [phrase] if phrase else []
+    lines += ["", "Protocol signature:", "", "```"] + [i.signature for i in tables.datasets.values()] + ["```", ""]
+    lines.append(stats.decision_note(min_pairs(tables), alpha))
+    if analysis is not None:
+        lines += [""] + extra.md_protocol_card(tables)[:-1]
+    for base, results in tables.results.items():
+        lines += ["", f"## Comparisons against `{base}` (Holm over {len(results)} comparisons)", ""]
+        lines += _comparison_rows(results, analysis)
+    lines += ["", "p (AR, pooled): sentence-level approximate randomization on the test predictions of all paired "
+              f"runs pooled ({tables.settings['ar_trials']} trials); ASO with {tables.settings['aso_bootstrap']} "
+              f"bootstrap iterations (– = not run); seed {tables.settings['seed']}."]
+    notes = list(tables.warnings)
+    if analysis is not None:
+        lines += [""]
+        lines += extra.md_seeds(tables, analysis) + extra.md_seen(tables, analysis) + extra.md_errors(tables, analysis)
+        lines.pop()
+        notes = list(dict.fromkeys([*notes, *tables.docs.notes, *analysis.notes]))
+    if notes:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in notes]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- stats.json
+
+
+def jsonable(obj: Any) -> Any:
+    """nan and inf -> None, tuples -> lists, numpy scalars -> Python numbers, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _unit(u) -> dict:
+    return {"seed": u[0], "fold": u[1]}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("erbench")
+    except metadata.PackageNotFoundError:  # pragma: no cover - source checkout without install
+        return "unknown"
+
+
+def stats_dict(tables: ReportTables, analysis=None) -> dict:
+    """Every number behind the tables (and, given an Analysis, the analyses), JSON-able (nan -> None)."""
+    best = best_means(tables, DIGITS)
+    summaries = []
+    for (d, s, m), cell in tables.cells.items():
+        summ = cell.summary
+        summaries.append({
+            "dataset": d, "setting": s, "label": cell.column.label, "metric": cell.column.key, "method": m,
+            "n": summ.n, "mean": summ.mean, "std": summ.std, "ci95_low": summ.ci_low, "ci95_high": summ.ci_high,
+            "best": round(summ.mean, DIGITS) == best.get((d, s)),
+            "values": [{**_unit(u), "value": v} for u, v in zip(cell.units, cell.values)]})
+    legend = {b: (tb, tw) for b, _, _, tb, tw in marker_legend(tables)}
+    comparisons = {}
+    for base, results in tables.results.items():
+        rows = []
+        for r in results:
+            c = r.comparison
+            rows.append({
+                "dataset": r.column.dataset, "setting": r.column.setting, "metric": r.column.key,
+                "baseline": base, "method": r.method, "n": c.n, "units": [_unit(u) for u in r.units],
+                "baseline_values": r.a, "method_values": r.b, "mean_diff": c.mean_diff,
+                "diff_ci95": [c.diff_ci_low, c.diff_ci_high], "t_pvalue": c.t_pvalue, "t_pvalue_holm": r.t_holm,
+                "wilcoxon_pvalue": c.wilcoxon_pvalue, "aso_epsilon_min": c.aso_epsilon, "ar_pvalue": c.ar_pvalue,
+                "ar_pvalue_holm": r.ar_holm, "min_attainable_pvalue": c.min_attainable_pvalue,
+                "significant": r.significant, "direction": r.direction,
+                "marker": {1: legend[base][0], -1: legend[base][1], 0: None}[r.direction]})
+        comparisons[base] = {"holm_family_size": len(results), "results": rows}
+    matrix = tables.matrix
+    runs = matrix.drop_duplicates("path")[["dataset", "method", "seed", "fold", "neg_entity_count",
+                                            "neg_relation_count", "path", "in_table"]]
+    runs = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in runs.astype(object).to_dict("records")]
+    out = {
+        "format": "erbench-report/1",
+        "erbench_version": _version(),
+        "settings": tables.settings,
+        "datasets": {d: {"average": i.average, "signature": i.signature, "protocol": i.protocol,
+                         "seeds": i.seeds, "folds": i.folds, "n_runs": i.n_runs} for d, i in tables.datasets.items()},
+        "columns": [{"dataset": c.dataset, "setting": c.setting, "label": c.label, "average": c.average,
+                     "metric": c.key} for c in tables.columns],
+        "methods": tables.methods,
+        "summaries": summaries,
+        "comparisons": comparisons,
+        "markers": {b: {"better": tb, "worse": tw} for b, (tb, tw) in legend.items()},
+        "decision_note": stats.decision_note(min_pairs(tables), tables.settings["alpha"]),
+        "warnings": tables.warnings,
+        "runs": runs,
+    }
+    if analysis is not None:
+        from erbench.report.analysis_render import analysis_json
+
+        out.update(analysis_json(tables, analysis))
+        out["warnings"] = list(dict.fromkeys([*tables.warnings, *tables.docs.notes, *analysis.notes]))
+    return jsonable(out)

@@ -1,0 +1,342 @@
+"""One value matrix of every run's headline scores, and the summaries and paired comparisons behind
+every table (SPEC section 3 and 6).
+
+The matrix is long: one row per run and headline column (dataset, method, seed, fold, metric, value,
+plus the run's negative-sample counts and folder). Everything rendered later is computed from it:
+
+- columns: per dataset NER / RE / RE+ F1, micro by default, macro where the dataset's headline is
+  macro (ADE); ``metric_average`` overrides per dataset;
+- cells: per dataset x column x method, ``stats.summarize`` over the runs' units (seed, fold);
+- results: per baseline (one table, one Holm family), every other method vs the baseline per dataset
+  and column with ``stats.compare_paired``, paired by (seed, fold) on the units both have. The
+  sentence-level approximate randomization test pools test predictions over the paired units (per
+  document counts of every paired run, concatenated in the same unit order for both methods).
+
+When a method has runs with several negative-sample counts (a sweep), its table cell uses the setting
+with the most runs (ties: closest to SpERT's default 100); the others appear in the sweep figure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from erbench import stats
+from erbench.analysis import protocol
+from erbench.report.collect import RunRecord
+from erbench.report.documents import RunDocs
+
+SETTINGS = (("ner", "NER"), ("rel", "RE"), ("rel_strict", "RE+"))
+DEFAULT_AVERAGE = {"ade": "macro"}  # SPEC 3: ADE's headline is macro; every other dataset micro
+HEADLINE_RELATION = {"scierc": "rel"}  # SPEC 3: SciERC's headline is RE (boundaries); others RE+
+DATASET_ORDER = ("conll04", "scierc", "ade")
+DISPLAY = {"conll04": "CoNLL04", "scierc": "SciERC", "ade": "ADE"}
+DEFAULT_NEGATIVES = 100  # SPEC 2: SpERT's neg_entity_count = neg_relation_count = 100
+
+Unit = tuple[int, int | None]  # (seed, fold)
+
+
+@dataclass(frozen=True)
+class Column:
+    dataset: str
+    setting: str  # ner | rel | rel_strict
+    label: str  # NER | RE | RE+
+    average: str  # micro | macro
+
+    @property
+    def key(self) -> str:
+        return f"{self.setting}/{self.average}_f1"
+
+
+@dataclass(frozen=True)
+class Cell:
+    column: Column
+    method: str
+    units: tuple[Unit, ...]
+    values: tuple[float, ...]
+    summary: stats.Summary
+
+
+class Verdict:
+    """The decision of a paired comparison with a Holm-adjusted t-test p-value (`t_holm`) at `alpha`."""
+
+    comparison: stats.Comparison
+    t_holm: float
+    alpha: float
+
+    @property
+    def significant(self) -> bool:
+        return bool(self.t_holm < self.alpha)  # nan (n < 2) is never significant
+
+    @property
+    def direction(self) -> int:
+        """+1 significantly better than the baseline, -1 significantly worse, 0 neither."""
+        return int(np.sign(self.comparison.mean_diff)) if self.significant else 0
+
+
+@dataclass(frozen=True)
+class Result(Verdict):
+    """One method (b) against one baseline (a) on one column, with its Holm-adjusted p-values."""
+
+    column: Column
+    baseline: str
+    method: str
+    units: tuple[Unit, ...]
+    a: tuple[float, ...]
+    b: tuple[float, ...]
+    comparison: stats.Comparison
+    t_holm: float
+    ar_holm: float | None
+    alpha: float
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    average: str
+    protocol: dict[str, list]  # signature field -> sorted distinct values over the table's runs
+    seeds: tuple[int, ...]
+    folds: tuple[int, ...]
+    n_runs: int
+    signature: str
+    card: protocol.ProtocolCard
+
+    @property
+    def mixed(self) -> tuple[str, ...]:
+        return self.card.mixed
+
+
+@dataclass(frozen=True, eq=False)
+class ReportTables:
+    matrix: pd.DataFrame  # every run; column in_table marks the runs the tables use
+    datasets: dict[str, DatasetInfo]
+    columns: tuple[Column, ...]
+    methods: tuple[str, ...]
+    cells: dict[tuple[str, str, str], Cell]  # (dataset, setting, method)
+    results: dict[str, tuple[Result, ...]]  # baseline -> its table's comparisons
+    warnings: tuple[str, ...]
+    settings: dict[str, Any]
+    runs: dict[tuple[str, str], dict[Unit, RunRecord]]  # (dataset, method) -> the table's runs by unit
+    docs: RunDocs  # the runs' test documents, read once per report
+
+
+def averages_for(datasets: Sequence[str], metric_average: Mapping[str, str] | None) -> dict[str, str]:
+    merged = {**DEFAULT_AVERAGE, **(metric_average or {})}
+    for name, avg in merged.items():
+        if avg not in ("micro", "macro"):
+            raise ValueError(f"metric_average[{name!r}] must be 'micro' or 'macro', got {avg!r}")
+    return {d: merged.get(d, "micro") for d in datasets}
+
+
+def dataset_order(names) -> list[str]:
+    known = [d for d in DATASET_ORDER if d in names]
+    return known + sorted(set(names) - set(known))
+
+
+def display_name(dataset: str) -> str:
+    return DISPLAY.get(dataset, dataset)
+
+
+def unit_text(unit: Unit) -> str:
+    return f"seed {unit[0]}" + ("" if unit[1] is None else f" fold {unit[1]}")
+
+
+def _unit_key(unit: Unit) -> tuple[int, int]:
+    return unit[0], -1 if unit[1] is None else unit[1]
+
+
+def value_matrix(records: Sequence[RunRecord], metric_average: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Long table: one row per run and headline column (NER / RE / RE+ F1 at the dataset's average)."""
+    averages = averages_for(sorted({r.dataset for r in records}), metric_average)
+    rows = []
+    for rec in records:
+        split = rec.protocol.get("eval_split", "test")
+        for setting, _ in SETTINGS:
+            metric = f"{split}/{setting}/{averages[rec.dataset]}_f1"
+            if metric not in rec.metrics:
+                raise ValueError(f"{rec.path / 'metrics.json'}: no metric '{metric}' among its "
+                                 f"{len(rec.metrics)} metrics")
+            rows.append({"dataset": rec.dataset, "method": rec.method, "seed": rec.seed, "fold": rec.fold,
+                         "metric": metric, "setting": setting, "value": rec.metrics[metric],
+                         "neg_entity_count": rec.negatives[0], "neg_relation_count": rec.negatives[1],
+                         "path": str(rec.path)})
+    columns = ["dataset", "method", "seed", "fold", "metric", "setting", "value", "neg_entity_count",
+               "neg_relation_count", "path"]
+    df = pd.DataFrame(rows, columns=columns)
+    for col in ("fold", "neg_entity_count", "neg_relation_count"):
+        df[col] = df[col].astype("Int64")
+    df["seed"] = df["seed"].astype("int64")
+    return df
+
+
+def _negatives_rank(item) -> tuple:
+    (ne, nr), count = item
+    return (-count, abs(ne - DEFAULT_NEGATIVES) + abs(nr - DEFAULT_NEGATIVES), ne, nr)
+
+
+def _select_negatives(df: pd.DataFrame, notes: list[str]) -> pd.Series:
+    """Mark the runs the tables use: per dataset x method, one negative-sample setting."""
+    keep = pd.Series(False, index=df.index)
+    for (dataset, method), group in df.groupby(["dataset", "method"], sort=True):
+        negs = group[["neg_entity_count", "neg_relation_count"]].astype("float64").fillna(-1.0)
+        counts = negs.value_counts()
+        if len(counts) == 1:
+            keep[group.index] = True
+            continue
+        (ne, nr), _ = min(counts.items(), key=_negatives_rank)
+        chosen = (negs["neg_entity_count"] == ne) & (negs["neg_relation_count"] == nr)
+        keep[group.index[chosen.to_numpy()]] = True
+        settings = ", ".join(f"{int(e)}/{int(r)}" for e, r in sorted(counts.index))
+        notes.append(f"{dataset}/{method}: runs with negatives (entity/relation) {settings}; the table uses "
+                     f"{int(ne)}/{int(nr)} (most runs; ties go to {DEFAULT_NEGATIVES}), the others are in neg_sweep")
+    return keep
+
+
+def _dataset_info(name: str, average: str, recs: Sequence[RunRecord], notes: list[str], *, allow_mixed: bool,
+                  git_commit: str) -> DatasetInfo:
+    card = protocol.protocol_card(name, recs, average=average, relation_headline=HEADLINE_RELATION.get(
+        name, "rel_strict"), git_commit=git_commit)
+    if card.mismatches and not allow_mixed:
+        raise protocol.ProtocolMismatch(card.mismatches)
+    notes.extend(f"mixed protocol (--allow-mixed): {m.message()}" for m in card.mismatches)
+    values = {f: list(v) for f, v in card.values.items()}
+    values["neg"] = sorted(set(card.negatives.values()))
+    seeds = tuple(sorted({r.seed for r in recs}))
+    folds = tuple(sorted({r.fold for r in recs if r.fold is not None}))
+    sig = protocol.signature(card, average=average, n_seeds=len(seeds), n_folds=len(folds))
+    return DatasetInfo(name, average, values, seeds, folds, len(recs), sig, card)
+
+
+def build_tables(
+    records: Sequence[RunRecord],
+    *,
+    baselines: Sequence[str] = ("spert", "spert_mt"),
+    alpha: float = stats.ALPHA,
+    seed: int = 0,
+    aso_bootstrap: int = 1000,
+    ar_trials: int = 10000,
+    n_boot: int = 10000,
+    metric_average: Mapping[str, str] | None = None,
+    allow_mixed: bool = False,
+    git_commit: str = "unknown",
+) -> ReportTables:
+    """Summaries and paired comparisons of the runs; aso_bootstrap=0 or ar_trials=0 skips that test.
+
+    Runs of one dataset whose protocol differs (benchmark.analysis.protocol.REFUSED) raise
+    ProtocolMismatch naming the key and the runs, unless allow_mixed (then the table is marked).
+    """
+    if not records:
+        raise ValueError("no runs to report")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    notes: list[str] = []
+    matrix = value_matrix(records, metric_average)
+    matrix["in_table"] = _select_negatives(matrix, notes)
+    table = matrix[matrix["in_table"]]
+    names = dataset_order(set(table["dataset"]))
+    averages = averages_for(names, metric_average)
+    by_path = {str(r.path): r for r in records}
+    used = {p: by_path[p] for p in table["path"].unique()}
+    datasets = {d: _dataset_info(d, averages[d], [r for r in used.values() if r.dataset == d], notes,
+                                 allow_mixed=allow_mixed, git_commit=git_commit) for d in names}
+    columns = tuple(Column(d, s, label, averages[d]) for d in names for s, label in SETTINGS)
+    present = [b for b in baselines if b in set(table["method"])]
+    methods = tuple(dict.fromkeys([*present, *sorted(set(table["method"]))]))
+    if not present:
+        notes.append(f"no run of the baselines ({', '.join(baselines) or 'none given'}); no significance tests")
+
+    runs: dict[tuple[str, str], dict[Unit, RunRecord]] = {}
+    values: dict[tuple[str, str, str], dict[Unit, float]] = {}
+    for row in table.itertuples(index=False):
+        unit = (int(row.seed), None if pd.isna(row.fold) else int(row.fold))
+        runs.setdefault((row.dataset, row.method), {})[unit] = by_path[row.path]
+        values.setdefault((row.dataset, row.setting, row.method), {})[unit] = float(row.value)
+    cells = {}
+    for col in columns:
+        for m in methods:
+            got = values.get((col.dataset, col.setting, m))
+            if got:
+                units = tuple(sorted(got, key=_unit_key))
+                vals = tuple(got[u] for u in units)
+                cells[(col.dataset, col.setting, m)] = Cell(col, m, units, vals, stats.summarize(vals))
+    for (d, m), by_unit in sorted(runs.items()):
+        if len(by_unit) < 2:
+            notes.append(f"{d}/{m}: only {len(by_unit)} run; no standard deviation and no significance test")
+
+    with_aso = aso_bootstrap > 0
+    if with_aso and importlib.util.find_spec("deepsig") is None:
+        notes.append("ASO skipped: the optional package deepsig is not installed")
+        with_aso = False
+    counts = RunDocs(notes)
+    results: dict[str, tuple[Result, ...]] = {}
+    for i, base in enumerate(present):
+        done = set(present[: i + 1])
+        raw = []
+        for col in columns:
+            base_runs = runs.get((col.dataset, base))
+            if not base_runs:
+                continue
+            for m in methods:
+                other = runs.get((col.dataset, m))
+                if m in done or not other:  # each pair of methods is compared once, in the first table
+                    continue
+                what = f"{col.dataset}: {m} vs {base}"
+                common = sorted(set(base_runs) & set(other), key=_unit_key)
+                only = sorted(set(base_runs) ^ set(other), key=_unit_key)
+                if only and col.setting == SETTINGS[0][0]:
+                    miss = ", ".join(f"{unit_text(u)} (only {base if u in base_runs else m})" for u in only)
+                    notes.append(f"{what}: {len(common)} paired runs; unpaired: {miss}")
+                if not common:
+                    continue
+                a = [values[(col.dataset, col.setting, base)][u] for u in common]
+                b = [values[(col.dataset, col.setting, m)][u] for u in common]
+                pooled = None
+                if ar_trials > 0:
+                    pooled = counts.paired([base_runs[u] for u in common], [other[u] for u in common],
+                                           col.setting, what)
+                metric_fn = stats.macro_f1_from_array if col.average == "macro" else stats.micro_f1_from_array
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # deepsig's division-by-zero notes
+                    comp = stats.compare_paired(
+                        a, b, seed=seed, n_boot=n_boot, aso_bootstrap=max(aso_bootstrap, 1),
+                        with_aso=with_aso and len(common) >= 2,
+                        counts_a=None if pooled is None else pooled[0],
+                        counts_b=None if pooled is None else pooled[1],
+                        metric_fn=metric_fn, ar_trials=max(ar_trials, 1))
+                raw.append((col, m, tuple(common), tuple(a), tuple(b), comp))
+        t_holm = stats.holm([r[-1].t_pvalue for r in raw])
+        ar_raw = [math.nan if r[-1].ar_pvalue is None else r[-1].ar_pvalue for r in raw]
+        ar_holm = stats.holm(ar_raw)
+        if not raw:
+            continue  # the baseline is the only method: no table of comparisons
+        results[base] = tuple(
+            Result(col, base, m, units, a, b, comp, t_holm[i], None if comp.ar_pvalue is None else ar_holm[i], alpha)
+            for i, (col, m, units, a, b, comp) in enumerate(raw))
+    settings = {"baselines": list(results), "alpha": alpha, "seed": seed, "aso_bootstrap": aso_bootstrap if with_aso
+                else 0, "ar_trials": ar_trials, "n_boot": n_boot, "decision_test": stats.DECISION_TEST,
+                "correction": "holm", "metric_average": averages, "allow_mixed": allow_mixed}
+    return ReportTables(matrix, datasets, columns, methods, cells, results, tuple(dict.fromkeys(notes)), settings,
+                        runs, counts)
+
+
+def min_pairs(tables: ReportTables) -> int:
+    """The smallest number of paired units of any comparison (or of any cell without comparisons)."""
+    ns = [r.comparison.n for rs in tables.results.values() for r in rs]
+    return min(ns) if ns else min((c.summary.n for c in tables.cells.values()), default=0)
+
+
+def best_means(tables: ReportTables, digits: int = 2) -> dict[tuple[str, str], float]:
+    """Per (dataset, setting), the best mean as displayed (rounded), so displayed ties are all bold."""
+    best: dict[tuple[str, str], float] = {}
+    for (d, s, _), cell in tables.cells.items():
+        mean = round(cell.summary.mean, digits)
+        if not math.isnan(mean) and mean > best.get((d, s), -math.inf):
+            best[(d, s)] = mean
+    return best

@@ -1,0 +1,161 @@
+"""One run end to end: staged data -> training -> evaluation -> run folder (+ tracking hook).
+
+A run folder holds `metrics.json` (every metric, the protocol, timing, per-epoch history),
+`predictions.jsonl` (gold and predicted entities and relations per document),
+`config.json` (the full RunConfig and the type inventory) and `model.safetensors`.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from erbench import scoring
+from erbench.config import ModelOptions, RunConfig, TrainOptions, from_dict
+from erbench.datasets.load import Document, TypeInventory
+from erbench.datasets.registry import resolve
+from erbench.datasets.stage import load_split, staged_manifest
+from erbench.models.encoder import encode_documents, encoder_max_length, load_encoder
+from erbench.models.spert import SpanRelationModel
+from erbench.progress import Progress
+from erbench.train import (
+    RunData,
+    evaluate,
+    jsonl,
+    peak_rss_mb,
+    pick_device,
+    prediction_records,
+    state_dict_for_saving,
+    train_model,
+    write_run_folder,
+)
+
+
+def load_run_data(cfg: RunConfig, data_root: Path, custom: dict | None = None) -> RunData:
+    spec = resolve(cfg.dataset, custom)
+    train, types = load_split(data_root, spec, spec.split_key(cfg.train_split, cfg.fold))
+    evaluation, _ = load_split(data_root, spec, spec.split_key(cfg.eval_split, cfg.fold))
+    dev = None
+    if cfg.dev_split and cfg.train.eval_dev_every_epoch:
+        dev, _ = load_split(data_root, spec, spec.split_key(cfg.dev_split, cfg.fold))
+    manifest = staged_manifest(data_root, spec.name)
+    names = {spec.splits[spec.split_key(s, cfg.fold)].name for s in (cfg.train_split, cfg.eval_split)}
+    sha = {n: manifest["sha256"][n] for n in sorted(names)}
+    return RunData(types, train, evaluation, dev, sha)
+
+
+def protocol(cfg: RunConfig) -> dict:
+    """The settings that make two runs comparable (or not); logged with every run."""
+    return {
+        "dataset": cfg.dataset, "fold": cfg.fold, "train_split": cfg.train_split, "eval_split": cfg.eval_split,
+        "no_overlapping": cfg.no_overlapping, "encoder": cfg.train.encoder, "epochs": cfg.train.epochs,
+        "selected_epoch": "last", "batch_size": cfg.train.batch_size, "lr": cfg.train.lr,
+        "optimizer": cfg.train.optimizer,
+        "max_span_size": cfg.model.max_span_size, "neg_entity_count": cfg.model.neg_entity_count,
+        "neg_relation_count": cfg.model.neg_relation_count,
+    }
+
+
+def _has_overlaps(docs: list[Document]) -> bool:
+    for doc in docs:
+        spans = sorted(e.span for e in doc.entities)
+        if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
+            return True
+    return False
+
+
+def score_predictions(gold: list[Document], pred: list[Document], types: TypeInventory, cfg: RunConfig) -> dict:
+    """Metrics under `<split>/...` in the run's `no_overlapping` setting.
+
+    Where the gold data has overlapping entities (ADE, SciERC), the other setting is scored too,
+    under `<split>_no_overlap/...` or `<split>_keep_overlap/...`: the literature reports ADE both
+    ways (SPEC 3), so both numbers are in every run.
+    """
+    metrics = scoring.flatten_metrics(scoring.score(gold, pred, types, no_overlapping=cfg.no_overlapping),
+                                      cfg.eval_split)
+    if _has_overlaps(gold):
+        other = not cfg.no_overlapping
+        prefix = f"{cfg.eval_split}_{'no_overlap' if other else 'keep_overlap'}"
+        metrics.update(scoring.flatten_metrics(scoring.score(gold, pred, types, no_overlapping=other), prefix))
+    return metrics
+
+
+def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict | None = None,
+                progress: Progress | None = None, on_epoch: Callable[[int, dict], None] | None = None,
+                encoder=None) -> dict:
+    """Train and evaluate one run, write its folder atomically, and return metrics.json's content."""
+    data = load_run_data(cfg, data_root, custom)
+    model, tokenizer, history, info = train_model(cfg, data, progress=progress, on_epoch=on_epoch, encoder=encoder)
+    device = pick_device(cfg.train.device)
+    eval_enc, eval_report = encode_documents(tokenizer, data.eval, info["max_length"], cfg.train.long_documents)
+    import time
+
+    start = time.perf_counter()
+    predictions = evaluate(model, eval_enc, tokenizer.pad_token_id, device, cfg.train.eval_batch_size,
+                           cfg.train.precision, progress)
+    eval_seconds = time.perf_counter() - start
+    metrics = score_predictions(data.eval, predictions, data.types, cfg)
+    timing = {
+        "seconds_per_epoch": info["seconds_per_epoch"], "train_seconds": info["train_seconds"],
+        "train_sentences_per_s": info["train_sentences_per_s"], "eval_seconds": eval_seconds,
+        "eval_sentences_per_s": len(eval_enc) / eval_seconds if eval_seconds else float("nan"),
+        "peak_rss_mb": peak_rss_mb(),
+        "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
+    }
+    environment = {"device": info["device"], "torch": torch.__version__, "python": platform.python_version(),
+                   "threads": torch.get_num_threads()}
+    import transformers
+
+    environment["transformers"] = transformers.__version__
+    result = {
+        "run": {"name": cfg.run_name, "dataset": cfg.dataset, "method": cfg.method, "seed": cfg.seed,
+                "fold": cfg.fold},
+        "protocol": protocol(cfg),
+        "metrics": metrics,
+        "timing": timing,
+        "history": history,
+        "data": {"sha256": data.sha256, "train_encoding": info["train_encoding"],
+                 "eval_encoding": asdict(eval_report), "class_counts": info["class_counts"],
+                 "class_weights": info["class_weights"]},
+        "environment": environment,
+    }
+    config = {"run": cfg.to_dict(), "types": data.types.to_json(), "max_length": info["max_length"]}
+    files = {
+        "metrics.json": json.dumps(result, indent=1) + "\n",
+        "config.json": json.dumps(config, indent=1) + "\n",
+        "predictions.jsonl": jsonl(prediction_records(data.eval, predictions)),
+        "steps.jsonl": jsonl(info["steps_log"]),
+    }
+    weights = state_dict_for_saving(model) if cfg.train.save_weights else None
+    write_run_folder(Path(out_dir), files, weights)
+    return result
+
+
+def load_checkpoint(run_dir: Path, device: str = "auto"):
+    """(model, tokenizer, RunConfig, types, max_length) from a run folder's config.json + weights."""
+    from safetensors.torch import load_file
+
+    from erbench.datasets.load import parse_types
+
+    run_dir = Path(run_dir)
+    weights = run_dir / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: no model weights in this run folder (was save_weights off?)")
+    config = json.loads((run_dir / "config.json").read_text())
+    raw = dict(config["run"])
+    raw["model"] = from_dict(ModelOptions, raw["model"], f"{run_dir}/config.json: model")
+    raw["train"] = from_dict(TrainOptions, raw["train"], f"{run_dir}/config.json: train")
+    cfg = from_dict(RunConfig, raw, f"{run_dir}/config.json")
+    types = parse_types(config["types"], f"{run_dir}/config.json: types")
+    transformer, tokenizer = load_encoder(cfg.train.encoder, seed=cfg.seed)
+    model = SpanRelationModel(transformer, types, cfg.model)
+    model.load_state_dict(load_file(str(weights)))
+    target = pick_device(device)
+    model.to(target).eval()
+    max_len = config.get("max_length") or encoder_max_length(transformer, tokenizer)
+    return model, tokenizer, cfg, types, max_len

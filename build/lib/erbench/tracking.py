@@ -1,0 +1,145 @@
+"""MLflow: every finished run becomes one MLflow run, logged once, after its folder is written.
+
+Logging after the run (not during it) keeps a single short writer per run, so several runs
+never hold one sqlite store open together. A run is keyed by its name and the hash of its
+config.json (tag `erbench.run_key`): logging the same finished run again is a no-op, while a
+re-run with changed options is a new MLflow run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+ARTIFACTS = ("metrics.json", "config.json", "predictions.jsonl", "steps.jsonl")
+
+
+def resolve_uri(explicit: str | None = None, params_uri: str | None = None) -> str:
+    """Precedence: an explicit flag, then $MLFLOW_TRACKING_URI, then params, then a local sqlite file."""
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or params_uri or DEFAULT_URI
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if commit.returncode != 0:
+        return "unknown"
+    return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def flatten(prefix: str, value, out: dict[str, str]) -> dict[str, str]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    else:
+        out[prefix] = str(value)
+    return out
+
+
+def run_key(run_dir: Path) -> str:
+    digest = hashlib.sha256((Path(run_dir) / "config.json").read_bytes()).hexdigest()[:16]
+    return f"{Path(run_dir).name}:{digest}"
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def _experiment_id(client, name: str, uri: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if uri.startswith("sqlite:///"):  # keep artifacts beside the database, not in the working directory
+        db = Path(uri[len("sqlite:///"):]).resolve()
+        location = (db.parent / "mlartifacts").as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def store_lock(uri: str):
+    """One writer at a time for a sqlite store: parallel runs (`dvc queue start -j N`) take a lock file
+    beside the database (`mlflow.db.lock`); other stores (an MLflow server) take many writers."""
+    if not uri.startswith("sqlite:///"):
+        return contextlib.nullcontext()
+    from erbench.grid.lock import file_lock
+
+    db = Path(uri[len("sqlite:///"):])
+    return file_lock(db.with_name(db.name + ".lock"), what=f"MLflow store {db}")
+
+
+def log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, str] | None = None,
+            log_weights: bool = False) -> str:
+    """Log a finished run folder to MLflow; return the MLflow run id (the existing one if logged before)."""
+    with store_lock(uri):
+        return _log_run(run_dir, uri=uri, experiment=experiment, extra_tags=extra_tags, log_weights=log_weights)
+
+
+def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, str] | None,
+             log_weights: bool) -> str:
+    from mlflow.entities import Metric, Param, RunTag
+
+    run_dir = Path(run_dir)
+    result = json.loads((run_dir / "metrics.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    client = _client(uri)
+    exp_id = _experiment_id(client, experiment, uri)
+    key = run_key(run_dir)
+    found = client.search_runs([exp_id], filter_string=f"tags.`erbench.run_key` = '{key}'", max_results=1)
+    if found and found[0].info.status == "FINISHED":
+        return found[0].info.run_id
+    run = result["run"]
+    env = result.get("environment", {})
+    tags = {
+        "erbench.run_key": key, "dataset": run["dataset"], "method": run["method"], "seed": str(run["seed"]),
+        "fold": str(run["fold"]), "encoder": config["run"]["train"]["encoder"], "git_commit": git_commit(),
+        "device": env.get("device", ""), "torch": env.get("torch", ""), "transformers": env.get("transformers", ""),
+        "dataset_sha256": json.dumps(result.get("data", {}).get("sha256", {}), sort_keys=True),
+        "mlflow.runName": run["name"],
+    }
+    tags.update(extra_tags or {})
+    mlflow_run = client.create_run(exp_id, run_name=run["name"], tags=tags)
+    run_id = mlflow_run.info.run_id
+    try:
+        params = flatten("", {k: v for k, v in config["run"].items()}, {})
+        params.update(flatten("protocol", result.get("protocol", {}), {}))
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, 0) for k, v in result["metrics"].items() if v is not None]
+        for entry in result.get("history", []):  # per epoch, at the time the epoch ended
+            step, stamp = int(entry["epoch"]), int(entry.get("time", now / 1000) * 1000)
+            metrics += [Metric(k, float(v), stamp, step) for k, v in entry.items()
+                        if k not in ("epoch", "time") and v is not None]
+        steps_file = run_dir / "steps.jsonl"
+        if steps_file.is_file():  # the training loss every N optimizer steps, with real step numbers and times
+            for line in steps_file.read_text().splitlines():
+                entry = json.loads(line)
+                step, stamp = int(entry["step"]), int(entry["time"] * 1000)
+                metrics += [Metric(f"step/{k}", float(v), stamp, step) for k, v in entry.items()
+                            if k not in ("step", "time", "epoch") and v is not None]
+        metrics += [Metric(f"timing/{k}", float(v), now, 0) for k, v in result.get("timing", {}).items()
+                    if isinstance(v, (int, float))]
+        param_list = [Param(k, v[:6000]) for k, v in params.items()]
+        for i in range(0, len(param_list), 100):
+            client.log_batch(run_id, params=param_list[i: i + 100])
+        for i in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[i: i + 1000])
+        client.log_batch(run_id, tags=[RunTag("erbench.logged", "true")])
+        for name in ARTIFACTS + (("model.safetensors",) if log_weights else ()):
+            if (run_dir / name).is_file():
+                client.log_artifact(run_id, str(run_dir / name))
+        client.set_terminated(run_id, "FINISHED")
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    return run_id

@@ -1,0 +1,211 @@
+"""The one training loop (SPEC 2 'Optimisation', SPEC 6) and the run folder it writes.
+
+AdamW (fused where supported), no weight decay on biases and LayerNorm, linear warm-up then
+linear decay, gradient clipping, shuffled batches with the last incomplete one dropped,
+negatives redrawn every epoch; the last epoch's model is evaluated. One seed fixes Python,
+NumPy and torch. The run folder is written into a temporary folder and renamed into place,
+so an interrupted run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from erbench import scoring
+from erbench.config import RunConfig
+from erbench.datasets.load import Document, TypeInventory
+from erbench.files import write_folder_atomic
+from erbench.models.collate import collate_train
+from erbench.models.encoder import EncodedDocument, encode_documents, encoder_max_length, load_encoder
+from erbench.models.losses import class_balanced_weights
+from erbench.models.sampling import class_counts, sample_document
+from erbench.models.spert import SpanRelationModel
+from erbench.optim import make_optimizer
+from erbench.progress import Progress
+
+
+@dataclass
+class RunData:
+    """What a run reads: the staged splits (already validated) and the dataset's fingerprint."""
+
+    types: TypeInventory
+    train: list[Document]
+    eval: list[Document]
+    dev: list[Document] | None = None
+    sha256: dict[str, str] | None = None
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device '{name}' was asked for, but CUDA is not available")
+    return torch.device(name)
+
+
+def peak_rss_mb() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return usage / (1024 * 1024) if sys.platform == "darwin" else usage / 1024
+
+
+def autocast(device: torch.device, precision: str):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def evaluate(model: SpanRelationModel, encoded: list[EncodedDocument], pad_id: int, device: torch.device,
+             batch_size: int, precision: str = "fp32", progress: Progress | None = None) -> list[Document]:
+    model.eval()
+    predictions: list[Document] = []
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))  # less padding
+    task = progress.add("predict", len(encoded)) if progress else None
+    with autocast(device, precision):
+        for lo in range(0, len(order), batch_size):
+            chunk = [encoded[i] for i in order[lo: lo + batch_size]]
+            predictions.extend(model.predict(chunk, pad_id, device))
+            if progress:
+                progress.advance(task, len(chunk))
+    if progress:
+        progress.remove(task)
+    by_index = dict(zip(order, predictions))
+    return [by_index[i] for i in range(len(encoded))]
+
+
+def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = None,
+                on_epoch: Callable[[int, dict], None] | None = None, encoder=None):
+    """Train one run; return (model, tokenizer, history, info). `encoder` = (model, tokenizer) injects one."""
+    opts, tcfg = cfg.model, cfg.train
+    if tcfg.threads:
+        torch.set_num_threads(tcfg.threads)
+    rng = seed_everything(cfg.seed)
+    device = pick_device(tcfg.device)
+    transformer, tokenizer = encoder if encoder is not None else load_encoder(tcfg.encoder, seed=cfg.seed)
+    max_len = tcfg.max_length or encoder_max_length(transformer, tokenizer)
+    train_enc, train_report = encode_documents(tokenizer, data.train, max_len, tcfg.long_documents)
+    dev_enc = encode_documents(tokenizer, data.dev, max_len, tcfg.long_documents)[0] if data.dev else None
+    torch.manual_seed(cfg.seed)
+    model = SpanRelationModel(transformer, data.types, opts).to(device)
+    counts = class_counts(train_enc, data.types, neg_entity_count=opts.neg_entity_count,
+                          neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size)
+    class_weights = None
+    if opts.loss == "class_balanced":
+        class_weights = {k: class_balanced_weights(v, opts.cb_beta).to(device) for k, v in counts.items()}
+    steps_per_epoch = len(train_enc) // tcfg.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"train split has {len(train_enc)} documents, fewer than batch_size={tcfg.batch_size}")
+    total = steps_per_epoch * tcfg.epochs
+    optimizer = make_optimizer(model, tcfg.optimizer, tcfg.lr, tcfg.weight_decay)
+    from transformers import get_linear_schedule_with_warmup
+
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(tcfg.warmup * total), total)
+    pad_id = tokenizer.pad_token_id
+    history: list[dict] = []
+    epoch_task = progress.add("epochs", tcfg.epochs) if progress else None
+    train_seconds = 0.0
+    steps: list[dict] = []  # the training loss every `log_every` optimizer steps
+    window: dict[str, float] = {}
+    global_step, run_start = 0, time.time()
+    for epoch in range(1, tcfg.epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        order = rng.permutation(len(train_enc))
+        losses_sum: dict[str, float] = {}
+        step_task = progress.add(f"epoch {epoch}", steps_per_epoch) if progress else None
+        for step in range(steps_per_epoch):
+            docs = [train_enc[i] for i in order[step * tcfg.batch_size: (step + 1) * tcfg.batch_size]]
+            samples = [sample_document(d, data.types, rng, neg_entity_count=opts.neg_entity_count,
+                                       neg_relation_count=opts.neg_relation_count,
+                                       max_span_size=opts.max_span_size) for d in docs]
+            batch = collate_train(docs, samples, pad_id, len(data.types.relations), opts.width_embedding_count - 1)
+            batch = batch.to(device, non_blocking=device.type == "cuda")
+            with autocast(device, tcfg.precision):
+                loss, parts = model.loss(batch, class_weights)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.max_grad_norm)
+            lr_used = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            values = {"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
+            for key, value in values.items():
+                losses_sum[key] = losses_sum.get(key, 0.0) + value
+                window[key] = window.get(key, 0.0) + value
+            global_step += 1
+            if tcfg.log_every and global_step % tcfg.log_every == 0:
+                steps.append({"step": global_step, "epoch": epoch, "time": time.time(),
+                              "seconds": time.time() - run_start, "lr": lr_used,
+                              **{f"train/{k}": v / tcfg.log_every for k, v in window.items()}})
+                window = {}
+            if progress:
+                progress.advance(step_task)
+        seconds = time.perf_counter() - start
+        train_seconds += seconds
+        record = {"epoch": epoch, "time": time.time(), "seconds": seconds,
+                  "sentences_per_s": steps_per_epoch * tcfg.batch_size / seconds}
+        record.update({f"train/{k}": v / steps_per_epoch for k, v in losses_sum.items()})
+        if dev_enc is not None and tcfg.eval_dev_every_epoch:
+            dev_pred = evaluate(model, dev_enc, pad_id, device, tcfg.eval_batch_size, tcfg.precision)
+            dev_scores = scoring.score(data.dev, dev_pred, data.types, no_overlapping=cfg.no_overlapping)
+            record.update(scoring.flatten_metrics({k: {kk: vv for kk, vv in v.items() if kk != "per_type"}
+                                                   for k, v in dev_scores.items()}, "dev"))
+        history.append(record)
+        if on_epoch:
+            on_epoch(epoch, record)
+        if progress:
+            progress.remove(step_task)
+            progress.advance(epoch_task)
+    info = {
+        "device": str(device), "max_length": max_len, "train_encoding": asdict(train_report),
+        "class_counts": counts, "steps": total, "train_seconds": train_seconds,
+        "seconds_per_epoch": train_seconds / tcfg.epochs,
+        "train_sentences_per_s": total * tcfg.batch_size / train_seconds if train_seconds else float("nan"),
+        "class_weights": {k: v.tolist() for k, v in class_weights.items()} if class_weights else None,
+        "steps_log": steps,
+    }
+    return model, tokenizer, history, info
+
+
+def prediction_records(gold: list[Document], pred: list[Document]) -> list[dict]:
+    """One JSON object per document: tokens, gold and predicted entities and relations."""
+    rows = []
+    for g, p in zip(gold, pred):
+        gj, pj = g.to_json(), p.to_json()
+        rows.append({"index": g.index, "orig_id": g.orig_id, "tokens": gj["tokens"],
+                     "gold": {"entities": gj["entities"], "relations": gj["relations"]},
+                     "pred": {"entities": pj["entities"], "relations": pj["relations"]}})
+    return rows
+
+
+def write_run_folder(out_dir: Path, files: dict[str, bytes | str], weights: dict | None = None) -> Path:
+    """Write the run's files (and its weights as safetensors) atomically into `out_dir`."""
+
+    def save_weights(tmp: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+
+    return write_folder_atomic(out_dir, files, save_weights if weights is not None else None)
+
+
+def state_dict_for_saving(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+
+def jsonl(rows: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
