@@ -33,7 +33,12 @@ REFUSED = {
     "max_span_size": "max span size",
     "batch_size": "batch size",
     "lr": "learning rate",
+    "optimizer": "optimizer",
 }
+# the value a run that did not record a key was made with (runs before the key existed)
+UNRECORDED = {"eval_split": "test", "optimizer": "adamw"}
+OPTIMIZERS = {"adamw_legacy": "the reference SpERT's AdamW: no bias correction, eps 1e-6, decay after the step",
+              "adamw": "torch.optim.AdamW"}
 SHA_KEY = "data_sha256"
 RELATION_HEADLINE = {"rel_strict": "RE+ (strict: spans and entity types)", "rel": "RE (boundaries: spans only)"}
 MAX_NAMED_RUNS = 4
@@ -156,7 +161,7 @@ def mismatches(dataset: str, runs: Sequence[RunLike]) -> list[Mismatch]:
     """Every REFUSED key (and data file hash) on which the runs disagree, with the runs per value."""
     found = []
     for key in REFUSED:
-        values = _distinct(runs, lambda r, k=key: fmt(r.protocol.get(k, "test" if k == "eval_split" else None)))
+        values = _distinct(runs, lambda r, k=key: fmt(r.protocol.get(k, UNRECORDED.get(k))))
         if len(values) > 1:
             found.append(Mismatch(dataset, key, tuple((v, tuple(ls)) for v, ls in sorted(values.items()))))
     files = sorted({f for r in runs for f in ((r.data or {}).get("sha256") or {})})
@@ -185,7 +190,7 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
         raise ValueError(f"{dataset}: no runs for a protocol card")
     found = tuple(mismatches(dataset, runs))
     mixed = {m.key for m in found}
-    values = {k: sorted(_distinct(runs, lambda r, k=k: fmt(r.protocol.get(k, "test" if k == "eval_split" else None))))
+    values = {k: sorted(_distinct(runs, lambda r, k=k: fmt(r.protocol.get(k, UNRECORDED.get(k)))))
               for k in REFUSED}
     sha: dict[str, list[str]] = {}
     for r in runs:
@@ -220,6 +225,7 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
         row("epochs", REFUSED["epochs"], ", ".join(values["epochs"])),
         row("batch_size", REFUSED["batch_size"], ", ".join(values["batch_size"])),
         row("lr", REFUSED["lr"], ", ".join(values["lr"])),
+        row("optimizer", REFUSED["optimizer"], ", ".join(f"{o} ({OPTIMIZERS.get(o, o)})" for o in values["optimizer"])),
         row("seeds", "seeds", f"{', '.join(map(str, seeds))} (n={n_text} runs per method"
             + (f", {len(folds)} folds" if folds else "") + ")"),
         row(SHA_KEY, "data sha256", "; ".join(f"{n} {d[:12]}" for n, d in sha256.items()) or "not recorded"),
@@ -252,7 +258,8 @@ def signature(card: ProtocolCard, *, average: str, n_seeds: int, n_folds: int) -
         ("split", ",".join(f"{t}->{e}" for t in v["train_split"] for e in v["eval_split"])),
         ("ep", ",".join(v["epochs"])), ("sel", ",".join(v["selected_epoch"])), ("avg", average),
         ("no_overlap", ",".join(v["no_overlapping"])), ("neg", neg), ("bs", ",".join(v["batch_size"])),
-        ("lr", ",".join(v["lr"])), ("span", ",".join(v["max_span_size"])), ("seeds", str(n_seeds)),
+        ("lr", ",".join(v["lr"])), ("opt", ",".join(v["optimizer"])), ("span", ",".join(v["max_span_size"])),
+        ("seeds", str(n_seeds)),
     ]
     if n_folds:
         fields.append(("folds", str(n_folds)))
