@@ -1,4 +1,4 @@
-"""Optimizers. `AdamWLegacy` is the AdamW the reference SpERT trains with (docs: methods, "Optimisation").
+"""Optimizers. `AdamWLegacy` is the AdamW the reference SpERT trains with (docs/methods.md, SpERT).
 
 The reference builds the AdamW that `transformers` shipped before 4.x removed it, with
 `correct_bias=False`. Per parameter p with gradient g, scheduled learning rate lr:
