@@ -6,6 +6,12 @@ over 2**j consecutive pieces) answers any range [a, b) as the max of two overlap
 windows, so a span or a relation context costs two gathers. Empty ranges (adjacent or
 overlapping relation arguments) pool to a zero vector, as SpERT does. `naive_range_max` is
 the dense reference that the equivalence tests compare against.
+
+Rows are gathered with `index_select`, never with advanced indexing (`x[idx]`): on CPU with
+more than one thread, the backward of `x[idx]` accumulates repeated indices with atomic adds
+once a gather holds 32768 elements or more, so the order of the float additions (and the
+trained weights) changes from run to run; `index_select`'s backward (`index_add_`) adds them
+in index order. `gather_rows` is the one helper the model uses for that.
 """
 
 from __future__ import annotations
@@ -48,6 +54,11 @@ def relation_context(h_span: np.ndarray, t_span: np.ndarray) -> tuple[np.ndarray
     return start, end
 
 
+def gather_rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x[index] along dim 0 with a backward that is bitwise reproducible at any thread count."""
+    return x.index_select(0, index)
+
+
 class RangeMax:
     """Exact max over piece ranges [start, end) of hidden states h [batch, pieces, hidden]."""
 
@@ -79,8 +90,8 @@ class RangeMax:
         level = self._log2[size]
         flat = self.table.reshape(-1, self.hidden)
         base = (level * self.batch + batch_idx) * self.length
-        left = flat[base + start]
-        right = flat[base + start + size - (1 << level)]
+        left = gather_rows(flat, base + start)
+        right = gather_rows(flat, base + start + size - (1 << level))
         pooled = torch.maximum(left, right)
         if bool(empty.any()):
             pooled = pooled.masked_fill(empty.unsqueeze(-1), 0.0)

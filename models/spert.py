@@ -14,7 +14,7 @@ from erbench.datasets.load import Document, Entity, Relation, TypeInventory
 from erbench.models.collate import Batch, collate_candidates
 from erbench.models.encoder import EncodedDocument
 from erbench.models.heads import HEADS
-from erbench.models.spans import RangeMax, relation_context
+from erbench.models.spans import RangeMax, gather_rows, relation_context
 from torch import nn
 
 
@@ -44,16 +44,18 @@ class SpanRelationModel(nn.Module):
     def spans(self, h: torch.Tensor, table: RangeMax, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, dict]:
         pooled = table.query(batch.ent_doc, batch.ent_start, batch.ent_end)
         width = self.width_embedding(batch.ent_width)
-        x = torch.cat([h[batch.ent_doc, 0], pooled, width], dim=-1)
+        x = torch.cat([gather_rows(h[:, 0], batch.ent_doc), pooled, width], dim=-1)
         return pooled, width, self.heads.entity(self.dropout(x))
 
     def pairs(self, table: RangeMax, doc, head, tail, ctx_start, ctx_end, pooled, width, ent_out) -> dict:
-        parts = [table.query(doc, ctx_start, ctx_end), pooled[head], pooled[tail], width[head], width[tail]]
+        # gather_rows, not x[idx]: the backward of advanced indexing is not reproducible on CPU threads
+        parts = [table.query(doc, ctx_start, ctx_end), gather_rows(pooled, head), gather_rows(pooled, tail),
+                 gather_rows(width, head), gather_rows(width, tail)]
         if self.options.entity_logits != "none":
             logits = self.heads.entity_features(ent_out, self.options.entity_logits)
             if self.options.detach_entity_logits:
                 logits = logits.detach()
-            parts += [logits[head], logits[tail]]
+            parts += [gather_rows(logits, head), gather_rows(logits, tail)]
         return self.heads.relation(self.dropout(torch.cat(parts, dim=-1)))
 
     # -- training ----------------------------------------------------------------------------
