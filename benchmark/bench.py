@@ -1,8 +1,10 @@
 """Throughput benchmark: a method's training step and inference against the bare encoder's.
 
 The bare encoder does the same work a method's encoder does on the same batches (forward,
-backward and an AdamW step for training; forward only for inference), so the ratio isolates
-what SpERT's sampling, pooling, heads and decoding cost on top.
+backward and an optimizer step for training; forward only for inference), so the ratio isolates
+what SpERT's sampling, pooling, heads and decoding cost on top. The method's training steps are
+`erbench.train.train_step` itself, timed phase by phase (`breakdown`: sampling and collation,
+encoder forward, pooling, heads and losses, backward, optimizer step).
 """
 
 from __future__ import annotations
@@ -15,13 +17,21 @@ import torch
 from erbench.config import TrainOptions
 from erbench.datasets.registry import resolve
 from erbench.datasets.stage import load_split
-from erbench.models.collate import collate_train, pad_inputs
+from erbench.models.collate import pad_inputs
 from erbench.models.encoder import encode_documents, encoder_max_length, load_encoder
 from erbench.models.registry import method_options
-from erbench.models.sampling import sample_document
+from erbench.models.sampling import class_counts
 from erbench.models.spert import SpanRelationModel
 from erbench.optim import make_optimizer
-from erbench.train import peak_rss_mb, pick_device, seed_everything
+from erbench.train import (
+    PHASES,
+    StepTimer,
+    make_class_weights,
+    peak_rss_mb,
+    pick_device,
+    seed_everything,
+    train_step,
+)
 
 WARMUP_STEPS = 3
 
@@ -41,7 +51,7 @@ def _timed(fn, steps: int) -> float:
 
 def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences: int, batch_size: int,
               eval_batch_size: int, threads: int, device: str, precision: str, data_root: Path,
-              checkpoint: Path | None = None) -> dict:
+              checkpoint: Path | None = None, optimizer: str | None = None) -> dict:
     """Measure a method against the bare encoder; `checkpoint` (a run folder) gives inference a trained model."""
     if threads:
         torch.set_num_threads(threads)
@@ -55,7 +65,7 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
     encoded, _ = encode_documents(tokenizer, docs, encoder_max_length(transformer, tokenizer))
     pad = tokenizer.pad_token_id
     amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-    cfg = TrainOptions(encoder=encoder)
+    cfg = TrainOptions(encoder=encoder, **({"optimizer": optimizer} if optimizer else {}))
     train_batches = [encoded[i: i + batch_size] for i in range(0, len(encoded) - batch_size + 1, batch_size)]
     eval_batches = [encoded[i: i + eval_batch_size] for i in range(0, len(encoded), eval_batch_size)]
 
@@ -88,20 +98,20 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
     model = SpanRelationModel(transformer, types, opts).to(dev).train()
     optimizer = make_optimizer(model, cfg.optimizer, cfg.lr, cfg.weight_decay)
 
-    def method_step(i: int) -> None:
-        batch_docs = train_batches[i % len(train_batches)]
-        samples = [sample_document(d, types, rng, neg_entity_count=opts.neg_entity_count,
-                                   neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size)
-                   for d in batch_docs]
-        batch = collate_train(batch_docs, samples, pad, len(types.relations), opts.width_embedding_count - 1)
-        with amp:
-            loss, _ = model.loss(batch.to(dev))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    counts = class_counts(encoded, types, neg_entity_count=opts.neg_entity_count,
+                          neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size)
+    class_weights = make_class_weights(opts, counts, dev)
+    timer = StepTimer(dev)
+
+    def method_step(i: int, timed: StepTimer | None = None) -> None:
+        train_step(model, train_batches[i % len(train_batches)], rng, optimizer, pad_id=pad, device=dev,
+                   precision=precision, class_weights=class_weights, max_grad_norm=cfg.max_grad_norm, timer=timed)
 
     method_train = _timed(method_step, len(train_batches))
+    for i in range(len(train_batches)):  # a second pass, phase by phase (the sections' waits stay out of the above)
+        method_step(i, timer)
+    per_step = {k: timer.seconds.get(k, 0.0) / len(train_batches) for k in PHASES}
+    step_total = sum(per_step.values())
     rss_method_train = peak_rss_mb()
     if checkpoint is not None:  # decode with a trained model: an untrained one calls every span an entity
         from erbench.runner import load_checkpoint
@@ -116,11 +126,22 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
     method_eval = _timed(method_infer, len(eval_batches))
     n_train = len(train_batches) * batch_size
     pred_entities = sum(len(p.entities) for b in eval_batches[:2] for p in model.predict(b, pad, dev))
+    warnings = []
+    if checkpoint is None:
+        warnings.append(f"inference decoded an untrained model ({len(train_batches)} bench steps only): it calls "
+                        "nearly every span an entity and decodes all their pairs, so its inference numbers and ratio "
+                        "say little about a trained model's; pass --checkpoint RUN_FOLDER (a trained run of this "
+                        "method) for meaningful inference numbers")
     result = {
         "device": str(dev), "threads": torch.get_num_threads(), "encoder": encoder, "method": method,
         "sentences": len(encoded), "avg_pieces": float(np.mean([len(e.input_ids) for e in encoded])),
         "train": {"method_sps": n_train / method_train, "bare_sps": n_train / bare_train,
                   "cost_ratio": method_train / bare_train, "peak_rss_mb": max(rss_bare_train, rss_method_train)},
+        "breakdown": {"ms_per_step": {k: 1e3 * v for k, v in per_step.items()},
+                      "share": {k: v / step_total if step_total else float("nan") for k, v in per_step.items()},
+                      "bare_encoder_ms_per_step": 1e3 * bare_train / len(train_batches)},
+        "optimizer": cfg.optimizer,
+        "warnings": warnings,
         "inference": {"method_sps": len(encoded) / method_eval, "bare_sps": len(encoded) / bare_eval,
                       "cost_ratio": method_eval / bare_eval, "peak_rss_mb": peak_rss_mb()},
         "note": (f"ratios are method time / bare-encoder time on the same batches (batch {batch_size} train, "

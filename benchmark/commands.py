@@ -102,16 +102,20 @@ def predict(run_dir: Path, input_file: Path, out: Path | None, device: str) -> N
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
 @click.option("--checkpoint", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="A trained run folder of this method: inference then decodes a trained model.")
+@click.option("--optimizer", type=click.Choice(["adamw_legacy", "adamw"]), default=None,
+              help="Default: the training default (adamw_legacy).")
 @click.option("--json", "as_json", is_flag=True)
 @friendly_errors
 def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_size, threads, device, precision,
-          data_root, checkpoint, as_json) -> None:
+          data_root, checkpoint, optimizer, as_json) -> None:
     """Training and inference throughput and peak memory of a method vs the bare encoder."""
     from erbench.bench import run_bench
 
     result = run_bench(dataset=dataset, split=split, encoder=encoder, method=method, sentences=sentences,
                        batch_size=batch_size, eval_batch_size=eval_batch_size, threads=threads, device=device,
-                       precision=precision, data_root=data_root, checkpoint=checkpoint)
+                       precision=precision, data_root=data_root, checkpoint=checkpoint, optimizer=optimizer)
+    for warning in result["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(result, indent=1))
         return
@@ -123,6 +127,14 @@ def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_siz
         table.add_row(phase, f"{r['method_sps']:.1f}", f"{r['bare_sps']:.1f}", f"{r['cost_ratio']:.2f}x",
                       f"{r['peak_rss_mb']:.0f}")
     Console().print(table)
+    steps = Table(title=f"one training step of {method}, phase by phase ({result['optimizer']})")
+    for col in ("phase", "ms/step", "share"):
+        steps.add_column(col)
+    b = result["breakdown"]
+    for phase, ms in b["ms_per_step"].items():
+        steps.add_row(phase, f"{ms:.1f}", f"{100 * b['share'][phase]:.1f}%")
+    steps.add_row("bare encoder step (fwd+bwd+opt)", f"{b['bare_encoder_ms_per_step']:.1f}", "")
+    Console().print(steps)
     console.print(result["note"])
 
 

@@ -9,13 +9,14 @@ so an interrupted run leaves nothing half-written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import resource
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,77 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+PHASES = ("sampling_collation", "encoder_forward", "pooling", "heads_losses", "backward", "optimizer")
+
+
+@dataclass
+class StepTimer:
+    """Seconds spent in each phase of `train_step` (PHASES), summed over the steps it timed.
+
+    Each section waits for the device at both ends (CUDA is asynchronous), so the phases add up
+    to the step's wall time; on CPU that wait costs nothing.
+    """
+
+    device: torch.device
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def section(self, name: str):
+        self._sync()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._sync()
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+def _untimed(name: str):
+    return contextlib.nullcontext()
+
+
+def make_class_weights(opts, counts: dict[str, list[float]], device: torch.device) -> dict | None:
+    """The class-balanced loss's per-class weights (SPEC 5); None for every other loss."""
+    if opts.loss != "class_balanced":
+        return None
+    return {k: class_balanced_weights(v, opts.cb_beta).to(device) for k, v in counts.items()}
+
+
+def train_step(model: SpanRelationModel, docs: list[EncodedDocument], rng: np.random.Generator,
+               optimizer: torch.optim.Optimizer, *, pad_id: int, device: torch.device, precision: str = "fp32",
+               class_weights: dict | None = None, max_grad_norm: float | None = 1.0, scheduler=None,
+               timer: StepTimer | None = None) -> dict[str, float]:
+    """One optimizer step on `docs`: draw samples, collate, forward, loss, backward, clip, step.
+
+    The one training step of the harness: the training loop, `erbench bench` and the tests call it.
+    `max_grad_norm=None` skips clipping; `timer` sums each phase's seconds. -> the loss and its parts.
+    """
+    section = timer.section if timer else _untimed
+    opts, types = model.options, model.types
+    with section("sampling_collation"):
+        samples = [sample_document(d, types, rng, neg_entity_count=opts.neg_entity_count,
+                                   neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size)
+                   for d in docs]
+        batch = collate_train(docs, samples, pad_id, len(types.relations), opts.width_embedding_count - 1)
+        batch = batch.to(device, non_blocking=device.type == "cuda")
+    with autocast(device, precision):
+        loss, parts = model.loss(batch, class_weights, section=section)
+    with section("backward"):
+        loss.backward()
+    with section("optimizer"):
+        if max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+    return {"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
+
+
 def evaluate(model: SpanRelationModel, encoded: list[EncodedDocument], pad_id: int, device: torch.device,
              batch_size: int, precision: str = "fp32", progress: Progress | None = None) -> list[Document]:
     model.eval()
@@ -102,9 +174,7 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
     model = SpanRelationModel(transformer, data.types, opts).to(device)
     counts = class_counts(train_enc, data.types, neg_entity_count=opts.neg_entity_count,
                           neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size)
-    class_weights = None
-    if opts.loss == "class_balanced":
-        class_weights = {k: class_balanced_weights(v, opts.cb_beta).to(device) for k, v in counts.items()}
+    class_weights = make_class_weights(opts, counts, device)
     steps_per_epoch = len(train_enc) // tcfg.batch_size
     if steps_per_epoch == 0:
         raise ValueError(f"train split has {len(train_enc)} documents, fewer than batch_size={tcfg.batch_size}")
@@ -128,20 +198,9 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
         step_task = progress.add(f"epoch {epoch}", steps_per_epoch) if progress else None
         for step in range(steps_per_epoch):
             docs = [train_enc[i] for i in order[step * tcfg.batch_size: (step + 1) * tcfg.batch_size]]
-            samples = [sample_document(d, data.types, rng, neg_entity_count=opts.neg_entity_count,
-                                       neg_relation_count=opts.neg_relation_count,
-                                       max_span_size=opts.max_span_size) for d in docs]
-            batch = collate_train(docs, samples, pad_id, len(data.types.relations), opts.width_embedding_count - 1)
-            batch = batch.to(device, non_blocking=device.type == "cuda")
-            with autocast(device, tcfg.precision):
-                loss, parts = model.loss(batch, class_weights)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.max_grad_norm)
             lr_used = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            values = {"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
+            values = train_step(model, docs, rng, optimizer, pad_id=pad_id, device=device, precision=tcfg.precision,
+                                class_weights=class_weights, max_grad_norm=tcfg.max_grad_norm, scheduler=scheduler)
             for key, value in values.items():
                 losses_sum[key] = losses_sum.get(key, 0.0) + value
                 window[key] = window.get(key, 0.0) + value

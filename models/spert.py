@@ -7,6 +7,8 @@ method asks for it, the two entities' logits l(s1), l(s2) (SPEC 4). Dropout then
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from erbench.config import ModelOptions
@@ -16,6 +18,10 @@ from erbench.models.encoder import EncodedDocument
 from erbench.models.heads import HEADS
 from erbench.models.spans import RangeMax, gather_rows, relation_context
 from torch import nn
+
+
+def _untimed(name: str):
+    return contextlib.nullcontext()
 
 
 class SpanRelationModel(nn.Module):
@@ -41,35 +47,55 @@ class SpanRelationModel(nn.Module):
         h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
         return h, RangeMax(h)
 
-    def spans(self, h: torch.Tensor, table: RangeMax, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def span_features(self, h: torch.Tensor, table: RangeMax, batch: Batch):
+        """(pooled [N, H], width [N, W], x(s) [N, 2H + W]) of every entity row."""
         pooled = table.query(batch.ent_doc, batch.ent_start, batch.ent_end)
         width = self.width_embedding(batch.ent_width)
-        x = torch.cat([gather_rows(h[:, 0], batch.ent_doc), pooled, width], dim=-1)
+        return pooled, width, torch.cat([gather_rows(h[:, 0], batch.ent_doc), pooled, width], dim=-1)
+
+    def spans(self, h: torch.Tensor, table: RangeMax, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        pooled, width, x = self.span_features(h, table, batch)
         return pooled, width, self.heads.entity(self.dropout(x))
 
-    def pairs(self, table: RangeMax, doc, head, tail, ctx_start, ctx_end, pooled, width, ent_out) -> dict:
+    @staticmethod
+    def pair_features(table: RangeMax, doc, head, tail, ctx_start, ctx_end, pooled, width) -> list[torch.Tensor]:
         # gather_rows, not x[idx]: the backward of advanced indexing is not reproducible on CPU threads
-        parts = [table.query(doc, ctx_start, ctx_end), gather_rows(pooled, head), gather_rows(pooled, tail),
-                 gather_rows(width, head), gather_rows(width, tail)]
+        return [table.query(doc, ctx_start, ctx_end), gather_rows(pooled, head), gather_rows(pooled, tail),
+                gather_rows(width, head), gather_rows(width, tail)]
+
+    def pairs(self, table: RangeMax, doc, head, tail, ctx_start, ctx_end, pooled, width, ent_out,
+              parts: list[torch.Tensor] | None = None) -> dict:
+        if parts is None:
+            parts = self.pair_features(table, doc, head, tail, ctx_start, ctx_end, pooled, width)
         if self.options.entity_logits != "none":
             logits = self.heads.entity_features(ent_out, self.options.entity_logits)
             if self.options.detach_entity_logits:
                 logits = logits.detach()
-            parts += [gather_rows(logits, head), gather_rows(logits, tail)]
+            parts = [*parts, gather_rows(logits, head), gather_rows(logits, tail)]
         return self.heads.relation(self.dropout(torch.cat(parts, dim=-1)))
 
     # -- training ----------------------------------------------------------------------------
-    def forward(self, batch: Batch) -> tuple[dict, dict]:
-        h, table = self.encode(batch)
-        pooled, width, ent_out = self.spans(h, table, batch)
-        rel_doc = batch.ent_doc[batch.rel_head]
-        rel_out = self.pairs(table, rel_doc, batch.rel_head, batch.rel_tail, batch.ctx_start, batch.ctx_end,
-                             pooled, width, ent_out)
+    def forward(self, batch: Batch, section=None) -> tuple[dict, dict]:
+        """Entity and relation head outputs; `section(name)` (a context manager) times the phases."""
+        section = section or _untimed
+        with section("encoder_forward"):
+            h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+        with section("pooling"):
+            table = RangeMax(h)
+            pooled, width, x = self.span_features(h, table, batch)
+            rel_doc = batch.ent_doc[batch.rel_head]
+            parts = self.pair_features(table, rel_doc, batch.rel_head, batch.rel_tail, batch.ctx_start,
+                                       batch.ctx_end, pooled, width)
+        with section("heads_losses"):
+            ent_out = self.heads.entity(self.dropout(x))
+            rel_out = self.pairs(table, rel_doc, batch.rel_head, batch.rel_tail, batch.ctx_start, batch.ctx_end,
+                                 pooled, width, ent_out, parts)
         return ent_out, rel_out
 
-    def loss(self, batch: Batch, class_weights: dict | None = None) -> tuple[torch.Tensor, dict]:
-        ent_out, rel_out = self(batch)
-        return self.heads.loss(ent_out, rel_out, batch, self.options, class_weights)
+    def loss(self, batch: Batch, class_weights: dict | None = None, section=None) -> tuple[torch.Tensor, dict]:
+        ent_out, rel_out = self(batch, section)
+        with (section or _untimed)("heads_losses"):
+            return self.heads.loss(ent_out, rel_out, batch, self.options, class_weights)
 
     # -- inference ---------------------------------------------------------------------------
     @torch.no_grad()

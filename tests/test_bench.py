@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from click.testing import CliRunner
 from erbench.cli import main
@@ -12,7 +13,8 @@ from erbench.datasets.stage import stage_dataset
 from erbench.datasets.synthetic import SyntheticConfig
 
 
-def test_bench_reports_ratios(tmp_path, monkeypatch):
+@pytest.mark.parametrize("method", ["spert", "spert_cb"])
+def test_bench_reports_ratios_and_the_step_breakdown(tmp_path, monkeypatch, method):
     # an untrained model calls every span an entity and decodes all their pairs (quadratic): keep the
     # decoding small here, the bench's plumbing is what this test checks
     from erbench.models.heads import SpertHeads
@@ -27,15 +29,26 @@ def test_bench_reports_ratios(tmp_path, monkeypatch):
     threads = torch.get_num_threads()
     try:
         result = CliRunner().invoke(main, ["bench", "--dataset", "synthetic", "--encoder", "tiny-random",
-                                           "--sentences", "8", "--threads", "1", "--data-root", str(tmp_path),
+                                           "--sentences", "8", "--threads", "1", "--method", method,
+                                           "--data-root", str(tmp_path),
                                            "--json"])
     finally:
         torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     for phase in ("train", "inference"):
         assert report[phase]["method_sps"] > 0 and report[phase]["bare_sps"] > 0
         ratio = report[phase]["bare_sps"] / report[phase]["method_sps"]
         assert abs(report[phase]["cost_ratio"] - ratio) < 1e-9
         assert report[phase]["peak_rss_mb"] > 0
-    assert report["sentences"] == 8
+    assert report["sentences"] == 8 and report["method"] == method
+    from erbench.train import PHASES
+
+    breakdown = report["breakdown"]
+    assert list(breakdown["ms_per_step"]) == list(PHASES)
+    assert all(breakdown["ms_per_step"][p] > 0 for p in PHASES)
+    assert abs(sum(breakdown["share"].values()) - 1.0) < 1e-9
+    assert breakdown["bare_encoder_ms_per_step"] > 0
+    assert report["optimizer"] == "adamw_legacy"
+    assert any("untrained model" in w for w in report["warnings"])  # no --checkpoint: said so
+    assert "warning: inference decoded an untrained model" in result.stderr

@@ -7,12 +7,11 @@ import pytest
 import torch
 from erbench.config import ConfigError, ModelOptions
 from erbench.datasets.load import Document, Entity, Relation, TypeInventory
-from erbench.models.collate import collate_train
 from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
-from erbench.models.losses import class_balanced_weights
 from erbench.models.registry import METHODS, get_method, method_options, register
-from erbench.models.sampling import class_counts, sample_document
+from erbench.models.sampling import class_counts
 from erbench.models.spert import SpanRelationModel
+from erbench.train import make_class_weights, train_step
 
 TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Live_In", "Near"), frozenset({"Near"}))
 DOCS = [
@@ -46,26 +45,18 @@ def train_losses(name: str, tokenizer, steps: int = STEPS) -> list[float]:
     rng = np.random.default_rng(0)
     encoded, _ = encode_documents(tokenizer, DOCS, 64)
     model = SpanRelationModel(tiny_encoder(tokenizer, seed=0), TYPES, options)
-    class_weights = None
-    if options.loss == "class_balanced":
-        counts = class_counts(encoded, TYPES, neg_entity_count=options.neg_entity_count,
-                              neg_relation_count=options.neg_relation_count, max_span_size=options.max_span_size)
-        class_weights = {k: class_balanced_weights(v, options.cb_beta) for k, v in counts.items()}
+    counts = class_counts(encoded, TYPES, neg_entity_count=options.neg_entity_count,
+                          neg_relation_count=options.neg_relation_count, max_span_size=options.max_span_size)
+    class_weights = make_class_weights(options, counts, torch.device("cpu"))
+    assert (class_weights is not None) == (options.loss == "class_balanced")
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
     history = []
     for _ in range(steps):
-        samples = [sample_document(d, TYPES, rng, neg_entity_count=options.neg_entity_count,
-                                   neg_relation_count=options.neg_relation_count,
-                                   max_span_size=options.max_span_size) for d in encoded]
-        batch = collate_train(encoded, samples, tokenizer.pad_token_id, len(TYPES.relations),
-                              options.width_embedding_count - 1)
-        loss, parts = model.loss(batch, class_weights)
-        assert torch.isfinite(loss) and all(torch.isfinite(v) for v in parts.values())
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        history.append(float(loss.detach()))
+        values = train_step(model, encoded, rng, optimizer, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"),
+                            class_weights=class_weights, max_grad_norm=None)
+        assert all(np.isfinite(v) for v in values.values())
+        history.append(values["loss"])
     return history
 
 
