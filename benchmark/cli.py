@@ -24,6 +24,23 @@ def _quiet(ctx: click.Context) -> bool:
     return bool(ctx.find_root().obj.get("quiet")) or os.environ.get("CI", "").lower() == "true"
 
 
+def quiet_third_party() -> None:
+    """--quiet / CI=true: no progress bars or INFO lines from transformers, huggingface_hub, MLflow and
+    alembic (also in subprocesses, through the environment); their warnings still reach stderr."""
+    import logging
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "warning")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    for name in ("mlflow", "alembic", "transformers", "huggingface_hub", "ray"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if "transformers" in sys.modules:  # already imported: its progress switch was read at import time
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
 def friendly_errors(func):
     """Turn the project's input errors into one red line and exit status 2."""
 
@@ -31,11 +48,12 @@ def friendly_errors(func):
     def wrapper(*args, **kwargs):
         from erbench.datasets.load import DataError
         from erbench.datasets.stage import StageError
-        from erbench.models.encoder import LongDocumentError
+        from erbench.models.encoder import EncoderError, LongDocumentError
 
         try:
             return func(*args, **kwargs)
-        except (ConfigError, DataError, StageError, LongDocumentError, FileNotFoundError, ValueError) as exc:
+        except (ConfigError, DataError, StageError, LongDocumentError, EncoderError, FileNotFoundError,
+                ValueError) as exc:
             console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             sys.exit(2)
         except KeyboardInterrupt:
@@ -70,6 +88,8 @@ def load_params(path: Path | None) -> dict:
 def main(ctx: click.Context, quiet: bool) -> None:
     """erbench: span-based joint entity and relation extraction, reproducibly benchmarked."""
     ctx.obj = {"quiet": quiet}
+    if _quiet(ctx):
+        quiet_third_party()
 
 
 @main.group()
@@ -93,7 +113,7 @@ def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Pat
     from erbench.datasets.synthetic import SyntheticConfig
 
     params = load_params(params_path).get("data", {}) or {}
-    spec = resolve(name, params.get("custom"))
+    spec = resolve(name, params.get("custom"))  # a custom name that shadows a built-in is an error
     source = "--mirror"
     if mirror is None and os.environ.get("ERBENCH_DATA_MIRROR"):
         mirror, source = Path(os.environ["ERBENCH_DATA_MIRROR"]), "$ERBENCH_DATA_MIRROR"
@@ -126,7 +146,7 @@ def data_stats(name: str, data_root: Path, max_span_size: int, as_json: bool, pa
     from erbench.datasets.stage import load_split
     from erbench.datasets.stats import render_stats, split_stats
 
-    spec = resolve(name, (load_params(params_path).get("data", {}) or {}).get("custom"))
+    spec = resolve(name, (load_params(params_path).get("data", {}) or {}).get("custom"), data_root)
     result = {}
     for split in spec.splits:
         docs, types = load_split(data_root, spec, split)
@@ -141,7 +161,7 @@ PROTOCOL_KEYS = {"train_split", "eval_split", "dev_split", "no_overlapping", "en
 
 
 def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
-                     params: dict) -> RunConfig:
+                     params: dict, data_root: Path | None = None) -> RunConfig:
     """RunConfig from the method registry, then params (`train`, `methods.M`, `protocol.D`), then flags and --set.
 
     Split flags left unset take the dataset's protocol from params (e.g. CoNLL04: train_dev -> test),
@@ -152,7 +172,7 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
     from erbench.datasets.registry import resolve
     from erbench.models.registry import method_options
 
-    spec = resolve(dataset, (params.get("data") or {}).get("custom"))
+    spec = resolve(dataset, (params.get("data") or {}).get("custom"), data_root)
     overrides = split_overrides(sets)
     model_keys = set(RunConfig.__dataclass_fields__["model"].default_factory().__dataclass_fields__)
     train_keys = set(TrainOptions.__dataclass_fields__)
@@ -175,6 +195,8 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
     if encoder:
         train_over["encoder"] = encoder
     if epochs is not None:
+        if epochs < 1:
+            raise ConfigError(f"--epochs: must be >= 1, got {epochs}")
         train_over["epochs"] = epochs
     train = apply_overrides(train, train_over, "--set")
     train_split = train_split or proto.get("train_split", "train")
@@ -205,6 +227,8 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
               help="Per-epoch dev scores; 'none' to skip. Default: params protocol, else dev.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a model or train option.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Replace an existing run folder at OUT (never a folder erbench did not "
+                                           "write as a run folder).")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
 @click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A params file (train options, methods.M overrides, protocol.D); none is read unless named.")
@@ -213,18 +237,24 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
 @click.option("--mlflow-uri", default=None, help="Tracking URI (else $MLFLOW_TRACKING_URI, params, sqlite:///mlflow.db).")
 @click.pass_context
 @friendly_errors
-def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_split, dev_split, sets, out,
+def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_split, dev_split, sets, out, force,
           data_root, params_path, track, mlflow_uri) -> None:
     """Train one run and write OUT/metrics.json, predictions.jsonl, config.json, model.safetensors."""
+    from erbench.files import check_output_folder
+    from erbench.models.encoder import check_encoder
     from erbench.progress import Progress
     from erbench.runner import execute_run
 
+    check_output_folder(out, force=force, kind="run")  # before the training, not after it
     params = load_params(params_path)
     cfg = build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
-                           params)
+                           params, data_root)
+    check_encoder(cfg.train.encoder)
     with Progress(enabled=not _quiet(ctx)) as progress:
         result = execute_run(cfg, data_root, out, custom=(params.get("data") or {}).get("custom"),
-                             progress=progress)
+                             progress=progress, force=force)
+    for warning in result["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     m, t = result["metrics"], result["timing"]
     split = cfg.eval_split
     console.print(

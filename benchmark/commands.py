@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 from erbench.cli import DATA_ROOT, _quiet, console, friendly_errors, load_params
-from erbench.config import ConfigError
 from rich.console import Console
 from rich.table import Table
 
@@ -33,9 +32,11 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
     from erbench.train import pick_device
 
     model, tokenizer, cfg, types, max_len = load_checkpoint(run_dir, device)
-    spec = resolve(cfg.dataset, (load_params(params_path).get("data") or {}).get("custom"))
+    spec = resolve(cfg.dataset, (load_params(params_path).get("data") or {}).get("custom"), data_root)
     docs, _ = load_split(data_root, spec, spec.split_key(split, cfg.fold))
-    encoded, _ = encode_documents(tokenizer, docs, max_len, cfg.train.long_documents)
+    encoded, encoding = encode_documents(tokenizer, docs, max_len, cfg.train.long_documents)
+    if encoding.warning(split):
+        console.print(f"[yellow]warning:[/] {encoding.warning(split)}", highlight=False, soft_wrap=True)
     with Progress(enabled=not _quiet(ctx)) as progress:
         preds = run_eval(model, encoded, tokenizer.pad_token_id, pick_device(device), cfg.train.eval_batch_size,
                          "fp32", progress)
@@ -55,37 +56,26 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("input_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write predictions (SpERT JSON) here; default: standard output.")
+              help="Write predictions here; default: standard output.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "spert"]), default="jsonl", show_default=True,
+              help="jsonl: one document a line; spert: one JSON list in SpERT's format.")
 @click.option("--device", default="auto", show_default=True)
 @friendly_errors
-def predict(run_dir: Path, input_file: Path, out: Path | None, device: str) -> None:
-    """Run the checkpoint in RUN_DIR on INPUT_FILE: a JSON list of {"tokens": [...]} or one
-    whitespace-tokenised sentence per line."""
-    from erbench.datasets.load import parse_documents
-    from erbench.models.encoder import encode_documents
-    from erbench.runner import load_checkpoint
-    from erbench.train import evaluate as run_eval
-    from erbench.train import pick_device
+def predict(run_dir: Path, input_file: Path, out: Path | None, fmt: str, device: str) -> None:
+    """Run the checkpoint in RUN_DIR on INPUT_FILE: plain text (one whitespace-tokenised document per
+    line; a blank line is an empty document), JSON lines ({"tokens": [...]} or {"text": "..."} per line),
+    or a JSON list. Every entity and relation carries its confidence; output order is input order."""
+    from erbench.predict import format_predictions, load_run, read_inputs
 
-    text = input_file.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        raw = json.loads(text)
-        if not isinstance(raw, list):
-            raise ConfigError(f"{input_file}: expected a JSON list of documents")
-        raw = [{"entities": [], "relations": [], **d} if isinstance(d, dict) else d for d in raw]
-    else:
-        raw = [{"tokens": line.split(), "entities": [], "relations": []} for line in text.splitlines() if line.strip()]
-    docs = parse_documents(raw, str(input_file))
-    model, tokenizer, cfg, types, max_len = load_checkpoint(run_dir, device)
-    encoded, _ = encode_documents(tokenizer, docs, max_len, cfg.train.long_documents)
-    preds = run_eval(model, encoded, tokenizer.pad_token_id, pick_device(device), cfg.train.eval_batch_size)
-    result = json.dumps([p.to_json() for p in preds], ensure_ascii=False)
+    token_lists = read_inputs(input_file)
+    run = load_run(run_dir, device)
+    result = format_predictions(run.predict(token_lists), fmt)
     if out:
         from erbench.files import write_text_atomic
 
-        write_text_atomic(out, result + "\n")
+        write_text_atomic(out, result)
     else:
-        click.echo(result)
+        click.echo(result, nl=False)
 
 
 @click.command()

@@ -92,7 +92,7 @@ class TrainOptions:
     precision: str = "fp32"  # fp32 | bf16 (autocast)
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     max_length: int = 0  # word pieces incl. [CLS]/[SEP]; 0 = the encoder's own limit
-    long_documents: str = "truncate"  # truncate | error
+    long_documents: str = "window"  # window (overlapping windows, every word kept) | truncate | error
     eval_dev_every_epoch: bool = True
     save_weights: bool = True
     log_every: int = 100  # optimizer steps between two training-loss records (0: none)
@@ -102,7 +102,7 @@ class TrainOptions:
         _choice(self, "optimizer", ("adamw_legacy", "adamw"))
         if self.log_every < 0:
             raise ConfigError(f"log_every: must be >= 0, got {self.log_every}")
-        _choice(self, "long_documents", ("truncate", "error"))
+        _choice(self, "long_documents", ("window", "truncate", "error"))
         for name in ("epochs", "batch_size", "eval_batch_size"):
             _positive(self, name)
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):

@@ -19,7 +19,7 @@ from erbench.config import ModelOptions, RunConfig, TrainOptions, from_dict
 from erbench.datasets.load import Document, TypeInventory
 from erbench.datasets.registry import resolve
 from erbench.datasets.stage import load_split, staged_manifest
-from erbench.models.encoder import encode_documents, encoder_max_length, load_encoder
+from erbench.models.encoder import EncodingReport, encode_documents, encoder_max_length, load_encoder
 from erbench.models.spert import SpanRelationModel
 from erbench.progress import Progress
 from erbench.train import (
@@ -36,7 +36,7 @@ from erbench.train import (
 
 
 def load_run_data(cfg: RunConfig, data_root: Path, custom: dict | None = None) -> RunData:
-    spec = resolve(cfg.dataset, custom)
+    spec = resolve(cfg.dataset, custom, data_root)
     train, types = load_split(data_root, spec, spec.split_key(cfg.train_split, cfg.fold))
     evaluation, _ = load_split(data_root, spec, spec.split_key(cfg.eval_split, cfg.fold))
     dev = None
@@ -86,7 +86,7 @@ def score_predictions(gold: list[Document], pred: list[Document], types: TypeInv
 
 def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict | None = None,
                 progress: Progress | None = None, on_epoch: Callable[[int, dict], None] | None = None,
-                encoder=None) -> dict:
+                encoder=None, force: bool = False) -> dict:
     """Train and evaluate one run, write its folder atomically, and return metrics.json's content."""
     data = load_run_data(cfg, data_root, custom)
     model, tokenizer, history, info = train_model(cfg, data, progress=progress, on_epoch=on_epoch, encoder=encoder)
@@ -106,6 +106,10 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
         "peak_rss_mb": peak_rss_mb(),
         "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
     }
+    encoding = {f"train:{cfg.train_split}": info["train_encoding"], f"eval:{cfg.eval_split}": asdict(eval_report)}
+    if info.get("dev_encoding"):
+        encoding[f"dev:{cfg.dev_split}"] = info["dev_encoding"]
+    warnings = [w for part, r in encoding.items() if (w := EncodingReport(**r).warning(part.split(":")[1]))]
     environment = {"device": info["device"], "torch": torch.__version__, "python": platform.python_version(),
                    "threads": torch.get_num_threads()}
     import transformers
@@ -119,9 +123,10 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
         "timing": timing,
         "history": history,
         "data": {"sha256": data.sha256, "train_encoding": info["train_encoding"],
-                 "eval_encoding": asdict(eval_report), "class_counts": info["class_counts"],
-                 "class_weights": info["class_weights"]},
+                 "eval_encoding": asdict(eval_report), "encoding": encoding, "long_documents": cfg.train.long_documents,
+                 "class_counts": info["class_counts"], "class_weights": info["class_weights"]},
         "environment": environment,
+        "warnings": warnings,  # what the run cut or skipped, one line each (printed, logged, in the report)
     }
     config = {"run": cfg.to_dict(), "types": data.types.to_json(), "max_length": info["max_length"]}
     files = {
@@ -131,7 +136,7 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
         "steps.jsonl": jsonl(info["steps_log"]),
     }
     weights = state_dict_for_saving(model) if cfg.train.save_weights else None
-    write_run_folder(Path(out_dir), files, weights)
+    write_run_folder(Path(out_dir), files, weights, force=force)
     return result
 
 

@@ -129,6 +129,11 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
                             if k not in ("step", "time", "epoch") and v is not None]
         metrics += [Metric(f"timing/{k}", float(v), now, 0) for k, v in result.get("timing", {}).items()
                     if isinstance(v, (int, float))]
+        for part, report in (result.get("data") or {}).get("encoding", {}).items():  # long documents, per split
+            metrics += [Metric(f"data/{part}/{k}", float(v), now, 0) for k, v in report.items()
+                        if k in ("truncated_documents", "cut_words", "cut_entities", "windowed_documents")]
+        if result.get("warnings"):
+            client.set_tag(run_id, "erbench.warnings", "\n".join(result["warnings"])[:5000])
         param_list = [Param(k, v[:6000]) for k, v in params.items()]
         for i in range(0, len(param_list), 100):
             client.log_batch(run_id, params=param_list[i: i + 100])

@@ -169,7 +169,9 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
     transformer, tokenizer = encoder if encoder is not None else load_encoder(tcfg.encoder, seed=cfg.seed)
     max_len = tcfg.max_length or encoder_max_length(transformer, tokenizer)
     train_enc, train_report = encode_documents(tokenizer, data.train, max_len, tcfg.long_documents)
-    dev_enc = encode_documents(tokenizer, data.dev, max_len, tcfg.long_documents)[0] if data.dev else None
+    dev_enc, dev_report = None, None
+    if data.dev:
+        dev_enc, dev_report = encode_documents(tokenizer, data.dev, max_len, tcfg.long_documents)
     torch.manual_seed(cfg.seed)
     model = SpanRelationModel(transformer, data.types, opts).to(device)
     counts = class_counts(train_enc, data.types, neg_entity_count=opts.neg_entity_count,
@@ -230,6 +232,7 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
             progress.advance(epoch_task)
     info = {
         "device": str(device), "max_length": max_len, "train_encoding": asdict(train_report),
+        "dev_encoding": asdict(dev_report) if dev_report else None,
         "class_counts": counts, "steps": total, "train_seconds": train_seconds,
         "seconds_per_epoch": train_seconds / tcfg.epochs,
         "train_sentences_per_s": total * tcfg.batch_size / train_seconds if train_seconds else float("nan"),
@@ -250,15 +253,17 @@ def prediction_records(gold: list[Document], pred: list[Document]) -> list[dict]
     return rows
 
 
-def write_run_folder(out_dir: Path, files: dict[str, bytes | str], weights: dict | None = None) -> Path:
-    """Write the run's files (and its weights as safetensors) atomically into `out_dir`."""
+def write_run_folder(out_dir: Path, files: dict[str, bytes | str], weights: dict | None = None,
+                     force: bool = False) -> Path:
+    """Write the run's files (and its weights as safetensors) atomically into `out_dir`
+    (an existing non-empty one only with `force`, and only if it is an erbench run folder)."""
 
     def save_weights(tmp: Path) -> None:
         from safetensors.torch import save_file
 
         save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
 
-    return write_folder_atomic(out_dir, files, save_weights if weights is not None else None)
+    return write_folder_atomic(out_dir, files, save_weights if weights is not None else None, force=force)
 
 
 def state_dict_for_saving(model: torch.nn.Module) -> dict[str, torch.Tensor]:

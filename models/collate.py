@@ -32,6 +32,7 @@ class Batch:
     ctx_end: torch.Tensor  # [M]
     rel_target: torch.Tensor  # [M, R] multi-hot
     ent_words: np.ndarray | None = None  # [N, 2] word spans (inference bookkeeping)
+    windows: list | None = None  # per document its EncodedDocument.windows (None: all fit the encoder)
 
     def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
         moved = {}
@@ -60,6 +61,11 @@ def word_to_piece(doc: EncodedDocument, spans: np.ndarray) -> np.ndarray:
     if len(spans) == 0:
         return spans.reshape(0, 2)
     return np.stack([doc.word_starts[spans[:, 0]], doc.word_ends[spans[:, 1] - 1]], axis=1)
+
+
+def windows_of(docs: list[EncodedDocument]) -> list | None:
+    plans = [d.windows for d in docs]
+    return plans if any(p is not None for p in plans) else None
 
 
 def _long(values) -> torch.Tensor:
@@ -93,6 +99,7 @@ def collate_train(
         torch.as_tensor(np.concatenate(ent_iou), dtype=torch.float32), _long(heads), _long(tails),
         _long(ctx_start), _long(ctx_end),
         torch.as_tensor(np.concatenate(rel_target).reshape(-1, n_relation), dtype=torch.float32),
+        windows=windows_of(docs),
     )
 
 
@@ -112,5 +119,5 @@ def collate_candidates(docs: list[EncodedDocument], pad_id: int, max_span_size: 
     return Batch(
         ids, mask, _long(np.concatenate(ent_doc)), _long(pieces[:, 0]), _long(pieces[:, 1]),
         _long(words[:, 1] - words[:, 0]), torch.zeros(n, dtype=torch.long), torch.ones(n), empty, empty, empty,
-        empty, torch.zeros(0, n_relation), ent_words=words,
+        empty, torch.zeros(0, n_relation), ent_words=words, windows=windows_of(docs),
     )

@@ -46,6 +46,16 @@ class SpertHeads(nn.Module):
         return label > 0, label - 1
 
     @staticmethod
+    def entity_confidence(out: dict[str, torch.Tensor], rows: torch.Tensor, ent_type: torch.Tensor) -> torch.Tensor:
+        """Softmax probability of the chosen entity type."""
+        return torch.softmax(out["logits"][rows].float(), dim=-1).gather(1, (ent_type + 1).unsqueeze(1)).squeeze(1)
+
+    @staticmethod
+    def relation_confidence(out: dict[str, torch.Tensor], rows: torch.Tensor, rel_type: torch.Tensor) -> torch.Tensor:
+        """Sigmoid probability of the relation type (the score the threshold compares)."""
+        return torch.sigmoid(out["logits"][rows, rel_type].float())
+
+    @staticmethod
     def decide_relations(out: dict[str, torch.Tensor], options: ModelOptions) -> tuple[torch.Tensor, torch.Tensor]:
         """Every type with sigmoid >= threshold gives a triple; -> (pair rows [K], type [K])."""
         hits = (torch.sigmoid(out["logits"]) >= options.rel_filter_threshold).nonzero()
@@ -94,6 +104,16 @@ class MultiTaskHeads(nn.Module):
     def decide_entities(out: dict[str, torch.Tensor], options: ModelOptions) -> tuple[torch.Tensor, torch.Tensor]:
         """Entity when sigmoid(z_id) >= entity_threshold, typed by the argmax of its type scores."""
         return torch.sigmoid(out["id"]) >= options.entity_threshold, out["scores"].argmax(dim=-1)
+
+    @staticmethod
+    def entity_confidence(out: dict[str, torch.Tensor], rows: torch.Tensor, ent_type: torch.Tensor) -> torch.Tensor:
+        """Identification probability sigmoid(z_id) (the score the entity threshold compares)."""
+        return torch.sigmoid(out["id"][rows].float())
+
+    @staticmethod
+    def relation_confidence(out: dict[str, torch.Tensor], rows: torch.Tensor, rel_type: torch.Tensor) -> torch.Tensor:
+        """Identification probability of the pair (the score the relation threshold compares)."""
+        return torch.sigmoid(out["id"][rows].float())
 
     @staticmethod
     def decide_relations(out: dict[str, torch.Tensor], options: ModelOptions) -> tuple[torch.Tensor, torch.Tensor]:

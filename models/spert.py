@@ -14,7 +14,7 @@ import torch
 from erbench.config import ModelOptions
 from erbench.datasets.load import Document, Entity, Relation, TypeInventory
 from erbench.models.collate import Batch, collate_candidates
-from erbench.models.encoder import EncodedDocument
+from erbench.models.encoder import EncodedDocument, encode_pieces
 from erbench.models.heads import HEADS
 from erbench.models.spans import RangeMax, gather_rows, relation_context
 from torch import nn
@@ -44,7 +44,7 @@ class SpanRelationModel(nn.Module):
 
     # -- representations -------------------------------------------------------------------
     def encode(self, batch: Batch) -> tuple[torch.Tensor, RangeMax]:
-        h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+        h = encode_pieces(self.encoder, batch.input_ids, batch.attention_mask, batch.windows)
         return h, RangeMax(h)
 
     def span_features(self, h: torch.Tensor, table: RangeMax, batch: Batch):
@@ -99,8 +99,11 @@ class SpanRelationModel(nn.Module):
 
     # -- inference ---------------------------------------------------------------------------
     @torch.no_grad()
-    def predict(self, docs: list[EncodedDocument], pad_id: int, device: torch.device) -> list[Document]:
-        """Predicted entities and relations of each document (SPEC 2 'Inference', SPEC 4)."""
+    def predict(self, docs: list[EncodedDocument], pad_id: int, device: torch.device,
+                confidence: bool = False) -> list[Document] | tuple[list[Document], list[dict]]:
+        """Predicted entities and relations of each document (SPEC 2 'Inference', SPEC 4); with
+        `confidence`, also per document {"entities": [p, ...], "relations": [p, ...]} in the same order
+        (the probability each head's decision compares, see `heads`)."""
         opts = self.options
         batch = collate_candidates(docs, pad_id, opts.max_span_size, len(self.types.relations)).to(device)
         h, table = self.encode(batch)
@@ -110,6 +113,7 @@ class SpanRelationModel(nn.Module):
         row_doc = batch.ent_doc[rows].cpu().numpy()
         row_words = batch.ent_words[rows.cpu().numpy()]
         row_type = ent_type[rows].cpu().numpy()
+        row_conf = self.heads.entity_confidence(ent_out, rows, ent_type[rows]).cpu().numpy()
         pieces = torch.stack([batch.ent_start[rows], batch.ent_end[rows]], dim=1).cpu().numpy()
 
         # all ordered pairs of distinct predicted entities within each document
@@ -124,7 +128,7 @@ class SpanRelationModel(nn.Module):
         heads = np.concatenate(heads) if heads else np.zeros(0, dtype=np.int64)
         tails = np.concatenate(tails) if tails else np.zeros(0, dtype=np.int64)
         ctx_start, ctx_end = relation_context(pieces[heads], pieces[tails]) if len(heads) else (heads, tails)
-        found: list[tuple[int, int, int]] = []
+        found: list[tuple[int, int, int, float]] = []
         for lo in range(0, len(heads), opts.max_pairs):
             sl = slice(lo, lo + opts.max_pairs)
             hr, tr = torch.as_tensor(heads[sl], device=device), torch.as_tensor(tails[sl], device=device)
@@ -134,26 +138,34 @@ class SpanRelationModel(nn.Module):
                 pooled, width, ent_out,
             )
             pair_rows, rel_type = self.heads.decide_relations(rel_out, opts)
-            for p, t in zip(pair_rows.tolist(), rel_type.tolist()):
-                found.append((int(heads[lo + p]), int(tails[lo + p]), t))
-        return self._documents(docs, row_doc, row_words, row_type, found)
+            conf = self.heads.relation_confidence(rel_out, pair_rows, rel_type).tolist()
+            for p, t, c in zip(pair_rows.tolist(), rel_type.tolist(), conf):
+                found.append((int(heads[lo + p]), int(tails[lo + p]), t, c))
+        out, scores = self._documents(docs, row_doc, row_words, row_type, row_conf, found)
+        return (out, scores) if confidence else out
 
-    def _documents(self, docs, row_doc, row_words, row_type, found) -> list[Document]:
+    def _documents(self, docs, row_doc, row_words, row_type, row_conf, found) -> tuple[list[Document], list[dict]]:
         types = self.types
         entities: list[list[Entity]] = [[] for _ in docs]
+        ent_conf: list[list[float]] = [[] for _ in docs]
         local: dict[int, int] = {}
-        for r, (d, span, t) in enumerate(zip(row_doc.tolist(), row_words.tolist(), row_type.tolist())):
+        for r, (d, span, t, c) in enumerate(zip(row_doc.tolist(), row_words.tolist(), row_type.tolist(),
+                                                row_conf.tolist())):
             local[r] = len(entities[d])
             entities[d].append(Entity(types.entities[t], span[0], span[1]))
-        relations: list[dict[tuple[int, int, str], None]] = [{} for _ in docs]
-        for head, tail, t in found:
+            ent_conf[d].append(float(c))
+        relations: list[dict[tuple[int, int, str], float]] = [{} for _ in docs]
+        for head, tail, t, c in found:
             d, rtype = int(row_doc[head]), types.relations[t]
             h, tl = local[head], local[tail]
             if rtype in types.symmetric and entities[d][tl].start < entities[d][h].start:
                 h, tl = tl, h
-            relations[d][(h, tl, rtype)] = None  # ordered set: drops symmetric duplicates
-        return [
+            key = (h, tl, rtype)  # ordered: drops symmetric duplicates, keeping the higher confidence
+            relations[d][key] = max(c, relations[d].get(key, c))
+        out = [
             Document(doc.doc.tokens, tuple(entities[i]), tuple(Relation(r, h, t) for h, t, r in relations[i]),
                      doc.doc.orig_id, doc.doc.index)
             for i, doc in enumerate(docs)
         ]
+        scores = [{"entities": ent_conf[i], "relations": list(relations[i].values())} for i in range(len(docs))]
+        return out, scores

@@ -95,14 +95,15 @@ CASES = {
     "start is a string": (put("entities", 0, "start", "0"), ["entities[0].start", INT, "str"]),
     "end is a float": (put("entities", 1, "end", 5.0), ["entities[1].end", INT, "float"]),
     "start is a bool": (put("entities", 0, "start", False), ["entities[0].start", INT, "bool"]),
-    "empty span": (put("entities", 1, "end", 4), ["entities[1]", "empty span", "start=4 >= end=4"]),
-    "reversed span": (put("entities", 0, "start", 3), ["entities[0]", "empty span", "start=3 >= end=2"]),
-    "end past tokens": (put("entities", 2, "end", 9), ["entities[2]", "[6, 9) out of range for 8 tokens"]),
-    "negative start": (put("entities", 0, "start", -1), ["entities[0]", "[-1, 2) out of range"]),
+    "empty span": (put("entities", 1, "end", 4), ["entities[1].end", "4 must be greater than start 4"]),
+    "reversed span": (put("entities", 0, "start", 3), ["entities[0].end", "2 must be greater than start 3"]),
+    "end past tokens": (put("entities", 2, "end", 9), ["entities[2].end", "9 is beyond the document's 8 tokens"]),
+    "negative start": (put("entities", 0, "start", -1), ["entities[0].start", "-1 is negative"]),
+    "type not a string": (put("entities", 0, "type", 3), ["entities[0].type", "expected a string", "int"]),
     "unknown entity type": (put("entities", 1, "type", "Company"),
                             ["entities[1].type", "'Company' is not an entity type"]),
     "duplicate entity span": (lambda d: d["entities"].append({"type": "Org", "start": 0, "end": 2}),
-                              ["entities[3]", "duplicate entity span [0, 2)", "also entities[0]"]),
+                              ["entities[3]", "duplicate entity span start=0, end=2", "also entities[0]"]),
     "relation not an object": (put("relations", 0, [0, 1]), ["relations[0]", "expected an object"]),
     "relation missing type": (drop("relations", 1, "type"), ["relations[1]", "missing key 'type'"]),
     "relation missing head": (drop("relations", 0, "head"), ["relations[0]", "missing key 'head'"]),
@@ -122,14 +123,14 @@ CASES = {
 def test_bad_document_is_rejected_with_file_index_and_field(tmp_path, types, mutate, expected):
     message = load_bad(tmp_path, types, mutate)
     assert "tiny_train.json" in message
-    assert "document 1" in message
+    assert "document 1 (0-based)" in message
     for part in expected:
         assert part in message, f"{part!r} not in {message!r}"
 
 
 def test_document_not_an_object(tmp_path, types):
     path = write(tmp_path / "tiny_dev.json", [GOOD, GOOD, "John works for Acme"])
-    with pytest.raises(DataError, match=r"tiny_dev\.json: document 2: expected an object, got str"):
+    with pytest.raises(DataError, match=r"tiny_dev\.json: document 2 \(0-based\): expected an object, got str"):
         load_documents(path, types)
 
 
@@ -189,11 +190,14 @@ def test_types_round_trip_through_to_json(types):
         ({"entities": {"Peop": {}}, "relations": {"Work_For": {"symmetric": 1}}},
          "relations.Work_For.symmetric must be true or false"),
         ({"entities": {"Peop": {}}, "relations": {"Work_For": "W"}},
-         "relations.Work_For.symmetric must be true or false"),
+         "relations.Work_For must be an object (short, verbose, symmetric), got str"),
+        ({"entities": {"Peop": "P"}, "relations": {}}, "entities.Peop must be an object"),
+        ({"entities": {"Peop": {"verbose": 3}}, "relations": {}}, "entities.Peop.verbose must be a string"),
         (["Peop", "Org"], "must be a JSON object"),
     ],
     ids=["no entities", "no relations", "entities list", "relations list", "no entity type", "symmetric str",
-         "symmetric int", "relation spec not object", "not an object"],
+         "symmetric int", "relation spec not object", "entity spec not object", "verbose not a string",
+         "not an object"],
 )
 def test_bad_types_file(tmp_path, raw, expected):
     path = write(tmp_path / "tiny_types.json", raw)
@@ -258,5 +262,5 @@ def test_first_error_wins_in_document_order(tmp_path, types):
     bad0 = {**GOOD, "tokens": []}
     bad1 = copy.deepcopy(GOOD)
     del bad1["entities"]
-    with pytest.raises(DataError, match="document 0: 'tokens' is empty"):
+    with pytest.raises(DataError, match=r"document 0 \(0-based\): 'tokens' is empty"):
         load_documents(write(tmp_path / "two.json", [bad0, bad1]), types)

@@ -228,10 +228,29 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
         row("optimizer", REFUSED["optimizer"], ", ".join(f"{o} ({OPTIMIZERS.get(o, o)})" for o in values["optimizer"])),
         row("seeds", "seeds", f"{', '.join(map(str, seeds))} (n={n_text} runs per method"
             + (f", {len(folds)} folds" if folds else "") + ")"),
+        row("long_documents", "long documents", long_documents_text(runs)),
         row(SHA_KEY, "data sha256", "; ".join(f"{n} {d[:12]}" for n, d in sha256.items()) or "not recorded"),
         row("git_commit", "git commit (report)", git_commit),
     ]
     return ProtocolCard(dataset, tuple(rows), values, negatives, sha256, git_commit, found)
+
+
+def long_documents_text(runs: Sequence[RunLike]) -> str:
+    """The runs' long-document policy and what truncation cut from their evaluation splits."""
+    policies = sorted({str((r.data or {}).get("long_documents", "truncate (before window existed)")) for r in runs})
+    cut = {"truncated_documents": 0, "cut_words": 0, "cut_entities": 0}
+    windowed = 0
+    for r in runs:
+        data = r.data or {}
+        report = data.get("eval_encoding") or {}
+        for key in cut:
+            cut[key] += int(report.get(key) or 0)
+        windowed += int(report.get("windowed_documents") or 0)
+    text = ", ".join(policies)
+    if cut["truncated_documents"]:
+        return (f"{text}; eval split over all runs: {cut['truncated_documents']} documents truncated, "
+                f"{cut['cut_words']} words and {cut['cut_entities']} gold entities cut")
+    return f"{text}; nothing cut" + (f" ({windowed} documents encoded in windows over all runs)" if windowed else "")
 
 
 def data_digest(sha256: Mapping[str, str]) -> str:

@@ -9,7 +9,7 @@ relations (SciERC train has four); `erbench.datasets.stats` counts them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,51 +64,71 @@ class TypeInventory:
     entities: tuple[str, ...]
     relations: tuple[str, ...]
     symmetric: frozenset[str] = frozenset()
+    # type -> (short, verbose) names as the types file gives them (kept for reports and run folders)
+    names: dict[str, tuple[str, str]] = field(default_factory=dict, compare=False, hash=False)
+
+    def _names(self, t: str) -> dict:
+        short, verbose = self.names.get(t, (t, t))
+        return {"short": short, "verbose": verbose}
 
     def to_json(self) -> dict:
         return {
-            "entities": {t: {"short": t, "verbose": t} for t in self.entities},
-            "relations": {
-                t: {"short": t, "verbose": t, "symmetric": t in self.symmetric} for t in self.relations
-            },
+            "entities": {t: self._names(t) for t in self.entities},
+            "relations": {t: {**self._names(t), "symmetric": t in self.symmetric} for t in self.relations},
         }
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, label: str | None = None) -> Any:
+    """Parse a JSON file; errors name `label` (the user's own path when `path` is a staged copy)."""
+    label = label or str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+        raise DataError(f"{label}: file not found") from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise DataError(f"{label}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    if not text.strip():
+        raise DataError(f"{label}: empty file (expected JSON)")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise DataError(f"{label}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
 
 def parse_types(raw: Any, source: str) -> TypeInventory:
     if not isinstance(raw, dict):
-        raise DataError(f"{source}: types file must be a JSON object with 'entities' and 'relations'")
+        raise DataError(f"{source}: types file must be a JSON object with 'entities' and 'relations', "
+                        f"got {type(raw).__name__}")
     for key in ("entities", "relations"):
         if key not in raw:
             raise DataError(f"{source}: missing key '{key}'")
         if not isinstance(raw[key], dict):
-            raise DataError(f"{source}: '{key}' must be an object mapping type names to descriptions")
+            raise DataError(f"{source}: '{key}' must be an object mapping type names to descriptions, "
+                            f"got {type(raw[key]).__name__}")
     if not raw["entities"]:
         raise DataError(f"{source}: 'entities' lists no entity type")
     symmetric = set()
-    for name, spec in raw["relations"].items():
-        flag = spec.get("symmetric", False) if isinstance(spec, dict) else None
-        if not isinstance(flag, bool):
-            raise DataError(f"{source}: relations.{name}.symmetric must be true or false")
-        if flag:
-            symmetric.add(name)
-    return TypeInventory(tuple(raw["entities"]), tuple(raw["relations"]), frozenset(symmetric))
+    names: dict[str, tuple[str, str]] = {}
+    for key in ("entities", "relations"):
+        for name, spec in raw[key].items():
+            if not isinstance(spec, dict):
+                raise DataError(f"{source}: {key}.{name} must be an object (short, verbose"
+                                f"{', symmetric' if key == 'relations' else ''}), got {type(spec).__name__}")
+            for part in ("short", "verbose"):
+                if part in spec and not isinstance(spec[part], str):
+                    raise DataError(f"{source}: {key}.{name}.{part} must be a string, got {spec[part]!r}")
+            names[name] = (spec.get("short", name), spec.get("verbose", name))
+            if key == "relations":
+                flag = spec.get("symmetric", False)
+                if not isinstance(flag, bool):
+                    raise DataError(f"{source}: relations.{name}.symmetric must be true or false, got {flag!r}")
+                if flag:
+                    symmetric.add(name)
+    return TypeInventory(tuple(raw["entities"]), tuple(raw["relations"]), frozenset(symmetric), names)
 
 
-def load_types(path: str | Path) -> TypeInventory:
-    return parse_types(_read_json(Path(path)), str(path))
+def load_types(path: str | Path, label: str | None = None) -> TypeInventory:
+    return parse_types(_read_json(Path(path), label), label or str(path))
 
 
 def _int_field(obj: dict, key: str, where: str) -> int:
@@ -121,7 +141,7 @@ def _int_field(obj: dict, key: str, where: str) -> int:
 
 
 def _parse_document(raw: Any, i: int, source: str, types: TypeInventory | None) -> Document:
-    where = f"{source}: document {i}"
+    where = f"{source}: document {i} (0-based)"
     if not isinstance(raw, dict):
         raise DataError(f"{where}: expected an object, got {type(raw).__name__}")
     for key in ("tokens", "entities", "relations"):
@@ -144,15 +164,20 @@ def _parse_document(raw: Any, i: int, source: str, types: TypeInventory | None) 
         if "type" not in ent:
             raise DataError(f"{ew}: missing key 'type'")
         etype = ent["type"]
+        if not isinstance(etype, str):
+            raise DataError(f"{ew}.type: expected a string, got {type(etype).__name__} {etype!r}")
         start, end = _int_field(ent, "start", ew), _int_field(ent, "end", ew)
+        if start < 0:
+            raise DataError(f"{ew}.start: {start} is negative (word indices are 0-based)")
+        if end > len(tokens):
+            raise DataError(f"{ew}.end: {end} is beyond the document's {len(tokens)} tokens (end is exclusive)")
         if start >= end:
-            raise DataError(f"{ew}: empty span (start={start} >= end={end})")
-        if start < 0 or end > len(tokens):
-            raise DataError(f"{ew}: span [{start}, {end}) out of range for {len(tokens)} tokens")
+            raise DataError(f"{ew}.end: {end} must be greater than start {start} (end is exclusive)")
         if types is not None and etype not in types.entities:
             raise DataError(f"{ew}.type: '{etype}' is not an entity type of the types file")
         if (start, end) in seen_spans:
-            raise DataError(f"{ew}: duplicate entity span [{start}, {end}) (also entities[{seen_spans[(start, end)]}])")
+            raise DataError(f"{ew}: duplicate entity span start={start}, end={end} "
+                            f"(also entities[{seen_spans[(start, end)]}])")
         seen_spans[(start, end)] = j
         entities.append(Entity(str(etype), start, end))
     relations: list[Relation] = []
@@ -180,6 +205,7 @@ def parse_documents(raw: Any, source: str, types: TypeInventory | None = None) -
     return [_parse_document(d, i, source, types) for i, d in enumerate(raw)]
 
 
-def load_documents(path: str | Path, types: TypeInventory | None = None) -> list[Document]:
-    """Read and validate one SpERT JSON file; `types` checks every type name when given."""
-    return parse_documents(_read_json(Path(path)), str(path), types)
+def load_documents(path: str | Path, types: TypeInventory | None = None, label: str | None = None) -> list[Document]:
+    """Read and validate one SpERT JSON file; `types` checks every type name when given; errors
+    name `label` (default: the path)."""
+    return parse_documents(_read_json(Path(path), label), label or str(path), types)

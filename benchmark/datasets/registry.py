@@ -8,7 +8,9 @@ registered from params (`data.custom`) and goes through the same staging and val
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from erbench.config import ConfigError
 
@@ -68,6 +70,9 @@ class DatasetSpec:
     folds: int = 0
     no_overlapping: bool = False  # the literature's evaluation setting for this dataset
     generated: bool = False  # made by the project (synthetic), not copied or downloaded
+    # a user's dataset: its declaration as staging records it in STAGED.json (splits, types, no_overlapping,
+    # and the report's display_name, relation headline and average when declared); None for built-ins
+    custom: dict | None = field(default=None, hash=False, compare=False)
 
     @property
     def files(self) -> list[DatasetFile]:
@@ -119,9 +124,16 @@ def custom_spec(name: str, entry: dict) -> DatasetSpec:
         raise ConfigError(f"{where}: '{name}' is a built-in dataset name; choose another")
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a mapping with 'types' and 'splits'")
-    unknown = sorted(set(entry) - {"types", "splits", "sha256", "no_overlapping"})
+    unknown = sorted(set(entry) - set(CUSTOM_KEYS))
     if unknown:
-        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (valid: types, splits, sha256, no_overlapping)")
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (valid: {', '.join(CUSTOM_KEYS)})")
+    if entry.get("relation", "rel_strict") not in ("rel_strict", "rel"):
+        raise ConfigError(f"{where}.relation: headline relation metric must be rel_strict (RE+) or rel (RE), "
+                          f"got {entry['relation']!r}")
+    if entry.get("average", "micro") not in ("micro", "macro"):
+        raise ConfigError(f"{where}.average: must be micro or macro, got {entry['average']!r}")
+    if not isinstance(entry.get("display_name", name), str):
+        raise ConfigError(f"{where}.display_name: expected a string")
     if not isinstance(entry.get("types"), str):
         raise ConfigError(f"{where}.types: give the path of the types JSON file")
     splits = entry.get("splits")
@@ -140,14 +152,48 @@ def custom_spec(name: str, entry: dict) -> DatasetSpec:
     if "types" in splits:
         raise ConfigError(f"{where}.splits: 'types' cannot be a split name (it is the types file's name)")
     files = {split: one(path, split) for split, path in splits.items()}
-    return DatasetSpec(name, files, one(entry["types"], "types"), no_overlapping=bool(entry.get("no_overlapping")))
+    types = one(entry["types"], "types")
+    record = {"types": types.name, "splits": {s: f.name for s, f in files.items()},
+              "no_overlapping": bool(entry.get("no_overlapping")), "display_name": entry.get("display_name", name),
+              "relation": entry.get("relation", "rel_strict"), "average": entry.get("average", "micro")}
+    return DatasetSpec(name, files, types, no_overlapping=record["no_overlapping"], custom=record)
 
 
-def resolve(name: str, custom: dict | None = None) -> DatasetSpec:
-    """Look a dataset up by name among the built-ins and the user's `custom` entries."""
+CUSTOM_KEYS = ("types", "splits", "sha256", "no_overlapping", "display_name", "relation", "average")
+
+
+def staged_custom(data_root: Path, name: str) -> DatasetSpec | None:
+    """A user's dataset as `erbench data stage NAME --params ...` recorded it under data_root (or None)."""
+    manifest = Path(data_root) / "raw" / name / "STAGED.json"
+    if not manifest.is_file():
+        return None
+    record = json.loads(manifest.read_text()).get("custom")
+    if not isinstance(record, dict):
+        return None
+    hashes = json.loads(manifest.read_text()).get("sha256") or {}
+    splits = {s: DatasetFile(f, hashes.get(f)) for s, f in record["splits"].items()}
+    return DatasetSpec(name, splits, DatasetFile(record["types"], hashes.get(record["types"])),
+                       no_overlapping=bool(record.get("no_overlapping")), custom=record)
+
+
+def staged_custom_names(data_root: Path) -> list[str]:
+    raw = Path(data_root) / "raw"
+    return sorted(p.name for p in raw.iterdir() if staged_custom(data_root, p.name)) if raw.is_dir() else []
+
+
+def resolve(name: str, custom: dict | None = None, data_root: Path | None = None) -> DatasetSpec:
+    """Look a dataset up by name: the built-ins, the user's `custom` entries (params data.custom), then
+    the user's datasets staged under `data_root` (their STAGED.json records the declaration)."""
+    clash = sorted(set(custom or {}) & set(BUILTIN))
+    if clash:
+        raise ConfigError(f"params data.custom.{clash[0]}: '{clash[0]}' is a built-in dataset name; choose another")
     if name in BUILTIN:
         return BUILTIN[name]
     if custom and name in custom:
         return custom_spec(name, custom[name])
-    names = sorted(BUILTIN) + sorted(custom or {})
-    raise ConfigError(f"unknown dataset '{name}' (known: {', '.join(names)})")
+    staged = staged_custom(data_root, name) if data_root is not None else None
+    if staged is not None:
+        return staged
+    names = sorted(BUILTIN) + sorted(set(custom or {}) | set(staged_custom_names(data_root) if data_root else []))
+    raise ConfigError(f"unknown dataset '{name}' (known: {', '.join(names)}; a dataset of your own is known once "
+                      "`erbench data stage NAME --params FILE` staged it)")

@@ -8,15 +8,16 @@ to the network or the other way round.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from erbench.datasets.load import DataError, Document, TypeInventory, load_documents, load_types
 from erbench.datasets.registry import DatasetFile, DatasetSpec
+from erbench.files import make_temp_folder
 
 MANIFEST = "STAGED.json"
 
@@ -33,12 +34,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _from_mirror(spec: DatasetSpec, file: DatasetFile, mirror: Path, into: Path) -> None:
+def _from_mirror(spec: DatasetSpec, file: DatasetFile, mirror: Path, into: Path) -> Path:
     candidates = [mirror / spec.name / file.name, mirror / file.name]
     for candidate in candidates:
         if candidate.is_file():
             shutil.copyfile(candidate, into / file.name)
-            return
+            return candidate
     raise StageError(f"{file.name}: not found in mirror {mirror} (looked at {candidates[0]} and {candidates[1]})")
 
 
@@ -64,10 +65,11 @@ def _verify(file: DatasetFile, path: Path) -> str:
     return actual
 
 
-def _validate(spec: DatasetSpec, folder: Path) -> dict[str, int]:
-    """Parse every split with the types file so a bad file fails the stage, not a later run."""
-    types = load_types(folder / spec.types.name)
-    return {split: len(load_documents(folder / f.name, types)) for split, f in spec.splits.items()}
+def _validate(spec: DatasetSpec, folder: Path, labels: dict[str, str]) -> dict[str, int]:
+    """Parse every split with the types file so a bad file fails the stage, not a later run; errors
+    name the file the user gave (`labels`: staged name -> source path, mirror file or URL)."""
+    types = load_types(folder / spec.types.name, labels.get(spec.types.name))
+    return {split: len(load_documents(folder / f.name, types, labels.get(f.name))) for split, f in spec.splits.items()}
 
 
 def _replace_dir(tmp: Path, target: Path) -> None:
@@ -99,9 +101,10 @@ def stage_dataset(
     the synthetic corpus is generated from `synthetic` (a SyntheticConfig).
     """
     target = Path(data_root) / "raw" / spec.name
+    created = [p for p in (Path(data_root), target.parent) if not p.exists()]  # removed again on failure
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.staging-", dir=target.parent))
-    os.chmod(tmp, 0o755)
+    tmp = make_temp_folder(target.parent, f".{spec.name}.staging-")
+    labels: dict[str, str] = {}
     try:
         if spec.generated:
             from erbench.datasets.synthetic import SyntheticConfig, write_synthetic
@@ -116,19 +119,26 @@ def stage_dataset(
                 if f.source is not None:
                     src = Path(f.source)
                     if not src.is_file():
-                        raise StageError(f"{f.name}: source file {src} does not exist")
+                        raise StageError(f"{src}: source file of {spec.name}'s {f.name} does not exist")
                     shutil.copyfile(src, tmp / f.name)
+                    labels[f.name] = str(src)
                 elif mirror is not None:
-                    _from_mirror(spec, f, Path(mirror), tmp)
+                    labels[f.name] = str(_from_mirror(spec, f, Path(mirror), tmp))
                 else:
                     _download(f, tmp)
-            origin = str(mirror) if mirror is not None else "canonical URLs"
+                    labels[f.name] = f"{f.name} (downloaded from {f.url})"
+            if all(f.source is not None for f in spec.files):
+                origin = "local files (params data.custom)"
+            else:
+                origin = str(mirror) if mirror is not None else "canonical URLs"
         hashes = {f.name: _verify(f, tmp / f.name) for f in spec.files}
         try:
-            counts = _validate(spec, tmp)
+            counts = _validate(spec, tmp, labels)
         except DataError as exc:
-            raise StageError(str(exc).replace(str(tmp), str(target))) from None
+            raise StageError(str(exc)) from None
         manifest = {"dataset": spec.name, "origin": origin, "sha256": hashes, "documents": counts}
+        if spec.custom is not None:  # what later commands need to know the dataset without params
+            manifest["custom"] = {**spec.custom, "sources": {n: labels[n] for n in sorted(labels)}}
         if spec.generated and synthetic is not None:
             import dataclasses
 
@@ -137,6 +147,9 @@ def stage_dataset(
         _replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for folder in reversed(created):  # leave the data root as it was
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     return target
 

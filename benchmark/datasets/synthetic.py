@@ -42,7 +42,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -341,7 +340,9 @@ def write_synthetic(dest: Path, config: SyntheticConfig) -> dict[str, Path]:
     names["types"] = f"{NAME}_types.json"
     splits, types = generate(config)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    from erbench.files import make_temp_folder
+
+    tmp = make_temp_folder(dest.parent, f".{dest.name}.tmp-")
     try:
         for split in SPLITS:
             (tmp / names[split]).write_text(_dumps_docs(splits[split]), encoding="utf-8")
@@ -351,7 +352,6 @@ def write_synthetic(dest: Path, config: SyntheticConfig) -> dict[str, Path]:
                 os.replace(tmp / name, dest / name)
             tmp.rmdir()
         else:
-            tmp.chmod(0o755)
             os.replace(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -73,8 +73,9 @@ def deferred_sigint():
 
 
 def write_returned_folder(out_dir: Path, files: dict[str, bytes]) -> Path:
-    """Install a worker's returned files (weights included, already bytes) atomically into OUT_DIR."""
-    return write_folder_atomic(out_dir, files)
+    """Install a worker's returned files (weights included, already bytes) atomically into OUT_DIR;
+    the stage owns OUT_DIR, so an old run folder of erbench's there is replaced (nothing else is)."""
+    return write_folder_atomic(out_dir, files, force=True)
 
 
 class Journal:

@@ -22,7 +22,7 @@ from erbench.files import write_bytes_atomic, write_json_atomic, write_text_atom
 from erbench.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
 from erbench.report.analysis_render import latex_seen
 from erbench.report.analysis_tables import Analysis, build_analysis
-from erbench.report.collect import RunError, RunRecord, collect_runs
+from erbench.report.collect import RunError, RunRecord, collect_runs, truncation_warnings
 from erbench.report.figures import figure_bytes, neg_sweep_figure, per_seed_figure, per_seed_frame, sweep_frame
 from erbench.report.html import render_html
 from erbench.report.render import render_latex, render_markdown, render_standalone, stats_dict
@@ -89,6 +89,23 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     return result
 
 
+def custom_declarations(datasets, custom: Mapping | None, data_root: Path | None) -> dict[str, dict]:
+    """dataset -> its declaration (display_name, relation, average) for the user's own datasets, from
+    params data.custom or what staging recorded under data_root."""
+    from erbench.config import ConfigError
+    from erbench.datasets.registry import BUILTIN, resolve
+
+    out = {}
+    for d in sorted(set(datasets) - set(BUILTIN)):
+        try:
+            spec = resolve(d, dict(custom or {}), data_root)
+        except ConfigError:
+            continue  # not declared anywhere: the literature's defaults (RE+, micro)
+        if spec.custom:
+            out[d] = spec.custom
+    return out
+
+
 def build_report(
     run_dirs: Sequence[Path],
     out_dir: Path,
@@ -104,6 +121,7 @@ def build_report(
     data_root: Path | None = None,
     custom: Mapping | None = None,
     git_commit: str = "unknown",
+    allow_truncated: bool = False,
 ) -> dict:
     """Collect the runs below run_dirs, compare them and write the report into out_dir.
 
@@ -116,8 +134,14 @@ def build_report(
     records = collect_runs(paths)
     if not records:
         raise RunError(f"no run found: no metrics.json below {', '.join(str(p) for p in paths) or '(no folder)'}")
+    cut = truncation_warnings(records, allow_truncated)  # refuses lost gold entities unless allowed
+    declared = custom_declarations({r.dataset for r in records}, custom, data_root)
     tables = build_tables(records, baselines=baselines, alpha=alpha, seed=seed, aso_bootstrap=aso_bootstrap,
                           ar_trials=ar_trials, metric_average=metric_average, allow_mixed=allow_mixed,
-                          git_commit=git_commit)
+                          git_commit=git_commit, declared=declared)
+    if cut:
+        import dataclasses
+
+        tables = dataclasses.replace(tables, warnings=(*tables.warnings, *cut))
     analysis = build_analysis(tables, data_root=data_root, custom=custom)
     return write_report(tables, out_dir, title=title, seed=seed, analysis=analysis)

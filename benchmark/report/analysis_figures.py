@@ -76,7 +76,7 @@ def seeds_frame(tables: ReportTables, analysis: Analysis) -> pd.DataFrame:
     rows = []
     for rs in tables.results.values():
         for r in rs:
-            if r.column.setting != headline_setting(r.column.dataset):
+            if r.column.setting != headline_setting(r.column.dataset, tables):
                 continue
             pw = analysis.power_of(r)
             if pw.n < 2 or not pw.diffs_std > 0:
@@ -98,7 +98,7 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
     for i, d in enumerate(names):
         ax = axes[0][i]
         sub = frame[frame["dataset"] == d]
-        setting = headline_setting(d)
+        setting = headline_setting(d, tables)
         if sub.empty:
             ax.text(0.5, 0.5, "no paired comparison with n >= 2 and varying differences", ha="center", va="center",
                     fontsize=8,

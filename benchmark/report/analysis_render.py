@@ -82,11 +82,10 @@ def md_seeds(tables: ReportTables, analysis: Analysis) -> list[str]:
 
 def seeds_phrase(tables: ReportTables, analysis: Analysis) -> str:
     """One sentence for captions: the seeds the unmarked headline comparisons would need for a 1-point gap."""
-    from erbench.report.tables import HEADLINE_RELATION
 
     parts = []
     for d in tables.datasets:
-        setting = HEADLINE_RELATION.get(d, "rel_strict")
+        setting = tables.datasets[d].relation
         needs = [analysis.power_of(r).seeds_needed for rs in tables.results.values() for r in rs
                  if (r.column.dataset, r.column.setting) == (d, setting) and not r.significant
                  and analysis.power_of(r).diffs_std > 0]

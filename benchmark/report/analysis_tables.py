@@ -20,7 +20,7 @@ from erbench import stats
 from erbench.analysis import errors as error_kinds
 from erbench.analysis.seeds import PowerRow, expected_max_curve, per_seed_values, power_row
 from erbench.report.seen_tables import WHY, SeenTables, build_seen
-from erbench.report.tables import HEADLINE_RELATION, ReportTables, Unit
+from erbench.report.tables import ReportTables, Unit
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _learning(tables: ReportTables) -> tuple[Curve, ...]:
     curves = []
     for d in tables.datasets:
         avg = tables.datasets[d].average
-        metric = f"dev/{HEADLINE_RELATION.get(d, 'rel_strict')}/{avg}_f1"
+        metric = f"dev/{tables.datasets[d].relation}/{avg}_f1"
         for m in tables.methods:
             by_epoch: dict[int, list[float]] = {}
             for rec in (tables.runs.get((d, m)) or {}).values():

@@ -137,6 +137,29 @@ def collect_runs(paths: Iterable[Path]) -> list[RunRecord]:
                                           str(r.negatives), str(r.path)))
 
 
+def truncation(record: RunRecord) -> dict[str, dict]:
+    """split -> its encoding report, for the splits of the run that lost words to truncation."""
+    data = record.data or {}
+    parts = data.get("encoding") or {"train": data.get("train_encoding") or {}, "eval": data.get("eval_encoding") or {}}
+    return {part: r for part, r in parts.items() if isinstance(r, dict) and r.get("truncated_documents")}
+
+
+def truncation_warnings(records: Iterable[RunRecord], allow_truncated: bool = False) -> list[str]:
+    """One line per run that truncated documents; RunError when a run's evaluation split lost gold
+    entities (its scores miss them) unless `allow_truncated`."""
+    lines, refused = [], []
+    for rec in records:
+        for part, r in truncation(rec).items():
+            lines.append(f"{rec.label}: {part}: {r['truncated_documents']} of {r.get('documents', '?')} documents "
+                         f"truncated, {r.get('cut_words', 0)} words and {r.get('cut_entities', 0)} gold entities cut")
+            if part.startswith("eval") and r.get("cut_entities"):
+                refused.append(f"{rec.label} ({r['cut_entities']} gold entities)")
+    if refused and not allow_truncated:
+        raise RunError(f"{len(refused)} run(s) lost gold entities of their evaluation split to truncation, e.g. "
+                       f"{refused[0]}; retrain with long_documents=window or give --allow-truncated")
+    return lines
+
+
 def load_types_of(record: RunRecord) -> TypeInventory | None:
     """The run's type inventory from its config.json (symmetric relation types matter for scoring)."""
     config = record.path / CONFIG_FILE

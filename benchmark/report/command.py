@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from erbench.cli import console, friendly_errors
+from erbench.config import ConfigError
 
 
 def _averages(values: tuple[str, ...]) -> dict[str, str]:
@@ -13,7 +14,7 @@ def _averages(values: tuple[str, ...]) -> dict[str, str]:
     for item in values:
         name, sep, avg = item.partition("=")
         if not sep or not name or avg not in ("micro", "macro"):
-            raise click.BadParameter(f"expected DATASET=micro or DATASET=macro, got {item!r}", param_hint="--average")
+            raise ConfigError(f"--average: expected DATASET=micro or DATASET=macro, got {item!r}")
         out[name] = avg
     return out
 
@@ -22,6 +23,8 @@ def _averages(values: tuple[str, ...]) -> dict[str, str]:
 @click.argument("runs_dirs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
               help="Folder for results.tex/.md, stats.json and the figures.")
+@click.option("--force", is_flag=True, help="Replace an existing report folder at OUT (never a folder erbench did "
+                                           "not write as a report).")
 @click.option("--baseline", "baselines", multiple=True,
               help="Method the others are compared to (repeatable); default: spert and spert_mt.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True)
@@ -36,6 +39,9 @@ def _averages(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--allow-mixed", is_flag=True, default=False,
               help="Put runs whose protocol differs (split, epochs, encoder, data sha256, ...) into one table anyway, "
                    "marked as mixed; without it such runs are refused, naming the key and the runs.")
+@click.option("--allow-truncated", is_flag=True, default=False,
+              help="Table runs whose evaluation split lost gold entities to truncation (long_documents=truncate) "
+                   "anyway, listed in the warnings; without it such runs are refused.")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
               show_default=True, help="Staged datasets (erbench data stage): the training splits of the seen/unseen "
                                       "split; skipped with a warning where a dataset is not staged.")
@@ -44,11 +50,11 @@ def _averages(values: tuple[str, ...]) -> dict[str, str]:
                    "and the `report` section's settings as defaults.")
 @click.pass_context
 @friendly_errors
-def report(ctx, runs_dirs, out, baselines, alpha, seed, ar_trials, aso_bootstrap, averages, title, allow_mixed,
-           data_root, params_path) -> None:
+def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bootstrap, averages, title, allow_mixed,
+           allow_truncated, data_root, params_path) -> None:
     """Compare methods over seeds (paired tests, Holm) and write LaTeX/Markdown/HTML reports, stats and figures."""
     from erbench.analysis.protocol import project_commit
-    from erbench.report import build_report
+    from erbench.files import check_output_folder
 
     dirs = list(runs_dirs) or [Path("runs")]
     custom = None
@@ -71,14 +77,53 @@ def report(ctx, runs_dirs, out, baselines, alpha, seed, ar_trials, aso_bootstrap
     for folder in dirs:
         if not folder.exists():
             raise FileNotFoundError(f"{folder}: no such folder of runs")
-    result = build_report(dirs, out, baselines=tuple(baselines) or ("spert", "spert_mt"), alpha=alpha, seed=seed,
-                          aso_bootstrap=aso_bootstrap, ar_trials=ar_trials, metric_average=_averages(averages),
-                          title=title, allow_mixed=allow_mixed, data_root=data_root, custom=custom,
-                          git_commit=project_commit())
+    check_output_folder(out, force=force, kind="report")
+    check_names(dirs, baselines, _averages(averages))
+    result = write_report_folder(out, dirs, baselines=tuple(baselines) or ("spert", "spert_mt"), alpha=alpha,
+                                 seed=seed, aso_bootstrap=aso_bootstrap, ar_trials=ar_trials,
+                                 metric_average=_averages(averages), title=title, allow_mixed=allow_mixed,
+                                 data_root=data_root, custom=custom, git_commit=project_commit(),
+                                 allow_truncated=allow_truncated)
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"wrote {len(result['files'])} files to {out}: {', '.join(result['files'])} "
                   f"({len(result['runs'])} runs)", highlight=False, soft_wrap=True)
+
+
+def check_names(dirs: list[Path], baselines: tuple[str, ...], averages: dict[str, str]) -> None:
+    """--baseline and --average name a method and a dataset of the runs, else a one-line error."""
+    from erbench.report.collect import collect_runs
+
+    records = collect_runs(dirs)
+    methods, datasets = sorted({r.method for r in records}), sorted({r.dataset for r in records})
+    for name in baselines:
+        if records and name not in methods:
+            raise ConfigError(f"--baseline {name}: no run of method '{name}' below {', '.join(map(str, dirs))} "
+                              f"(methods: {', '.join(methods)})")
+    for name in averages:
+        if records and name not in datasets:
+            raise ConfigError(f"--average {name}={averages[name]}: no run of dataset '{name}' below "
+                              f"{', '.join(map(str, dirs))} (datasets: {', '.join(datasets)})")
+
+
+def write_report_folder(out: Path, dirs: list[Path], **options) -> dict:
+    """Build the report in a temporary folder beside OUT and rename it into place: a failed report
+    leaves the previous one as it was, and a replaced one keeps no stale figure."""
+    import shutil
+
+    from erbench.files import MARKER, make_temp_folder, replace_folder
+    from erbench.report import build_report
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = make_temp_folder(out.parent, f".{out.name}.tmp-")
+    try:
+        result = build_report(dirs, tmp, **options)
+        (tmp / MARKER).write_text('{"kind": "report"}\n')
+        replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return result
 
 
 def grid_run_dirs(params: dict, root: Path) -> list[Path]:

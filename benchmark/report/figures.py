@@ -16,8 +16,11 @@ from matplotlib.figure import Figure
 LABELS = dict(SETTINGS)
 
 
-def headline_setting(dataset: str) -> str:
-    """The relation setting a dataset's literature headlines (SPEC 3): RE for SciERC, else RE+."""
+def headline_setting(dataset: str, tables: ReportTables | None = None) -> str:
+    """The relation setting a dataset headlines: its table's (a custom dataset's declaration), else
+    the literature's (SPEC 3): RE for SciERC, else RE+."""
+    if tables is not None and dataset in tables.datasets:
+        return tables.datasets[dataset].relation
     return HEADLINE_RELATION.get(dataset, "rel_strict")
 
 
@@ -39,7 +42,7 @@ def sweep_frame(tables: ReportTables) -> pd.DataFrame | None:
 
 
 def _panel_title(tables: ReportTables, dataset: str) -> str:
-    setting = headline_setting(dataset)
+    setting = headline_setting(dataset, tables)
     return f"{display_name(dataset)}: {LABELS[setting]} F1 ({tables.datasets[dataset].average})"
 
 
@@ -51,7 +54,7 @@ def per_seed_figure(tables: ReportTables, seed: int = 0) -> Figure:
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     rng = np.random.default_rng(seed)
     for ax, dataset in zip(axes, names):
-        setting = headline_setting(dataset)
+        setting = headline_setting(dataset, tables)
         for x, method in enumerate(tables.methods):
             cell = tables.cells.get((dataset, setting, method))
             if cell is None:
@@ -78,7 +81,7 @@ def neg_sweep_figure(tables: ReportTables) -> Figure | None:
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     for ax, dataset in zip(axes, names):
-        sub = frame[(frame["dataset"] == dataset) & (frame["setting"] == headline_setting(dataset))]
+        sub = frame[(frame["dataset"] == dataset) & (frame["setting"] == headline_setting(dataset, tables))]
         for i, method in enumerate(tables.methods):
             rows = sub[sub["method"] == method]
             if rows.empty:

@@ -97,8 +97,8 @@ def markdown_to_html(lines: list[str]) -> str:
 
 def _main_table(tables: ReportTables) -> dict:
     best = best_means(tables, DIGITS)
-    groups = [{"name": display_name(d) + (" (macro)" if i.average == "macro" else "") + (" (mixed)" if i.mixed
-                                                                                          else ""), "span": 3}
+    groups = [{"name": (i.display or display_name(d)) + (" (macro)" if i.average == "macro" else "")
+               + (" (mixed)" if i.mixed else ""), "span": 3}
               for d, i in tables.datasets.items()]
     rows = []
     for m in tables.methods:

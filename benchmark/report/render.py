@@ -160,7 +160,7 @@ def render_latex(tables: ReportTables, title: str | None = None, label: str = "t
     groups, rules = [], []
     for i, d in enumerate(names):
         info = tables.datasets[d]
-        head = latex_escape(display_name(d)) + (" (macro)" if info.average == "macro" else "")
+        head = latex_escape(info.display or display_name(d)) + (" (macro)" if info.average == "macro" else "")
         head += " (mixed)" if info.mixed else ""
         groups.append(f"\\multicolumn{{3}}{{c}}{{{head}}}")
         rules.append(f"\\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}")
@@ -229,7 +229,8 @@ def render_markdown(tables: ReportTables, title: str | None = None, analysis=Non
     mixed = _mixed_phrase(tables)
     if mixed:
         lines += [f"**Mixed protocol** (--allow-mixed): {mixed}.", ""]
-    head = ["Method"] + [f"{display_name(c.dataset)} {c.label}" + (" (macro)" if c.average == "macro" else "")
+    head = ["Method"] + [f"{tables.datasets[c.dataset].display or display_name(c.dataset)} {c.label}"
+                         + (" (macro)" if c.average == "macro" else "")
                          for c in tables.columns]
     lines += [_md_row(head), _md_row([":--"] + ["--:"] * len(tables.columns))]
     for m in tables.methods:

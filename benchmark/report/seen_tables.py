@@ -20,7 +20,7 @@ from erbench import stats
 from erbench.analysis import seen
 from erbench.analysis.seeds import PowerRow, power_row
 from erbench.report.collect import RunRecord
-from erbench.report.tables import HEADLINE_RELATION, ReportTables, Unit, Verdict
+from erbench.report.tables import ReportTables, Unit, Verdict
 from erbench.scoring import scores_from_counts
 
 WHY = "the seen/unseen split, the error breakdown and the sentence browser skip it"
@@ -73,7 +73,7 @@ def _indexes(tables: ReportTables, dataset: str, data_root: Path, custom: Mappin
     from erbench.datasets.registry import resolve
     from erbench.datasets.stage import load_split, staged_manifest
 
-    spec = resolve(dataset, dict(custom or {}))
+    spec = resolve(dataset, dict(custom or {}), data_root)
     if spec is None:
         raise ValueError(f"dataset {dataset} is not registered (built-in or params data.custom)")
     manifest = staged_manifest(data_root, dataset)
@@ -111,7 +111,7 @@ def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | N
     if data_root is None:
         return None
     names = list(tables.datasets)
-    settings = {d: ("ner", HEADLINE_RELATION.get(d, "rel_strict")) for d in names}
+    settings = {d: ("ner", tables.datasets[d].relation) for d in names}
     average = {d: tables.datasets[d].average for d in names}
     skipped: dict[str, str] = {}
     counts: dict[tuple[str, str], dict[str, list]] = {}  # (run path, setting) -> partition -> doc counts

@@ -106,6 +106,8 @@ class DatasetInfo:
     n_runs: int
     signature: str
     card: protocol.ProtocolCard
+    relation: str = "rel_strict"  # the headline relation setting (SPEC 3, or a custom dataset's declaration)
+    display: str = ""  # the name tables print ("" -> display_name(name))
 
     @property
     def mixed(self) -> tuple[str, ...]:
@@ -199,9 +201,10 @@ def _select_negatives(df: pd.DataFrame, notes: list[str]) -> pd.Series:
 
 
 def _dataset_info(name: str, average: str, recs: Sequence[RunRecord], notes: list[str], *, allow_mixed: bool,
-                  git_commit: str) -> DatasetInfo:
-    card = protocol.protocol_card(name, recs, average=average, relation_headline=HEADLINE_RELATION.get(
-        name, "rel_strict"), git_commit=git_commit)
+                  git_commit: str, declared: Mapping | None = None) -> DatasetInfo:
+    declared = declared or {}
+    relation = declared.get("relation") or HEADLINE_RELATION.get(name, "rel_strict")
+    card = protocol.protocol_card(name, recs, average=average, relation_headline=relation, git_commit=git_commit)
     if card.mismatches and not allow_mixed:
         raise protocol.ProtocolMismatch(card.mismatches)
     notes.extend(f"mixed protocol (--allow-mixed): {m.message()}" for m in card.mismatches)
@@ -210,7 +213,8 @@ def _dataset_info(name: str, average: str, recs: Sequence[RunRecord], notes: lis
     seeds = tuple(sorted({r.seed for r in recs}))
     folds = tuple(sorted({r.fold for r in recs if r.fold is not None}))
     sig = protocol.signature(card, average=average, n_seeds=len(seeds), n_folds=len(folds))
-    return DatasetInfo(name, average, values, seeds, folds, len(recs), sig, card)
+    return DatasetInfo(name, average, values, seeds, folds, len(recs), sig, card, relation,
+                       declared.get("display_name") or display_name(name))
 
 
 def build_tables(
@@ -225,12 +229,17 @@ def build_tables(
     metric_average: Mapping[str, str] | None = None,
     allow_mixed: bool = False,
     git_commit: str = "unknown",
+    declared: Mapping[str, Mapping] | None = None,
 ) -> ReportTables:
     """Summaries and paired comparisons of the runs; aso_bootstrap=0 or ar_trials=0 skips that test.
 
     Runs of one dataset whose protocol differs (benchmark.analysis.protocol.REFUSED) raise
     ProtocolMismatch naming the key and the runs, unless allow_mixed (then the table is marked).
+    `declared`: a custom dataset's declaration (display_name, relation, average) as staging recorded it;
+    `metric_average` overrides its average.
     """
+    declared = declared or {}
+    metric_average = {**{d: v["average"] for d, v in declared.items() if v.get("average")}, **(metric_average or {})}
     if not records:
         raise ValueError("no runs to report")
     if not 0 < alpha < 1:
@@ -244,7 +253,8 @@ def build_tables(
     by_path = {str(r.path): r for r in records}
     used = {p: by_path[p] for p in table["path"].unique()}
     datasets = {d: _dataset_info(d, averages[d], [r for r in used.values() if r.dataset == d], notes,
-                                 allow_mixed=allow_mixed, git_commit=git_commit) for d in names}
+                                 allow_mixed=allow_mixed, git_commit=git_commit, declared=declared.get(d))
+                for d in names}
     columns = tuple(Column(d, s, label, averages[d]) for d in names for s, label in SETTINGS)
     present = [b for b in baselines if b in set(table["method"])]
     methods = tuple(dict.fromkeys([*present, *sorted(set(table["method"]))]))
