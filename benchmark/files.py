@@ -15,8 +15,15 @@ from typing import Any
 
 # Written into every folder erbench writes as a whole (run folders, reports); `kind` says which.
 MARKER = ".erbench"
-# Folders written before the marker existed are recognised by the file that defines them.
+# Folders written before the marker existed are recognised by the file that defines them, or (what
+# `dvc repro` leaves after removing a stage's declared outputs) by holding nothing but erbench's names.
 LEGACY_MARKERS = {"run": "config.json", "report": "stats.json"}
+_FIGURES = ("per_seed", "errors", "seeds_needed", "neg_sweep", "learning_curves")
+KNOWN_NAMES = {
+    "run": {"config.json", "metrics.json", "predictions.jsonl", "steps.jsonl", "model.safetensors"},
+    "report": {"results.tex", "results_standalone.tex", "results.md", "index.html", "stats.json", "seen_unseen.tex",
+               "plots", *(f"{f}.{x}" for f in _FIGURES for x in ("png", "pdf"))},
+}
 
 
 class OutputExists(ValueError):
@@ -78,6 +85,8 @@ def written_by_erbench(folder: Path, kind: str) -> bool:
             return json.loads(marker.read_text()).get("kind") == kind
         except (OSError, ValueError, AttributeError):
             return False
+    if all(p.name in KNOWN_NAMES[kind] for p in folder.iterdir()) and not (folder / LEGACY_MARKERS[kind]).exists():
+        return True  # an older folder of erbench's whose defining file dvc removed before re-running the stage
     legacy = folder / LEGACY_MARKERS[kind]
     if not legacy.is_file():
         return False
@@ -140,6 +149,8 @@ def write_folder_atomic(out_dir: str | Path, files: dict[str, bytes | str],
             (tmp / name).write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
         if also is not None:
             also(tmp)
+            for path in tmp.rglob("*"):  # other writers (safetensors) may create private files
+                _public(path, directory=path.is_dir())
         replace_folder(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -162,7 +162,7 @@ def trained(staged, tmp_path_factory) -> Path:
 
 def test_train_writes_the_run_folder(trained: Path) -> None:
     assert sorted(p.name for p in trained.iterdir()) == [
-        "config.json", "metrics.json", "model.safetensors", "predictions.jsonl", "steps.jsonl"]
+        ".erbench", "config.json", "metrics.json", "model.safetensors", "predictions.jsonl", "steps.jsonl"]
     metrics = json.loads((trained / "metrics.json").read_text())
     for key in ("test/rel_strict/micro_f1", "test/rel/micro_f1", "test/ner/micro_f1", "test/ner/macro_f1"):
         assert 0.0 <= metrics["metrics"][key] <= 100.0, key
@@ -203,10 +203,11 @@ def test_evaluate_rescores_to_the_same_metrics(trained: Path, staged) -> None:
 def test_predict_prints_spert_json(trained: Path, tmp_path: Path) -> None:
     text = tmp_path / "input.txt"
     text.write_text("John Smith works for Acme .\n\nMary lives in Rome\n")
-    result = CliRunner().invoke(main, ["--quiet", "predict", str(trained), str(text), "--device", "cpu"])
+    result = CliRunner().invoke(main, ["--quiet", "predict", str(trained), str(text), "--device", "cpu",
+                                       "--format", "spert"])
     assert result.exit_code == 0, result.output
     docs = json.loads(result.stdout)
-    assert [d["tokens"] for d in docs] == [["John", "Smith", "works", "for", "Acme", "."],
+    assert [d["tokens"] for d in docs] == [["John", "Smith", "works", "for", "Acme", "."], [],
                                           ["Mary", "lives", "in", "Rome"]]
     for d in docs:
         assert set(d) >= {"tokens", "entities", "relations"}
