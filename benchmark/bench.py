@@ -62,7 +62,8 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
     docs = docs[:sentences]
     opts = method_options(method)
     transformer, tokenizer = load_encoder(encoder)
-    encoded, _ = encode_documents(tokenizer, docs, encoder_max_length(transformer, tokenizer))
+    # truncate: the bare encoder below takes one window per document, so both sides see the same pieces
+    encoded, _ = encode_documents(tokenizer, docs, encoder_max_length(transformer, tokenizer), "truncate")
     pad = tokenizer.pad_token_id
     amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     cfg = TrainOptions(encoder=encoder, **({"optimizer": optimizer} if optimizer else {}))
