@@ -1,1 +1,0 @@
-"""Datasets: registry, staging with checksums, loading with validation, statistics, synthetic corpus."""

@@ -1,1 +1,0 @@
-"""Model code: encoder adapter, span pooling, sampling, heads, losses, SpERT and SpERT.MT."""
