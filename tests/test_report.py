@@ -240,7 +240,7 @@ def test_best_mean_bold_and_underscores_escaped(report):
     body = [line for line in tex.splitlines() if not line.startswith("%")]
     for line in body:
         assert "_" not in line.replace("\\_", ""), line
-    assert "\\begin{table}" in tex and "\\toprule" in tex and "\\multicolumn{3}{c}{ADE (macro)}" in tex
+    assert "\\begin{table*}" in tex and "\\toprule" in tex and "\\multicolumn{3}{c}{ADE (macro)}" in tex
     assert "\\cmidrule(lr){2-4} \\cmidrule(lr){5-7}" in tex
     assert "over 3 seeds (CoNLL04) and 3 seeds x 2 folds (ADE), fewer where a method lacks runs" in tex
     assert "Holm-corrected over the comparisons against each baseline (12 for SpERT, 6 for SpERT.MT)" in tex

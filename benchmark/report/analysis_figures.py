@@ -84,7 +84,8 @@ def errors_figure(tables: ReportTables, analysis: Analysis) -> Figure:
             ax.set_ylim(len(methods) - 0.4, -0.6)
             ax.set_xticks([0, 25, 50, 75, 100])
             ax.set_xlabel(f"share of the {group} errors (%)")
-            ax.set_title(f"{display_name(d)}, {PLURAL[group]} (errors per run)", loc="left")
+            ax.set_ylabel("method (errors per run)")
+            ax.set_title(f"{display_name(d)}: {PLURAL[group]}", loc="left")
             ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, handlelength=1.0,
                       borderaxespad=0.0, labelspacing=0.3)
     return fig

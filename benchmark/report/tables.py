@@ -236,6 +236,7 @@ def _dataset_info(name: str, average: str, recs: Sequence[RunRecord], notes: lis
     if card.mismatches and not allow_mixed:
         raise protocol.ProtocolMismatch(card.mismatches)
     notes.extend(f"mixed protocol (--allow-mixed): {m.message()}" for m in card.mismatches)
+    notes.extend(protocol.environment_warning(m) for m in card.environment)
     values = {f: list(v) for f, v in card.values.items()}
     values["neg"] = sorted(set(card.negatives.values()))
     seeds = tuple(sorted({r.seed for r in recs}))
