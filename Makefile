@@ -6,14 +6,27 @@ export DVC_NO_ANALYTICS := 1
 export RAY_USAGE_STATS_ENABLED := 0
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 
-.PHONY: setup repro test lint bench clean-runs
+.PHONY: setup repro test lint bench lock clean-runs
 
-$(BIN)/.erbench-installed: pyproject.toml
+# Exact versions: requirements.lock (uv pip compile, CPython 3.11, Linux x86_64) pins every package, torch
+# included as its CPU build (torch-cpu.txt). Refresh it with `make lock` (see README, "Locked environment").
+LOCK := requirements.lock
+TORCH := torch-cpu.txt
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+# where `make lock` reads torch's CPU wheel metadata: pip's find-links if configured, else PyTorch's CPU index
+TORCH_SOURCE ?= $(if $(shell pip config get global.find-links 2>/dev/null),--find-links $(shell pip config get \
+	global.find-links 2>/dev/null),--extra-index-url $(TORCH_CPU_INDEX) --index-strategy unsafe-best-match)
+
+$(BIN)/.erbench-installed: pyproject.toml $(LOCK) $(TORCH)
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# torch first: the CPU wheel on local disk (a bare `pip install torch` pulls GBs of CUDA wheels)
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,cluster]'
+	# torch first, the CPU build: a local wheel (pip's find-links) or PyTorch's CPU index; a bare
+	# `pip install torch` would pull GBs of CUDA wheels
+	$(BIN)/pip install -q -r $(TORCH) || $(BIN)/pip install -q -r $(TORCH) --extra-index-url $(TORCH_CPU_INDEX)
+	# every other package at the lock's exact version (torch is already satisfied), then erbench itself
+	$(BIN)/pip install -q -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip check
 	touch $@
 
 setup: $(BIN)/.erbench-installed
@@ -25,6 +38,13 @@ repro: setup
 # The tests (ruff + pytest); CI runs exactly this
 test: setup
 	source $(BIN)/activate && ruff check . && python -m pytest -q
+
+# Re-resolve requirements.lock from pyproject.toml: keeps every pin that still satisfies it; `make lock
+# UPGRADE=--upgrade` moves everything to the newest allowed versions. Then `make setup` and `make test`.
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra cluster --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -c $(TORCH) $(TORCH_SOURCE) --annotation-style line $(UPGRADE) \
+		-o $(LOCK)
 
 lint: setup
 	source $(BIN)/activate && ruff check .

@@ -8,13 +8,12 @@ A run folder holds `metrics.json` (every metric, the protocol, timing, per-epoch
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from erbench import scoring
+from erbench import environment, scoring
 from erbench.config import ModelOptions, RunConfig, TrainOptions, from_dict
 from erbench.datasets.load import Document, TypeInventory
 from erbench.datasets.registry import resolve
@@ -33,6 +32,19 @@ from erbench.train import (
     train_model,
     write_run_folder,
 )
+
+SUMMARY_FILE = "summary.json"  # the headline numbers: dvc.yaml's metrics (metrics.json is a plain output)
+
+
+def summary(result: dict, split: str) -> dict:
+    """NER / RE / RE+ micro and macro F1 on the evaluation split, and the run's time: a few columns per run."""
+    out = {f"{setting}_{avg}_f1": result["metrics"].get(f"{split}/{key}/{avg}_f1")
+           for setting, key in (("ner", "ner"), ("re", "rel"), ("re_strict", "rel_strict"))
+           for avg in ("micro", "macro")}
+    timing = result.get("timing") or {}
+    out["train_min"] = round(timing["train_seconds"] / 60, 3) if timing.get("train_seconds") is not None else None
+    out["eval_s"] = round(timing["eval_seconds"], 2) if timing.get("eval_seconds") is not None else None
+    return out
 
 
 def load_run_data(cfg: RunConfig, data_root: Path, custom: dict | None = None) -> RunData:
@@ -110,11 +122,7 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
     if info.get("dev_encoding"):
         encoding[f"dev:{cfg.dev_split}"] = info["dev_encoding"]
     warnings = [w for part, r in encoding.items() if (w := EncodingReport(**r).warning(part.split(":")[1]))]
-    environment = {"device": info["device"], "torch": torch.__version__, "python": platform.python_version(),
-                   "threads": torch.get_num_threads()}
-    import transformers
-
-    environment["transformers"] = transformers.__version__
+    env = environment.capture(info["device"])
     result = {
         "run": {"name": cfg.run_name, "dataset": cfg.dataset, "method": cfg.method, "seed": cfg.seed,
                 "fold": cfg.fold},
@@ -125,7 +133,7 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
         "data": {"sha256": data.sha256, "train_encoding": info["train_encoding"],
                  "eval_encoding": asdict(eval_report), "encoding": encoding, "long_documents": cfg.train.long_documents,
                  "class_counts": info["class_counts"], "class_weights": info["class_weights"]},
-        "environment": environment,
+        "environment": {k: v for k, v in env.items() if k != "packages"},
         "warnings": warnings,  # what the run cut or skipped, one line each (printed, logged, in the report)
     }
     config = {"run": cfg.to_dict(), "types": data.types.to_json(), "max_length": info["max_length"]}
@@ -134,6 +142,8 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
         "config.json": json.dumps(config, indent=1) + "\n",
         "predictions.jsonl": jsonl(prediction_records(data.eval, predictions)),
         "steps.jsonl": jsonl(info["steps_log"]),
+        environment.FILE: json.dumps(env, indent=1) + "\n",
+        SUMMARY_FILE: json.dumps(summary(result, cfg.eval_split), indent=1) + "\n",
     }
     weights = state_dict_for_saving(model) if cfg.train.save_weights else None
     write_run_folder(Path(out_dir), files, weights, force=force)

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 DEFAULT_URI = "sqlite:///mlflow.db"
-ARTIFACTS = ("metrics.json", "config.json", "predictions.jsonl", "steps.jsonl")
+ARTIFACTS = ("metrics.json", "summary.json", "config.json", "predictions.jsonl", "steps.jsonl", "environment.json")
+ENV_TAGS = ("python", "device_type", "cpu", "threads", "cuda", "cudnn", "gpu")  # tagged as env.<key>
 
 
 def resolve_uri(explicit: str | None = None, params_uri: str | None = None) -> str:
@@ -108,6 +109,7 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
         "dataset_sha256": json.dumps(result.get("data", {}).get("sha256", {}), sort_keys=True),
         "mlflow.runName": run["name"],
     }
+    tags.update({f"env.{k}": str(env[k]) for k in ENV_TAGS if env.get(k) is not None})
     tags.update(extra_tags or {})
     mlflow_run = client.create_run(exp_id, run_name=run["name"], tags=tags)
     run_id = mlflow_run.info.run_id
@@ -127,6 +129,10 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
                 step, stamp = int(entry["step"]), int(entry["time"] * 1000)
                 metrics += [Metric(f"step/{k}", float(v), stamp, step) for k, v in entry.items()
                             if k not in ("step", "time", "epoch") and v is not None]
+        for part in ("train_encoding", "eval_encoding"):  # long documents: how many were truncated or split
+            counts = (result.get("data") or {}).get(part) or {}
+            metrics += [Metric(f"data/{part}/{k}", float(v), now, 0) for k, v in counts.items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool)]
         metrics += [Metric(f"timing/{k}", float(v), now, 0) for k, v in result.get("timing", {}).items()
                     if isinstance(v, (int, float))]
         for part, report in (result.get("data") or {}).get("encoding", {}).items():  # long documents, per split

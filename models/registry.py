@@ -18,18 +18,19 @@ class Method:
     name: str
     description: str
     options: dict[str, Any] = field(default_factory=dict, hash=False)
+    display: str = ""  # the name tables and figures print (params report.display_names overrides it)
 
 
 METHODS: dict[str, Method] = {}
 
 
-def register(name: str, description: str, **options: Any) -> Method:
+def register(name: str, description: str, *, display: str, **options: Any) -> Method:
     if name in METHODS:
         raise ValueError(f"method '{name}' is already registered")
     unknown = set(options) - set(ModelOptions.__dataclass_fields__)
     if unknown:
         raise ValueError(f"method '{name}': unknown option(s) {sorted(unknown)}")
-    METHODS[name] = Method(name, description, options)
+    METHODS[name] = Method(name, description, options, display)
     return METHODS[name]
 
 
@@ -51,14 +52,17 @@ def method_options(name: str, overrides: dict[str, Any] | None = None) -> ModelO
 
 _MT = dict(heads="multitask", iou_mode="scale", entity_logits="raw", neg_entity_count=120, neg_relation_count=120)
 
-register("spert", "SpERT (Eberts & Ulges 2020): softmax entity classifier, sigmoid relation classifier")
+register("spert", "SpERT (Eberts & Ulges 2020): softmax entity classifier, sigmoid relation classifier",
+         display="SpERT")
 register("spert_mt", "SpERT.MT (Xue & Lu 2023): identification + classification heads, IoU-scaled "
-         "negatives, entity logits in the pair representation, 120/120 negatives", **_MT)
-register("spert_focal", "SpERT with focal loss (gamma 2; alpha 0.25 on relations)", loss="focal")
-register("spert_cb", "SpERT with class-balanced loss (effective number, beta 0.9999)", loss="class_balanced")
+         "negatives, entity logits in the pair representation, 120/120 negatives", display="SpERT.MT", **_MT)
+register("spert_focal", "SpERT with focal loss (gamma 2; alpha 0.25 on relations)", display="SpERT + focal",
+         loss="focal")
+register("spert_cb", "SpERT with class-balanced loss (effective number, beta 0.9999)",
+         display="SpERT + CB", loss="class_balanced")
 register("spert_mt_no_iou", "SpERT.MT without IoU scaling (plain BCE for identification)",
-         **{**_MT, "iou_mode": "none"})
+         display="SpERT.MT w/o IoU", **{**_MT, "iou_mode": "none"})
 register("spert_mt_no_logits", "SpERT.MT without entity logits in the pair representation",
-         **{**_MT, "entity_logits": "none"})
+         display="SpERT.MT w/o logits", **{**_MT, "entity_logits": "none"})
 register("spert_mt_no_mt", "SpERT.MT without the multi-task split: SpERT heads, keeping IoU scaling "
-         "(on the entity loss of negatives) and entity logits", **{**_MT, "heads": "spert"})
+         "(on the entity loss of negatives) and entity logits", display="SpERT.MT w/o MT", **{**_MT, "heads": "spert"})

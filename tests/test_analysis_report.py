@@ -82,7 +82,7 @@ def test_seen_unseen_golden(report):
     assert "no estimate of noise" in comps[("rel_strict", "exact")]["verdict"]  # 100 = 100 on both seeds
     md = (out / "results.md").read_text()
     assert "**CoNLL04 RE+ (micro)**: test gold tuples exact 1 (25%), partial 1 (25%), new 2 (50%)" in md
-    assert ("| `spert` | 100.00 | 100.00 | 100.00 ± 0.00 | 0.00 | 0.00 | 0.00 ± 0.00 | 100.00 | 50.00 | 66.67 ± 0.00 |"
+    assert ("| SpERT | 100.00 | 100.00 | 100.00 ± 0.00 | 0.00 | 0.00 | 0.00 ± 0.00 | 100.00 | 50.00 | 66.67 ± 0.00 |"
             in md)
     tex = (out / "seen_unseen.tex").read_text()
     assert "CoNLL04 RE+ exact" in tex and "$66.67 \\pm 0.00$" in tex
@@ -108,8 +108,8 @@ def test_errors_and_verdicts(report):
     assert errors["spert_mt"]["relation"]["missed"]["mean"] == 0.0
     assert all(v["mean"] == 0.0 for v in errors["spert"]["entity"].values())
     md = (out / "results.md").read_text()
-    assert "| CoNLL04 | Δ `spert_mt` − `spert` | +0.0 | +0.0 | +0.0 | +0.0 | -2.0 | -2.0 |" in md
-    rows = [line for line in md.split("## Comparisons against `spert`")[1].split("\n\n")[1].splitlines()[2:]]
+    assert "| CoNLL04 | Δ SpERT.MT − SpERT | +0.0 | +0.0 | +0.0 | +0.0 | -2.0 | -2.0 |" in md
+    rows = [line for line in md.split("## Comparisons against SpERT")[1].split("\n\n")[1].splitlines()[2:]]
     assert rows and all(("| better |" in r or "| worse |" in r) == r.endswith("| significant |") for r in rows)
     assert all("| not significant;" in r for r in rows if not r.endswith("| significant |"))
     seeds = result["seeds"]

@@ -20,7 +20,7 @@ from tests.test_report import FAST, make_runs
 
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1400,1800"]
+                "--window-size=1300,1000"]
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_in_headless_chromium(report, tmp_path):
             return [int(e.get_attribute("data-index")) for e in driver.find_elements(By.CSS_SELECTOR, ".sentence")]
 
         count = driver.find_element(By.ID, "browser-count")
-        assert count.text == "4 of 4 sentences" and shown() == [0, 1, 2, 3]
+        assert count.text == "4 of 4 sentences" and shown() == [2, 3, 0, 1]  # disagreements first
         driver.find_element(By.ID, "filter-disagree").click()
         assert count.text == "2 of 4 sentences" and shown() == [2, 3]
         assert driver.execute_script("return window.erbenchBrowser.visible()") == 2
@@ -163,13 +163,13 @@ def test_in_headless_chromium(report, tmp_path):
         driver.execute_script("var e = document.getElementById('filter-text'); e.value = '';"
                               "e.dispatchEvent(new Event('input'));")
         driver.find_element(By.ID, "filter-disagree").click()
-        assert shown() == [0, 1, 2, 3]
+        assert shown() == [2, 3, 0, 1]
         Select(driver.find_element(By.ID, "browser-dataset")).select_by_index(1)  # ADE, seed 1 fold 0
         assert count.text == "2 of 2 sentences"
         driver.find_element(By.ID, "filter-disagree").click()
         assert shown() == [1]
         text = driver.find_element(By.CSS_SELECTOR, ".sentence").text
-        assert "gold" in text and "spert_mt" in text and "missed 1 relation" in text
+        assert "gold" in text and "SpERT.MT" in text and "missed 1 relation" in text
         driver.execute_script("document.getElementById('results').scrollIntoView()")
         shot = tmp_path / "index.png"
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10000
@@ -192,3 +192,50 @@ def test_tokens_cannot_break_the_page(tmp_path):
     assert page.count("</script>") == 2 and "<b>Acme" not in page  # the JSON block and the code block only
     raw = re.search(r'<script type="application/json" id="browser-data">(.*?)</script>', page, re.S).group(1)
     assert json.loads(raw)[0]["docs"][0]["tokens"] == ["</script>", "<!--", "<b>Acme</b>", "&amp;"]
+
+
+def test_at_1300px_tables_fit_and_the_page_stays_short(tmp_path):
+    """300 test sentences: the browser shows 20 a page; every table's Verdict column is in view at 1300 px;
+    the print stylesheet leaves the browser out."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_report import CONLL, CONLL_DOCS, CONLL_TYPES, write_run
+
+    docs = CONLL_DOCS * 75
+    for method in ("spert", "spert_mt", "spert_focal"):
+        for seed, scores in CONLL[method].items():
+            write_run(tmp_path / "runs", "conll04", method, seed, None, scores, docs, CONLL_TYPES,
+                      good=method == "spert_mt")
+    build_report([tmp_path / "runs"], tmp_path / "out", **FAST)
+    driver = _driver(tmp_path)
+    try:
+        driver.set_window_size(1300, 1000)
+        driver.get((tmp_path / "out" / "index.html").as_uri())
+        WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+        width = driver.execute_script("return document.documentElement.clientWidth")
+        assert 1250 <= width <= 1300
+        verdicts = [h for h in driver.find_elements(By.CSS_SELECTOR, "th") if h.text == "Verdict" and h.is_displayed()]
+        assert len(verdicts) >= 3  # both comparison tables and the seeds table
+        for head in verdicts:
+            right = driver.execute_script("return arguments[0].getBoundingClientRect().right", head)
+            assert right <= width, f"Verdict column cut off at {right:.0f} px > {width} px"
+        for table in driver.find_elements(By.CSS_SELECTOR, "table"):
+            if table.is_displayed():
+                box = driver.execute_script("var p = arguments[0].parentElement; return [p.scrollWidth, p.clientWidth]",
+                                            table)
+                assert box[0] <= box[1], "a visible table scrolls sideways"
+        heights = {driver.execute_script("return arguments[0].getBoundingClientRect().height", r)
+                   for r in driver.find_elements(By.CSS_SELECTOR, "#comparisons table tbody tr") if r.is_displayed()}
+        assert max(heights) - min(heights) < 2, f"uneven rows: {sorted(heights)}"
+        assert len(driver.find_elements(By.CSS_SELECTOR, ".sentence")) == 20
+        assert driver.execute_script("return window.erbenchBrowser.pages()") == 15
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        assert height < 12000, f"page is {height} px tall"
+        driver.find_element(By.ID, "browser-next").click()
+        assert driver.execute_script("return window.erbenchBrowser.page()") == 2
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        assert not driver.find_element(By.ID, "browser-section").is_displayed()
+        assert driver.find_element(By.ID, "results-table").is_displayed()
+    finally:
+        driver.quit()

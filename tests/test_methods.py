@@ -92,9 +92,9 @@ def test_registry_names_are_lower_snake_case_and_described() -> None:
 def test_registry_rejects_duplicates_and_unknown_options() -> None:
     before = dict(METHODS)
     with pytest.raises(ValueError, match="'spert' is already registered"):
-        register("spert", "again")
+        register("spert", "again", display="x")
     with pytest.raises(ValueError, match="unknown option"):
-        register("spert_test_only", "bad", not_an_option=1)
+        register("spert_test_only", "bad", display="x", not_an_option=1)
     assert METHODS == before
 
 

@@ -64,7 +64,7 @@ def test_repro_writes_reports(repo):
     assert stats["protocol_cards"]["synthetic"]["git_commit"] not in ("", "unknown")
     assert {e["method"] for e in stats["errors"]} == {"spert", "spert_mt"}
     text = (reports / "results.md").read_text()
-    assert "`spert_mt`" in text and "`spert`" in text
+    assert "| SpERT.MT |" in text and "| SpERT |" in text  # display names
     assert "\\toprule" in (reports / "results.tex").read_text()
     assert len(stats["runs"]) == 4
 
@@ -95,18 +95,62 @@ def test_mlflow_has_one_finished_run_per_stage(repo):
     assert names == sorted(f"{m}-synthetic-s{s}" for m in ("spert", "spert_mt") for s in (1, 2))
     one = runs[0]
     for tag in ("dataset", "method", "seed", "fold", "git_commit", "dataset_sha256", "encoder", "device", "torch",
-                "transformers"):
+                "transformers", "env.python", "env.cpu", "env.threads", "env.device_type"):
         assert tag in one.data.tags, tag
+    assert "data/train_encoding/truncated_documents" in one.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(one.info.run_id)}
+    assert {"environment.json", "summary.json", "metrics.json"} <= artifacts
     assert one.data.params["model.max_span_size"] == "10"
     assert "test/rel_strict/micro_f1" in one.data.metrics
     history = client.get_metric_history(one.info.run_id, "train/loss")
     assert [m.step for m in history] == [1]
 
 
+SUMMARY_KEYS = {f"{s}_{a}_f1" for s in ("ner", "re", "re_strict") for a in ("micro", "macro")} | {"train_min", "eval_s"}
+
+
 def test_dvc_metrics_show(repo):
+    """DVC's metrics are each run's summary.json: the headline F1s and the time, not metrics.json's hundreds."""
     dest, info = repo
-    out = _run(["dvc", "metrics", "show", "--json"], dest, info["env"]).stdout
-    assert "rel_strict" in out
+    shown = json.loads(_run(["dvc", "metrics", "show", "--json"], dest, info["env"]).stdout)
+    files = {name: data["data"] for rev in shown.values() for name, data in rev["data"].items()}
+    assert len(files) == 4 and all(name.endswith("/summary.json") for name in files), sorted(files)
+    for name, data in files.items():
+        assert set(data) == SUMMARY_KEYS, name
+        full = json.loads((dest / name).with_name("metrics.json").read_text())
+        assert data["re_strict_micro_f1"] == full["metrics"]["test/rel_strict/micro_f1"]
+    table = _run(["dvc", "metrics", "show", "--md"], dest, info["env"]).stdout
+    assert len(table.splitlines()[0].split("|")) - 2 == 1 + len(SUMMARY_KEYS)  # Path + the summary columns
+
+
+def test_dvc_exp_show_has_only_the_summaries(repo):
+    """`dvc exp show` has one column per run and summary key (4 runs x 8 here), not metrics.json's hundreds."""
+    dest, info = repo
+    header = _run(["dvc", "exp", "show", "--csv"], dest, info["env"]).stdout.splitlines()[0].split(",")
+    metrics = [h for h in header if h.startswith("runs/")]
+    assert len(metrics) == 4 * len(SUMMARY_KEYS) and all(h.split(":")[-1] in SUMMARY_KEYS for h in metrics), header
+
+
+def test_dvc_plots_show_offline(repo, tmp_path):
+    """Only image plots are declared: the page DVC writes needs no network (its Vega templates would)."""
+    dest, info = repo
+    _run(["dvc", "plots", "show", "--out", str(tmp_path / "plots")], dest, info["env"])
+    page = (tmp_path / "plots" / "index.html").read_text()
+    assert "<img" in page and "errors.png" in page
+    assert "vega" not in page.lower() and "http" not in page.replace("http-equiv", "")
+
+
+def test_run_environment_recorded(repo):
+    dest, _ = repo
+    from importlib import metadata
+
+    run = dest / "runs" / "spert-synthetic-s1"
+    env = json.loads((run / "environment.json").read_text())
+    assert env["python"] == sys.version.split()[0] and env["device_type"] == "cpu" and env["threads"] >= 1
+    assert env["packages"]["torch"] == metadata.version("torch") and env["packages"]["mlflow"]
+    assert env["cpu"] and env["torch"] == metadata.version("torch")
+    short = json.loads((run / "metrics.json").read_text())["environment"]
+    assert short["torch"] == env["torch"] and "packages" not in short
 
 
 def test_second_repro_runs_nothing(repo):

@@ -129,7 +129,7 @@ def _comparison(result, baseline, dataset, setting, method) -> dict:
 
 
 def _table_lines(tex: str) -> dict[str, str]:
-    return {line.split(" & ")[0]: line for line in tex.splitlines() if line.startswith("spert")}
+    return {line.split(" & ")[0]: line for line in tex.splitlines() if line.startswith("SpERT")}
 
 
 # ---------------------------------------------------------------- collecting
@@ -225,25 +225,25 @@ def test_constant_gain_marked_identical_not(report):
     assert worse["marker"] == "¶"
     assert not [c for c in result["comparisons"]["spert_mt"]["results"] if c["method"] == "spert"]  # once only
     rows = _table_lines((out / "results.tex").read_text())
-    conll_cells = rows["spert\\_mt"].split(" & ")[1:4]
+    conll_cells = rows["SpERT.MT"].split(" & ")[1:4]
     assert all("^{\\dagger}" in cell for cell in conll_cells)
-    assert "^" not in rows["spert"] and all("dagger" not in c for c in rows["spert\\_focal"].split(" & ")[1:4])
-    assert all("^{\\P}" in cell for cell in rows["spert\\_focal"].split(" & ")[1:4])
+    assert "^" not in rows["SpERT"] and all("dagger" not in c for c in rows["SpERT + focal"].split(" & ")[1:4])
+    assert all("^{\\P}" in cell for cell in rows["SpERT + focal"].split(" & ")[1:4])
 
 
 def test_best_mean_bold_and_underscores_escaped(report):
     _, out, _ = report
     tex = (out / "results.tex").read_text()
     rows = _table_lines(tex)
-    assert "$\\mathbf{94.00} \\pm 1.00^{\\dagger}$" in rows["spert\\_mt"]
-    assert "mathbf" not in rows["spert\\_focal"].split(" & ")[1]
+    assert "$\\mathbf{94.00} \\pm 1.00^{\\dagger}$" in rows["SpERT.MT"]
+    assert "mathbf" not in rows["SpERT + focal"].split(" & ")[1]
     body = [line for line in tex.splitlines() if not line.startswith("%")]
     for line in body:
         assert "_" not in line.replace("\\_", ""), line
-    assert "\\begin{table}" in tex and "\\toprule" in tex and "\\multicolumn{3}{c}{ADE (macro)}" in tex
+    assert "\\begin{table*}" in tex and "\\toprule" in tex and "\\multicolumn{3}{c}{ADE (macro)}" in tex
     assert "\\cmidrule(lr){2-4} \\cmidrule(lr){5-7}" in tex
     assert "over 3 seeds (CoNLL04) and 3 seeds x 2 folds (ADE), fewer where a method lacks runs" in tex
-    assert "Holm-corrected over the comparisons against each baseline (12 for spert, 6 for spert\\_mt)" in tex
+    assert "Holm-corrected over the comparisons against each baseline (12 for SpERT, 6 for SpERT.MT)" in tex
     assert "$\\alpha=0.05$" in tex
     assert "enc:minilm" in tex and "sel:last" in tex and "avg:macro" in tex and "no\\_overlap:yes" in tex
 
@@ -251,10 +251,10 @@ def test_best_mean_bold_and_underscores_escaped(report):
 def test_markdown_numbers(report):
     _, out, _ = report
     md = (out / "results.md").read_text()
-    rows = {line.split(" | ")[0]: line.split(" | ") for line in md.splitlines() if line.startswith("| `")}
-    assert rows["| `spert`"][1:4] == ["89.00 ± 1.00", "71.00 ± 1.00", "69.17 ± 1.04"]
-    assert rows["| `spert_mt`"][1] == "**94.00** ± 1.00†"
-    assert rows["| `spert_focal`"][1] == "89.00 ± 1.00¶"  # identical to spert, so worse than spert_mt
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in md.splitlines() if line.startswith("| SpERT")}
+    assert rows["| SpERT"][1:4] == ["89.00 ± 1.00", "71.00 ± 1.00", "69.17 ± 1.04"]
+    assert rows["| SpERT.MT"][1] == "**94.00** ± 1.00†"
+    assert rows["| SpERT + focal"][1] == "89.00 ± 1.00¶"  # identical to spert, so worse than spert_mt
     assert "Markers: two-sided paired t-test" in md and "## Warnings" in md
     assert "conll04|enc:minilm|split:train->test|ep:2|sel:last|avg:micro|no_overlap:no|neg:100/100" in md
 

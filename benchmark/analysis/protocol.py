@@ -40,6 +40,8 @@ UNRECORDED = {"eval_split": "test", "optimizer": "adamw"}
 OPTIMIZERS = {"adamw_legacy": "the reference SpERT's AdamW: no bias correction, eps 1e-6, decay after the step",
               "adamw": "torch.optim.AdamW"}
 SHA_KEY = "data_sha256"
+# environment key -> card label: shown on the card; runs that differ are warned about, not refused
+ENVIRONMENT = {"torch": "torch", "transformers": "transformers", "device_type": "device type"}
 RELATION_HEADLINE = {"rel_strict": "RE+ (strict: spans and entity types)", "rel": "RE (boundaries: spans only)"}
 MAX_NAMED_RUNS = 4
 
@@ -101,6 +103,7 @@ class ProtocolCard:
     sha256: dict[str, str]  # data file -> sha256 (a value per file; several joined by ',')
     git_commit: str
     mismatches: tuple[Mismatch, ...]
+    environment: tuple[Mismatch, ...] = ()  # torch / transformers / device type differences (warned, not refused)
 
     @property
     def mixed(self) -> tuple[str, ...]:
@@ -174,6 +177,33 @@ def mismatches(dataset: str, runs: Sequence[RunLike]) -> list[Mismatch]:
     return found
 
 
+def environment_value(run: RunLike, key: str) -> str:
+    """A run's torch / transformers version or device type from its metrics.json environment."""
+    env = getattr(run, "environment", None) or {}
+    if key == "device_type":
+        value = env.get("device_type") or str(env.get("device") or "").split(":")[0]
+    else:
+        value = env.get(key)
+    return str(value) if value else "not recorded"
+
+
+def environment_differences(dataset: str, runs: Sequence[RunLike]) -> list[Mismatch]:
+    """The ENVIRONMENT keys on which the runs differ, with the runs behind each value."""
+    found = []
+    for key in ENVIRONMENT:
+        values = _distinct(runs, lambda r, k=key: environment_value(r, k))
+        if len(values) > 1:
+            found.append(Mismatch(dataset, key, tuple((v, tuple(ls)) for v, ls in sorted(values.items()))))
+    return found
+
+
+def environment_warning(m: Mismatch) -> str:
+    """The report's warning about one environment difference, naming the runs behind each value."""
+    text = m.message().split(": ", 2)[-1]
+    return (f"{m.dataset}: the runs of one table ran with different {ENVIRONMENT.get(m.key, m.key)}: {text}; "
+            "their scores may differ for that reason alone")
+
+
 def negatives_by_method(runs: Sequence[RunLike]) -> dict[str, str]:
     out: dict[str, list[str]] = {}
     for r in runs:
@@ -232,7 +262,13 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
         row(SHA_KEY, "data sha256", "; ".join(f"{n} {d[:12]}" for n, d in sha256.items()) or "not recorded"),
         row("git_commit", "git commit (report)", git_commit),
     ]
-    return ProtocolCard(dataset, tuple(rows), values, negatives, sha256, git_commit, found)
+    env_found = tuple(environment_differences(dataset, runs))
+    for key, label in ENVIRONMENT.items():
+        counts = _distinct(runs, lambda r, k=key: environment_value(r, k))
+        text = ", ".join(counts) if len(counts) == 1 else "differs: " + ", ".join(
+            f"{v} ({len(ls)} run{'s' if len(ls) != 1 else ''})" for v, ls in sorted(counts.items()))
+        rows.append(CardRow(f"env_{key}", label, text))
+    return ProtocolCard(dataset, tuple(rows), values, negatives, sha256, git_commit, found, env_found)
 
 
 def long_documents_text(runs: Sequence[RunLike]) -> str:

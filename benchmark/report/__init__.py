@@ -25,7 +25,7 @@ from erbench.report.analysis_tables import Analysis, build_analysis
 from erbench.report.collect import RunError, RunRecord, collect_runs, truncation_warnings
 from erbench.report.figures import figure_bytes, neg_sweep_figure, per_seed_figure, per_seed_frame, sweep_frame
 from erbench.report.html import render_html
-from erbench.report.render import render_latex, render_markdown, render_standalone, stats_dict
+from erbench.report.render import latex_label, render_latex, render_markdown, render_standalone, stats_dict
 from erbench.report.tables import ReportTables, build_tables, value_matrix
 
 __all__ = ["Analysis", "RunError", "RunRecord", "ReportTables", "build_analysis", "build_report", "build_tables",
@@ -39,15 +39,16 @@ OPTIONAL = {  # written only when there is something to show; a previous report'
 
 
 def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = None, seed: int = 0,
-                 analysis: Analysis | None = None) -> dict:
+                 analysis: Analysis | None = None, latex: dict | None = None, label: str | None = None) -> dict:
     """Render and write every output of one ReportTables into out_dir; returns stats.json's content.
 
-    analysis defaults to build_analysis(tables) without a data root (no seen/unseen split).
+    analysis defaults to build_analysis(tables) without a data root (no seen/unseen split). latex: the
+    options of render.latex_options; label: the table's \\label (default: derived from the title).
     """
     out_dir = Path(out_dir)
     if analysis is None:
         analysis = build_analysis(tables)
-    table_tex = render_latex(tables, title, analysis=analysis)
+    table_tex = render_latex(tables, title, label or latex_label(title), analysis=analysis, options=latex)
     seen_tex = latex_seen(tables, analysis)
     texts = {
         "results.tex": table_tex,
@@ -122,13 +123,17 @@ def build_report(
     custom: Mapping | None = None,
     git_commit: str = "unknown",
     allow_truncated: bool = False,
+    display_names: Mapping[str, str] | None = None,
+    latex: dict | None = None,
+    label: str | None = None,
 ) -> dict:
     """Collect the runs below run_dirs, compare them and write the report into out_dir.
 
     Deterministic for a seed. aso_bootstrap=0 skips ASO and ar_trials=0 the sentence-level test.
     Runs of one dataset with different protocols raise ProtocolMismatch unless allow_mixed. The
     seen/unseen split reads the training splits staged under data_root (None: skipped).
-    Returns the content of stats.json (nan as None).
+    display_names overrides the printed method names (tables.display_names); latex and label: see
+    write_report. Returns the content of stats.json (nan as None).
     """
     paths = [Path(p) for p in run_dirs]
     records = collect_runs(paths)
@@ -138,10 +143,10 @@ def build_report(
     declared = custom_declarations({r.dataset for r in records}, custom, data_root)
     tables = build_tables(records, baselines=baselines, alpha=alpha, seed=seed, aso_bootstrap=aso_bootstrap,
                           ar_trials=ar_trials, metric_average=metric_average, allow_mixed=allow_mixed,
-                          git_commit=git_commit, declared=declared)
+                          git_commit=git_commit, declared=declared, method_names=display_names)
     if cut:
         import dataclasses
 
         tables = dataclasses.replace(tables, warnings=(*tables.warnings, *cut))
     analysis = build_analysis(tables, data_root=data_root, custom=custom)
-    return write_report(tables, out_dir, title=title, seed=seed, analysis=analysis)
+    return write_report(tables, out_dir, title=title, seed=seed, analysis=analysis, latex=latex, label=label)

@@ -12,30 +12,35 @@ files can be declared as DVC outputs.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
 from erbench.analysis.errors import ENTITY_KINDS, KIND_LABELS, RELATION_KIND_LABELS, RELATION_KINDS
 from erbench.analysis.seeds import EFFECT, TARGET_POWER, power_curve
 from erbench.report.analysis_tables import Analysis
-from erbench.report.figures import LABELS, headline_setting
-from erbench.report.tables import ReportTables, display_name
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from erbench.report.figures import LABELS, column_figure, headline_setting, method_colour, new_figure
+from erbench.report.tables import ReportTables, display_name, method_name
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 MAX_SEEDS_SHOWN = 30
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def _note(fig: Figure, text: str) -> Figure:
-    fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, wrap=True)
+    fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=7.5, wrap=True)
     return fig
+
+
+PLURAL = {"entity": "entities", "relation": "relations"}
+# one colour per kind of error: spurious and missed mean the same in both panels and share theirs
+KIND_COLOURS = {("entity", "wrong_type"): "#4e79a7", ("entity", "boundary"): "#76b7b2",
+                ("entity", "boundary_type"): "#59a14f", ("relation", "wrong_type"): "#b07aa1",
+                ("relation", "direction"): "#edc948", ("relation", "argument"): "#ff9da7",
+                ("entity", "spurious"): "#e15759", ("relation", "spurious"): "#e15759",
+                ("entity", "missed"): "#9c755f", ("relation", "missed"): "#9c755f"}
 
 
 def errors_frame(analysis: Analysis) -> pd.DataFrame:
@@ -47,27 +52,42 @@ def errors_frame(analysis: Analysis) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "method", "group", "kind", "mean"])
 
 
+@column_figure
 def errors_figure(tables: ReportTables, analysis: Analysis) -> Figure:
+    """Per dataset and group (entities, relations): each method's errors as shares of its own total (so a
+    method with thousands of spurious relations does not hide the others), the total written beside."""
     names = [d for d in tables.datasets if any(k[0] == d for k in analysis.errors)]
     if not names:
-        return _note(_figure(6, 2), "No error breakdown: no run has predictions.jsonl")
-    fig = _figure(2.0 + 2 * len(names) * (1.2 + 0.55 * len(tables.methods)), 5.0)
-    axes = fig.subplots(1, 2 * len(names), squeeze=False)[0]
+        return _note(new_figure(1.2), "No error breakdown: no run has predictions.jsonl")
+    n_methods = {d: len([m for m in tables.methods if (d, m) in analysis.errors]) for d in names}
+    heights = [h for d in names for h in (n_methods[d],) * 2]
+    fig = new_figure(0.3 + sum(0.75 + 0.2 * h for h in heights))
+    axes = fig.subplots(len(heights), 1, squeeze=False, gridspec_kw={"height_ratios": [3 + h for h in heights]})[:, 0]
     for i, d in enumerate(names):
         methods = [m for m in tables.methods if (d, m) in analysis.errors]
         for ax, group, kinds, labels in ((axes[2 * i], "entity", ENTITY_KINDS, KIND_LABELS),
                                          (axes[2 * i + 1], "relation", RELATION_KINDS, RELATION_KIND_LABELS)):
-            bottom = np.zeros(len(methods))
+            counts = np.array([[analysis.errors[(d, m)].mean(group, k) for k in kinds] for m in methods])
+            totals = counts.sum(axis=1)
+            shares = np.divide(100 * counts, totals[:, None], out=np.zeros_like(counts), where=totals[:, None] > 0)
+            left = np.zeros(len(methods))
+            ys = np.arange(len(methods))
             for j, kind in enumerate(kinds):
-                values = np.array([analysis.errors[(d, m)].mean(group, kind) for m in methods])
-                ax.bar(range(len(methods)), values, bottom=bottom, color=f"C{j}", label=labels[kind], width=0.7)
-                bottom += values
-            ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right", fontsize=8)
-            ax.set_title(f"{display_name(d)}: {group} errors", fontsize=9)
-            ax.set_ylabel("errors per run (mean over seeds)")
-            ax.set_ylim(bottom=0)
-            ax.grid(axis="y", alpha=0.3)
-            ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, frameon=False)
+                ax.barh(ys, shares[:, j], left=left, height=0.7, color=KIND_COLOURS[(group, kind)],
+                        label=textwrap.fill(labels[kind], 16))
+                left += shares[:, j]
+            for y, total in zip(ys, totals):
+                if total == 0:
+                    ax.text(2, y, "no errors", va="center", fontsize=6.5, color="#5b6475")
+            ax.set_yticks(ys, [f"{method_name(tables, m)} ({t:,.0f})" for m, t in zip(methods, totals)])
+            ax.set_xlim(0, 104)  # room right of a full bar and above and below the bars: none touches the frame
+            ax.set_ylim(len(methods) - 0.4, -0.6)
+            ax.set_xticks([0, 25, 50, 75, 100])
+            ax.set_xlabel(f"share of the {group} errors (%)")
+            ax.set_ylabel("method (errors per run)")
+            ax.set_title(f"{display_name(d)}: {PLURAL[group]}", loc="left")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, handlelength=1.0,
+                      borderaxespad=0.0, labelspacing=0.3)
     return fig
 
 
@@ -88,71 +108,107 @@ def seeds_frame(tables: ReportTables, analysis: Analysis) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "baseline", "method", "n", "power"])
 
 
+@column_figure
 def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
+    """Per dataset: the paired t-test's power for a 1-point gap against the number of seeds, and the expected
+    maximum F1 over k seeds; every line and marker is named in the legend."""
     names = list(tables.datasets)
     if not names:
-        return _note(_figure(6, 2), "No runs")
-    fig = _figure(1.5 + 4.4 * len(names), 6.4)
-    axes = fig.subplots(2, len(names), squeeze=False)
+        return _note(new_figure(1.2), "No runs")
+    fig = new_figure(0.3 + 4.4 * len(names))
+    axes = fig.subplots(2 * len(names), 1, squeeze=False)[:, 0]
     frame = seeds_frame(tables, analysis)
     for i, d in enumerate(names):
-        ax = axes[0][i]
+        ax = axes[2 * i]
         sub = frame[frame["dataset"] == d]
         setting = headline_setting(d, tables)
         if sub.empty:
-            ax.text(0.5, 0.5, "no paired comparison with n >= 2 and varying differences", ha="center", va="center",
-                    fontsize=8,
-                    transform=ax.transAxes)
-        for j, ((base, m), rows) in enumerate(sub.groupby(["baseline", "method"], sort=False)):
-            ax.plot(rows["n"], rows["power"], color=f"C{j % 10}", label=f"{m} vs {base}")
+            ax.text(0.5, 0.5, "no paired comparison with n >= 2\nand varying differences", ha="center",
+                    va="center", fontsize=7, transform=ax.transAxes)
+        needed_shown = False
+        for (base, m), rows in sub.groupby(["baseline", "method"], sort=False):
+            colour = method_colour(tables, m)
+            style = "-" if base == tables.settings["baselines"][0] else "--"
+            ax.plot(rows["n"], rows["power"], color=colour, linestyle=style,
+                    label=f"{method_name(tables, m)} vs {method_name(tables, base)}")
             r = next(r for rs in tables.results.values() for r in rs if (r.baseline, r.method, r.column.dataset,
                                                                           r.column.setting) == (base, m, d, setting))
             pw = analysis.power_of(r)
-            ax.plot([pw.n], [pw.power_effect], "o", color=f"C{j % 10}")
+            ax.plot([pw.n], [pw.power_effect], "o", color=colour)
             if pw.seeds_needed is not None and pw.seeds_needed <= MAX_SEEDS_SHOWN:
-                ax.axvline(pw.seeds_needed, color=f"C{j % 10}", linestyle=":", linewidth=1)
-        ax.axhline(TARGET_POWER, color="black", linestyle="--", linewidth=1)
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("paired seeds")
-        ax.set_ylabel(f"power to detect {EFFECT:g} pt")
-        ax.set_title(f"{display_name(d)}: {LABELS[setting]} F1, paired t-test", fontsize=9)
-        ax.grid(alpha=0.3)
+                ax.axvline(pw.seeds_needed, color=colour, linestyle=":", linewidth=1)
+                needed_shown = True
+        ax.axhline(TARGET_POWER, color="black", linestyle="--", linewidth=0.8)
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(Line2D([], [], color="black", linestyle="--", linewidth=0.8))
+        labels.append(f"target power {TARGET_POWER:.0%}")
         if not sub.empty:
-            ax.legend(fontsize=7)
-        ax = axes[1][i]
-        for j, m in enumerate(tables.methods):
+            handles.append(Line2D([], [], color="grey", marker="o", linestyle="none"))
+            labels.append("power with the seeds run so far")
+        if needed_shown:
+            handles.append(Line2D([], [], color="grey", linestyle=":", linewidth=1))
+            labels.append(f"seeds needed for {TARGET_POWER:.0%}")
+        ax.set_ylim(0, 1.05)
+        ax.set_xlim(1.5, MAX_SEEDS_SHOWN + 0.5)
+        ax.set_xlabel("paired seeds")
+        ax.set_ylabel(f"power for a {EFFECT:g}-pt gap")
+        ax.set_title(f"{display_name(d)}: {LABELS[setting]} F1, paired t-test (alpha={tables.settings['alpha']:g})")
+        ax.grid(alpha=0.3)
+        ax.legend(handles, labels, loc="best", frameon=True, framealpha=0.85)
+        ax = axes[2 * i + 1]
+        for m in tables.methods:
             curve = analysis.expected_max.get((d, setting, m))
             if curve:
-                ax.plot(range(1, len(curve) + 1), curve, marker="o", color=f"C{j % 10}", label=m)
+                ax.plot(range(1, len(curve) + 1), curve, marker="o", color=method_colour(tables, m),
+                        label=method_name(tables, m))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("k seeds (best of k)")
-        ax.set_ylabel("expected max F1 (%)")
-        ax.set_title(f"{display_name(d)}: expected max over k seeds", fontsize=9)
+        ax.set_ylabel(f"expected max {LABELS[setting]} F1 (%)")
+        ax.set_title(f"{display_name(d)}: expected max over k seeds (k=1: the mean)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", frameon=True, framealpha=0.85)
     return fig
 
 
+METRIC_WORDS = {"ner": "NER", "rel": "RE", "rel_strict": "RE+"}
+
+
+def metric_title(metric: str) -> str:
+    """'dev/rel_strict/micro_f1' -> 'dev RE+ F1 (micro)'."""
+    parts = metric.split("/")
+    if len(parts) != 3:
+        return metric
+    split, setting, rest = parts
+    avg, _, score = rest.partition("_")
+    return f"{split} {METRIC_WORDS.get(setting, setting)} {score.upper()} ({avg})"
+
+
+@column_figure
 def learning_figure(tables: ReportTables, analysis: Analysis) -> Figure | None:
     """Dev F1 per epoch per method (mean +- std over seeds); None when no run has a dev history."""
     if not analysis.learning:
         return None
     names = [d for d in tables.datasets if any(c.dataset == d for c in analysis.learning)]
-    fig = _figure(1.5 + 4.4 * len(names), 3.4)
-    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    fig = new_figure(0.3 + 2.4 * len(names))
+    axes = fig.subplots(len(names), 1, squeeze=False)[:, 0]
     for ax, d in zip(axes, names):
+        metric = ""
         for c in analysis.learning:
             if c.dataset != d:
                 continue
-            j = tables.methods.index(c.method)
+            colour = method_colour(tables, c.method)
             mean, std = np.array(c.mean), np.array([0.0 if math.isnan(s) else s for s in c.std])
-            ax.plot(c.epochs, mean, marker="o", color=f"C{j % 10}", label=c.method)
-            ax.fill_between(c.epochs, mean - std, mean + std, color=f"C{j % 10}", alpha=0.15)
+            ax.plot(c.epochs, mean, marker="o", color=colour, label=method_name(tables, c.method))
+            ax.fill_between(c.epochs, mean - std, mean + std, color=colour, alpha=0.15, linewidth=0)
             metric = c.metric
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(Patch(facecolor="grey", alpha=0.25))
+        labels.append("band: mean ± std over seeds")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
-        ax.set_ylabel("dev F1 (%)")
-        ax.set_title(f"{display_name(d)}: {metric}", fontsize=9)
+        ax.set_ylabel(metric_title(metric).split(" (")[0] + " (%)")
+        ax.set_title(f"{display_name(d)}: {metric_title(metric)} per epoch")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(handles, labels, loc="lower right", frameon=True, framealpha=0.85)
     return fig

@@ -9,7 +9,7 @@ from erbench.analysis.errors import ENTITY_KINDS, KIND_LABELS, RELATION_KIND_LAB
 from erbench.analysis.seeds import EFFECT, TARGET_POWER
 from erbench.analysis.seen import partitions_of
 from erbench.report.analysis_tables import Analysis
-from erbench.report.tables import SETTINGS, ReportTables, display_name
+from erbench.report.tables import SETTINGS, ReportTables, display_name, method_name
 
 LABELS = dict(SETTINGS)
 DIGITS = 2
@@ -65,7 +65,8 @@ def md_seeds(tables: ReportTables, analysis: Analysis) -> list[str]:
             need = "–" if pw.n < 2 or pw.diffs_std == 0 else (str(pw.seeds_needed) if pw.seeds_needed is not None
                                                                 else "> 1000")
             lines.append(_row([display_name(r.column.dataset), f"{r.column.label} ({r.column.average})",
-                               f"`{r.method}`", f"`{r.baseline}`", pw.n, f"{pw.mean_diff:+.2f}", _f(pw.diffs_std),
+                               method_name(tables, r.method), method_name(tables, r.baseline), pw.n,
+                               f"{pw.mean_diff:+.2f}", _f(pw.diffs_std),
                                _f(pw.power_observed), _f(pw.power_effect), need, pw.verdict(r.significant)]))
     lines += ["", "Expected maximum F1 over k seeds (Dodge et al. 2019; k=1 is the mean): what a best-of-k number "
               "would report. Folds are averaged per seed first.", ""]
@@ -74,7 +75,7 @@ def md_seeds(tables: ReportTables, analysis: Analysis) -> list[str]:
               _row(["---"] * 3 + ["--:"] * ks)]
     for (d, s, m), curve in analysis.expected_max.items():
         col = next(c for c in tables.columns if (c.dataset, c.setting) == (d, s))
-        lines.append(_row([display_name(d), f"{col.label} ({col.average})", f"`{m}`"]
+        lines.append(_row([display_name(d), f"{col.label} ({col.average})", method_name(tables, m)]
                           + [_f(v) for v in curve] + ["–"] * (ks - len(curve))))
     lines.append("")
     return lines
@@ -94,7 +95,8 @@ def seeds_phrase(tables: ReportTables, analysis: Analysis) -> str:
             parts.append(f"{display_name(d)} {LABELS[setting]}: {worst}")
     if not parts:
         return ""
-    return (f"Unmarked is not equal: detecting a {EFFECT:g}-point gap with {TARGET_POWER:.0%} power would need up to "
+    return (f"No marker does not mean no difference: detecting a {EFFECT:g}-point gap with {TARGET_POWER:.0%} power "
+            f"would need up to "
             f"this many paired seeds ({'; '.join(parts)}).")
 
 
@@ -134,14 +136,14 @@ def md_seen(tables: ReportTables, analysis: Analysis) -> list[str]:
                                 mark += MARKERS[markers[base]][2 if r.direction > 0 else 3]
                     std = "" if math.isnan(c.summary.std) else f" ± {c.summary.std:.2f}"
                     cells += [_f(sum(c.p) / len(c.p)), _f(sum(c.r) / len(c.r)), f"{c.summary.mean:.2f}{std}{mark}"]
-                lines.append(_row([f"`{m}`"] + cells))
+                lines.append(_row([method_name(tables, m)] + cells))
             lines.append("")
     for base, rs in seen.results.items():
-        lines += [f"Comparisons against `{base}` (Holm over {len(rs)} comparisons):", "",
+        lines += [f"Comparisons against {method_name(tables, base)} (Holm over {len(rs)} comparisons):", "",
                   _row(["Dataset", "Column", "Partition", "Method", "n", "Δ F1", "p (t)", "p (t, Holm)",
                         "p (AR, pooled)", "Verdict"]), _row(["---"] * 4 + ["--:"] * 5 + ["---"])]
         for r in rs:
-            lines.append(_row([display_name(r.dataset), LABELS[r.setting], r.partition, f"`{r.method}`",
+            lines.append(_row([display_name(r.dataset), LABELS[r.setting], r.partition, method_name(tables, r.method),
                                r.comparison.n, f"{r.comparison.mean_diff:+.2f}", _p(r.comparison.t_pvalue),
                                _p(r.t_holm), _p(r.comparison.ar_pvalue), r.power.verdict(r.significant)]))
         lines.append("")
@@ -162,11 +164,13 @@ def md_errors(tables: ReportTables, analysis: Analysis) -> list[str]:
                   _row(["---", "---"] + ["--:"] * (len(kinds) + 1))]
         for (d, m), cell in analysis.errors.items():
             means = [cell.mean(group, k) for k in kinds]
-            lines.append(_row([display_name(d), f"`{m}`"] + [f"{v:.1f}" for v in means] + [f"{sum(means):.1f}"]))
+            lines.append(_row([display_name(d), method_name(tables, m)] + [f"{v:.1f}" for v in means]
+                              + [f"{sum(means):.1f}"]))
             ref = analysis.errors.get((d, base))
             if ref is not None and m != base:
                 deltas = [cell.mean(group, k) - ref.mean(group, k) for k in kinds]
-                lines.append(_row([display_name(d), f"Δ `{m}` − `{base}`"] + [f"{v:+.1f}" for v in deltas]
+                delta = f"Δ {method_name(tables, m)} − {method_name(tables, base)}"
+                lines.append(_row([display_name(d), delta] + [f"{v:+.1f}" for v in deltas]
                                   + [f"{sum(deltas):+.1f}"]))
         lines.append("")
     return lines
@@ -192,7 +196,7 @@ def latex_seen(tables: ReportTables, analysis: Analysis) -> str | None:
                 continue
             std = "" if math.isnan(c.summary.std) else f" \\pm {c.summary.std:.2f}"
             cells.append(f"${c.summary.mean:.2f}{std}$")
-        lines.append(latex_escape(m) + " & " + " & ".join(cells) + " \\\\")
+        lines.append(latex_escape(method_name(tables, m)) + " & " + " & ".join(cells) + " \\\\")
     caption = ("F1 (\\%) per partition of the test tuples by overlap with the training split (after Taill\\'e et "
                "al. 2021): entities seen/unseen, relations exact/partial/new; mean $\\pm$ std over seeds.")
     lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{caption}}}", "\\label{tab:erbench-seen}",

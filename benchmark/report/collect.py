@@ -35,6 +35,7 @@ class RunRecord:
     path: Path = Path(".")  # the run folder (holding metrics.json)
     data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)  # sha256, encodings
     history: tuple[dict, ...] = field(default=(), compare=False, hash=False, repr=False)  # per epoch
+    environment: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)  # torch, ...
 
     @property
     def negatives(self) -> tuple[int | None, int | None]:
@@ -91,7 +92,9 @@ def read_run(metrics_file: Path) -> RunRecord:
         raise RunError(f"{metrics_file}: protocol.dataset {protocol['dataset']!r} != run.dataset {run['dataset']!r}")
     data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
     history = tuple(h for h in raw.get("history") or () if isinstance(h, dict))
-    return RunRecord(run["dataset"], run["method"], seed, fold, metrics, protocol, metrics_file.parent, data, history)
+    environment = raw.get("environment") if isinstance(raw.get("environment"), dict) else {}
+    return RunRecord(run["dataset"], run["method"], seed, fold, metrics, protocol, metrics_file.parent, data, history,
+                     environment)
 
 
 def _metrics_files(root: Path) -> list[Path]:

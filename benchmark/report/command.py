@@ -55,9 +55,12 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
     """Compare methods over seeds (paired tests, Holm) and write LaTeX/Markdown/HTML reports, stats and figures."""
     from erbench.analysis.protocol import project_commit
     from erbench.files import check_output_folder
+    from erbench.report.render import latex_label, latex_options
+    from erbench.report.tables import display_names
 
     dirs = list(runs_dirs) or [Path("runs")]
-    custom = None
+    custom = names = latex = None
+    label = latex_label(title) if title else None
     if params_path is not None:
         from erbench.cli import load_params
 
@@ -73,6 +76,14 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
         baselines = tuple(baselines) or tuple(settings.get("baselines") or ())
         allow_mixed = allow_mixed or bool(settings.get("allow_mixed", False))
         custom = (params.get("data") or {}).get("custom") or None
+        where = f"{params_path}: report"
+        names = settings.get("display_names") or None
+        if names is not None and not isinstance(names, dict):
+            raise ValueError(f"{where}.display_names: expected a mapping of method id to printed name, got {names!r}")
+        display_names([], names, f"{where}.display_names")  # the keys and names, before any work
+        latex = latex_options(settings.get("latex"), f"{where}.latex")
+        if not title and params.get("suite"):
+            label = latex_label(str(params["suite"]))
         dirs = grid_run_dirs(params, dirs[0])
     for folder in dirs:
         if not folder.exists():
@@ -83,7 +94,8 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
                                  seed=seed, aso_bootstrap=aso_bootstrap, ar_trials=ar_trials,
                                  metric_average=_averages(averages), title=title, allow_mixed=allow_mixed,
                                  data_root=data_root, custom=custom, git_commit=project_commit(),
-                                 allow_truncated=allow_truncated)
+                                 allow_truncated=allow_truncated, display_names=names, latex=latex,
+                                 label=label)
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"wrote {len(result['files'])} files to {out}: {', '.join(result['files'])} "

@@ -1,19 +1,51 @@
 """Figures from the value matrix: per-seed scores per method, and F1 against the number of negative
 samples when the runs sweep it. Built on matplotlib's Agg canvas without pyplot (no global figure
 state); returned as PNG/PDF bytes so the caller writes them atomically. Deterministic for a seed.
+
+Every figure is sized for one column of a two-column paper (COLUMN_WIDTH_IN, 8.5 cm) with text of at
+least MIN_FONT_PT points at that size: panels stack vertically, one per dataset.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 
+import matplotlib
 import numpy as np
 import pandas as pd
-from erbench.report.tables import HEADLINE_RELATION, SETTINGS, ReportTables, display_name
+from erbench.report.tables import HEADLINE_RELATION, SETTINGS, ReportTables, display_name, method_name
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 LABELS = dict(SETTINGS)
+COLUMN_WIDTH_IN = 8.5 / 2.54  # one column of a two-column paper
+MIN_FONT_PT = 6.5
+STYLE = {"font.size": 7.5, "axes.titlesize": 7.5, "axes.labelsize": 7, "xtick.labelsize": 6.5,
+         "ytick.labelsize": 6.5, "legend.fontsize": 6.5, "legend.title_fontsize": 6.5, "lines.markersize": 4}
+
+
+def column_figure(build):
+    """Run a figure builder under the column style (fonts are fixed when the artists are created)."""
+
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return build(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(height: float, width: float = COLUMN_WIDTH_IN) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def method_colour(tables: ReportTables, method: str) -> str:
+    """One colour per method, the same in every figure."""
+    return f"C{tables.methods.index(method) % 10}" if method in tables.methods else "C9"
 
 
 def headline_setting(dataset: str, tables: ReportTables | None = None) -> str:
@@ -46,12 +78,12 @@ def _panel_title(tables: ReportTables, dataset: str) -> str:
     return f"{display_name(dataset)}: {LABELS[setting]} F1 ({tables.datasets[dataset].average})"
 
 
+@column_figure
 def per_seed_figure(tables: ReportTables, seed: int = 0) -> Figure:
     """One panel per dataset: each run's headline relation F1 per method (jittered), the mean as a bar."""
     names = list(tables.datasets)
-    fig = Figure(figsize=(1.0 + len(names) * (1.2 + 0.8 * len(tables.methods)), 3.6), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    fig = new_figure(0.6 + 2.1 * len(names))
+    axes = fig.subplots(len(names), 1, squeeze=False)[:, 0]
     rng = np.random.default_rng(seed)
     for ax, dataset in zip(axes, names):
         setting = headline_setting(dataset, tables)
@@ -61,39 +93,49 @@ def per_seed_figure(tables: ReportTables, seed: int = 0) -> Figure:
                 continue
             ys = np.asarray(cell.values)
             xs = x + rng.uniform(-0.12, 0.12, size=ys.size)
-            ax.scatter(xs, ys, s=18, color=f"C{x % 10}", alpha=0.8, zorder=3)
-            ax.hlines(cell.summary.mean, x - 0.3, x + 0.3, color="black", linewidth=1.5, zorder=4)
-        ax.set_xticks(range(len(tables.methods)), tables.methods, rotation=30, ha="right", fontsize=8)
+            ax.scatter(xs, ys, s=12, color=method_colour(tables, method), alpha=0.8, zorder=3)
+            ax.hlines(cell.summary.mean, x - 0.3, x + 0.3, color="black", linewidth=1.2, zorder=4)
+        ax.set_xticks(range(len(tables.methods)), [method_name(tables, m) for m in tables.methods], rotation=25,
+                      ha="right")
         ax.set_xlim(-0.6, len(tables.methods) - 0.4)
-        ax.set_title(_panel_title(tables, dataset), fontsize=9)
-        ax.set_ylabel("F1 (%)")
+        ax.set_title(_panel_title(tables, dataset) + f" on {_split(tables, dataset)}")
+        ax.set_xlabel("method")
+        ax.set_ylabel(f"{LABELS[setting]} F1 (%)")
         ax.grid(axis="y", alpha=0.3)
+        ax.margins(y=0.25)
+        ax.legend([Line2D([], [], marker="o", color="grey", linestyle="none", markersize=3.5),
+                   Line2D([], [], color="black", linewidth=1.2)], ["one run", "mean over runs"], loc="best",
+                  frameon=True, framealpha=0.85)
     return fig
 
 
+def _split(tables: ReportTables, dataset: str) -> str:
+    return ",".join(tables.datasets[dataset].protocol.get("eval_split") or ["test"])
+
+
+@column_figure
 def neg_sweep_figure(tables: ReportTables) -> Figure | None:
     """Per dataset, mean +- std headline relation F1 against neg_entity_count, one line per method."""
     frame = sweep_frame(tables)
     if frame is None:
         return None
     names = [d for d in tables.datasets if d in set(frame["dataset"])]
-    fig = Figure(figsize=(4.2 * len(names) + 1.5, 3.4), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    fig = new_figure(0.4 + 2.3 * len(names))
+    axes = fig.subplots(len(names), 1, squeeze=False)[:, 0]
     for ax, dataset in zip(axes, names):
         sub = frame[(frame["dataset"] == dataset) & (frame["setting"] == headline_setting(dataset, tables))]
-        for i, method in enumerate(tables.methods):
+        for method in tables.methods:
             rows = sub[sub["method"] == method]
             if rows.empty:
                 continue
             agg = rows.groupby("neg_entity_count")["value"].agg(["mean", "std"]).sort_index()
             ax.errorbar(agg.index.astype(float), agg["mean"], yerr=agg["std"].fillna(0.0), marker="o",
-                        capsize=3, label=method, color=f"C{i % 10}")
+                        capsize=2, label=method_name(tables, method), color=method_colour(tables, method))
         ax.set_xlabel("negative entity samples (neg_entity_count)")
-        ax.set_ylabel("F1 (%)")
-        ax.set_title(_panel_title(tables, dataset), fontsize=9)
+        ax.set_ylabel(f"{LABELS[headline_setting(dataset, tables)]} F1 (%)")
+        ax.set_title(_panel_title(tables, dataset) + ", mean ± std over seeds")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     return fig
 
 

@@ -31,7 +31,7 @@ from erbench.report.render import (
     _split_phrase,
     marker_legend,
 )
-from erbench.report.tables import SETTINGS, ReportTables, best_means, display_name, min_pairs
+from erbench.report.tables import SETTINGS, ReportTables, best_means, display_name, method_name, min_pairs
 
 LABELS = dict(SETTINGS)
 
@@ -49,6 +49,26 @@ def inline(text: str) -> str:
 def _cells(line: str) -> list[str]:
     body = line.strip()[1:-1]
     return [c.strip() for c in re.split(r"(?<!\\)\|", body)]
+
+
+def _verdict(text: str) -> str:
+    """A verdict cell: its first clause on one line, the rest (power, seeds needed) on demand."""
+    head, sep, rest = text.partition("; ")
+    if not sep:
+        return inline(text)
+    return f"<details><summary>{inline(head)}</summary>{inline(rest)}</details>"
+
+
+COMPACT = ("Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ", "p (t, Holm)", "Marker", "Verdict")
+DETAILS = ("Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ", "p (t)", "p (t, Holm)", "p (Wilcoxon)",
+           "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)")
+
+
+def select_columns(lines: list[str], keep: tuple[str, ...]) -> list[str]:
+    """The Markdown pipe table in lines reduced to the columns named in keep (in the table's order)."""
+    head = _cells(lines[0])
+    idx = [k for k, h in enumerate(head) if h in keep]
+    return ["| " + " | ".join(_cells(line)[k] for k in idx) + " |" for line in lines]
 
 
 def markdown_to_html(lines: list[str]) -> str:
@@ -78,8 +98,9 @@ def markdown_to_html(lines: list[str]) -> str:
             parts += [f"<th>{inline(h)}</th>" for h in head]
             parts.append("</tr></thead><tbody>")
             for row in rows:
-                parts.append("<tr>" + "".join(f'<td class="{align[k] if k < len(align) else "left"}">{inline(c)}</td>'
-                                              for k, c in enumerate(row)) + "</tr>")
+                parts.append("<tr>" + "".join(f'<td class="{align[k] if k < len(align) else "left"}">'
+                                              f'{_verdict(c) if k < len(head) and head[k] == "Verdict" else inline(c)}'
+                                              "</td>" for k, c in enumerate(row)) + "</tr>")
             parts.append("</tbody></table></div>")
             out.append("".join(parts))
             i = j - 1
@@ -115,8 +136,8 @@ def _main_table(tables: ReportTables) -> dict:
                           "attrs": {"data-dataset": c.dataset, "data-setting": c.setting, "data-method": m,
                                     "data-mean": repr(s.mean), "data-std": "" if math.isnan(s.std) else repr(s.std),
                                     "data-n": str(s.n)}})
-        rows.append({"method": m, "cells": cells})
-    legend = "; ".join(f"{tb} / {tw}: significantly better / worse than {b}"
+        rows.append({"method": m, "name": method_name(tables, m), "cells": cells})
+    legend = "; ".join(f"{tb} / {tw}: significantly better / worse than {method_name(tables, b)}"
                        for b, _, _, tb, tw in marker_legend(tables))
     return {"groups": groups, "columns": [c.label for c in tables.columns], "rows": rows, "legend": legend}
 
@@ -140,11 +161,24 @@ def _per_type_lines(tables: ReportTables, analysis: Analysis) -> list[str]:
                     continue
                 cells = [("–" if t not in v else f"{v[t].mean:.2f}" + ("" if math.isnan(v[t].std)
                                                                         else f" ± {v[t].std:.2f}")) for t in types]
-                lines.append(f"| `{m}` | " + " | ".join(cells) + " |")
+                lines.append(f"| {method_name(tables, m)} | " + " | ".join(cells) + " |")
             lines.append("")
     if len(lines) == 4:
         lines += ["No per-type metrics in the runs' metrics.json.", ""]
     return lines
+
+
+def _comparisons_html(tables: ReportTables, analysis: Analysis) -> str:
+    """Per baseline: the decision columns in view, every other test's p-value in a <details> below."""
+    out = []
+    for base, rs in tables.results.items():
+        rows = _comparison_rows(tables, rs, analysis)
+        out.append(markdown_to_html([f"## Comparisons against {method_name(tables, base)} "
+                                     f"(Holm over {len(rs)} comparisons)", ""] + select_columns(rows, COMPACT)))
+        out.append("<details class=\"more\"><summary>All tests of this table (t, Wilcoxon, ASO, sentence-level "
+                   "approximate randomization)</summary>" + markdown_to_html(select_columns(rows, DETAILS))
+                   + "</details>")
+    return "\n".join(out)
 
 
 def _data_uri(png: bytes) -> str:
@@ -165,9 +199,7 @@ def render_html(tables: ReportTables, analysis: Analysis, stats: dict, figures: 
     alpha = tables.settings["alpha"]
     sections = {
         "card": markdown_to_html(extra.md_protocol_card(tables)[2:]),
-        "comparisons": markdown_to_html([x for base, rs in tables.results.items() for x in
-                                         [f"## Comparisons against `{base}` (Holm over {len(rs)} comparisons)", ""]
-                                         + _comparison_rows(rs, analysis) + [""]]),
+        "comparisons": _comparisons_html(tables, analysis),
         "seeds": markdown_to_html(extra.md_seeds(tables, analysis)[1:]),
         "seen": markdown_to_html(extra.md_seen(tables, analysis)[1:]),
         "errors": markdown_to_html(extra.md_errors(tables, analysis)[1:]),

@@ -10,7 +10,7 @@ entity or strict relation sets differ; ``wrong`` one where some method differs f
 from __future__ import annotations
 
 from erbench.report.seen_tables import WHY
-from erbench.report.tables import ReportTables, unit_text
+from erbench.report.tables import ReportTables, method_name, unit_text
 from erbench.scoring import document_tuples
 
 MAX_DOCS = 3000  # per dataset: keeps index.html small on large test sets
@@ -25,7 +25,11 @@ def _rels(items) -> list[list]:
 
 
 def browser_data(tables: ReportTables) -> list[dict]:
-    """[{dataset, unit, methods, total, truncated, docs: [...]}] for every dataset with predictions."""
+    """[{dataset, unit, methods, names, total, truncated, docs: [...]}] for every dataset with predictions.
+
+    docs are ordered as the browser shows them: sentences where the methods disagree first, then those
+    with an error, then the rest, each group in document order (``i`` is the document's index).
+    """
     out = []
     for d in tables.datasets:
         methods = [m for m in tables.methods if (d, m) in tables.runs]
@@ -63,6 +67,8 @@ def browser_data(tables: ReportTables) -> list[dict]:
                          "r": _rels(g_rel)}, "pred": preds,
                          "disagree": len({(frozenset(e), frozenset(r)) for e, r in sets}) > 1,
                          "wrong": any(e != g_ent or r != g_rel for e, r in sets)})
-        out.append({"dataset": d, "unit": unit_text(unit), "methods": with_docs, "total": len(gold_docs),
+        docs.sort(key=lambda doc: (not doc["disagree"], not doc["wrong"], doc["i"]))
+        out.append({"dataset": d, "unit": unit_text(unit), "methods": with_docs,
+                    "names": {m: method_name(tables, m) for m in with_docs}, "total": len(gold_docs),
                     "truncated": len(gold_docs) > MAX_DOCS, "docs": docs})
     return out

@@ -1,8 +1,10 @@
 """The jinja2 template of reports/index.html: inline CSS and JS, nothing fetched at view time.
 
-The sentence browser's JS exposes a small hook for tests and scripts: ``window.erbenchBrowser``
-(``visible()``, ``total()``, ``setFilter(name, on)``); ``document.body.dataset.ready`` is "1" once the
-page has initialised and ``#js-errors`` collects any uncaught error.
+The sentence browser shows PAGE (20) sentences a page, disagreements first (the data's order), and
+collapses a method's row beyond CHIPS (8) predictions. Its JS exposes a small hook for tests and
+scripts: ``window.erbenchBrowser`` (``visible()``, ``total()``, ``page()``, ``pages()``, ``setFilter(name,
+on)``, ``goto(page)``); ``document.body.dataset.ready`` is "1" once the page has initialised and
+``#js-errors`` collects any uncaught error. The print stylesheet leaves the browser and the navigation out.
 """
 
 CSS = """
@@ -20,12 +22,17 @@ nav a { color: var(--accent); text-decoration: none; margin-right: 14px; }
 main { padding: 8px 28px 40px; max-width: 1500px; }
 h2 { margin-top: 30px; border-bottom: 2px solid var(--line); padding-bottom: 4px; font-size: 18px; }
 table { border-collapse: collapse; margin: 8px 0 14px; font-size: 13px; }
-th, td { padding: 4px 9px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; vertical-align: top; }
 th { background: var(--alt); text-align: center; }
 td.right, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.center { text-align: center; }
 td.left { text-align: left; }
-td.verdict { white-space: normal; min-width: 220px; }
+td.verdict details summary { cursor: pointer; }
+td.verdict details[open] { white-space: normal; max-width: 360px; }
+details.more { margin: 0 0 14px; font-size: 12.5px; }
+details.more > summary { cursor: pointer; color: var(--accent); }
+details.chips { display: inline; }
+details.chips > summary { display: inline; cursor: pointer; color: var(--accent); }
 tbody tr:hover { background: #fafbfd; }
 .scroll { overflow-x: auto; }
 .best { font-weight: 700; }
@@ -43,7 +50,7 @@ figcaption { color: var(--muted); font-size: 12.5px; }
 .sentence .text { font-size: 14px; margin-bottom: 4px; }
 .sentence .row { display: flex; gap: 8px; align-items: baseline; flex-wrap: wrap; font-size: 12.5px;
                  padding: 2px 0; border-top: 1px dashed #eceff4; }
-.sentence .who { width: 120px; flex: none; font-weight: 600; color: var(--muted); }
+.sentence .who { width: 150px; flex: none; font-weight: 600; color: var(--muted); }
 .chip { display: inline-block; padding: 0 6px; border-radius: 10px; border: 1px solid var(--line); background: #fff; }
 .chip.ok { border-color: var(--ok); color: var(--ok); }
 .chip.bad { border-color: var(--bad); color: var(--bad); background: #fff5f5; }
@@ -52,12 +59,20 @@ figcaption { color: var(--muted); font-size: 12.5px; }
 .tag { font-size: 11px; color: var(--muted); margin-left: 6px; }
 #js-errors:empty { display: none; }
 #js-errors { color: var(--bad); }
+#browser-pager { display: flex; gap: 10px; align-items: center; margin: 8px 0; }
+@media print {
+  nav, #browser, #browser-section, .no-print { display: none !important; }
+  details.more, td.verdict details { display: block; }
+  .scroll { overflow: visible; }
+  body { font-size: 10pt; }
+  figure { break-inside: avoid; }
+}
 """
 
 JS = r"""
 (function () {
   "use strict";
-  var PAGE = 100;
+  var PAGE = 20, CHIPS = 8;
   var errors = document.getElementById("js-errors");
   window.addEventListener("error", function (ev) {
     errors.textContent += (ev.message || "error") + "\n";
@@ -65,7 +80,7 @@ JS = r"""
   });
   var node = document.getElementById("browser-data");
   var data = node ? JSON.parse(node.textContent) : [];
-  var state = {dataset: 0, disagree: false, wrong: false, query: "", limit: PAGE};
+  var state = {dataset: 0, disagree: false, wrong: false, query: "", page: 0};
   var list = document.getElementById("browser-list");
   var count = document.getElementById("browser-count");
 
@@ -88,7 +103,13 @@ JS = r"""
   function row(who, parts) {
     var r = el("div", "row");
     r.appendChild(el("span", "who", who));
-    parts.forEach(function (p) { r.appendChild(p); });
+    parts.slice(0, CHIPS).forEach(function (p) { r.appendChild(p); });
+    if (parts.length > CHIPS) {  // a long list of (wrong) predictions: the rest on demand
+      var more = el("details", "chips");
+      more.appendChild(el("summary", "", "+" + (parts.length - CHIPS) + " more"));
+      parts.slice(CHIPS).forEach(function (p) { more.appendChild(p); });
+      r.appendChild(more);
+    }
     return r;
   }
   function matches(doc) {
@@ -116,35 +137,46 @@ JS = r"""
       if (p.missed_e) { missed.push(p.missed_e + (p.missed_e > 1 ? " entities" : " entity")); }
       if (p.missed_r) { missed.push(p.missed_r + (p.missed_r > 1 ? " relations" : " relation")); }
       if (missed.length) { parts.push(el("span", "missed", "missed " + missed.join(", "))); }
-      box.appendChild(row(m, parts.length ? parts : [el("span", "tag", "nothing predicted")]));
+      var who = (ds.names && ds.names[m]) || m;
+      box.appendChild(row(who, parts.length ? parts : [el("span", "tag", "nothing predicted")]));
     });
     return box;
   }
+  function pages(n) { return Math.max(1, Math.ceil(n / PAGE)); }
   function render() {
     if (!list) { return; }
     list.textContent = "";
     var ds = data[state.dataset];
     if (!ds) { count.textContent = "0 of 0 sentences"; return; }
     var shown = ds.docs.filter(matches);
+    state.page = Math.min(state.page, pages(shown.length) - 1);
     count.textContent = shown.length + " of " + ds.docs.length + " sentences";
     count.dataset.visible = String(shown.length);
     count.dataset.total = String(ds.docs.length);
-    shown.slice(0, state.limit).forEach(function (doc) { list.appendChild(renderDoc(ds, doc)); });
-    var more = document.getElementById("browser-more");
-    more.hidden = shown.length <= state.limit;
+    shown.slice(state.page * PAGE, (state.page + 1) * PAGE).forEach(function (doc) {
+      list.appendChild(renderDoc(ds, doc));
+    });
+    document.getElementById("browser-page").textContent = "page " + (state.page + 1) + " of " +
+      pages(shown.length) + " (" + PAGE + " a page; disagreements first)";
+    document.getElementById("browser-prev").disabled = state.page === 0;
+    document.getElementById("browser-next").disabled = state.page >= pages(shown.length) - 1;
     document.getElementById("browser-unit").textContent = ds.unit + (ds.truncated ? " (first sentences only)" : "");
   }
   function bind(id, ev, fn) { var e = document.getElementById(id); if (e) { e.addEventListener(ev, fn); } }
-  bind("browser-dataset", "change", function (ev) { state.dataset = +ev.target.value; state.limit = PAGE; render(); });
-  bind("filter-disagree", "change", function (ev) {
-    state.disagree = ev.target.checked; state.limit = PAGE; render();
+  bind("browser-dataset", "change", function (ev) { state.dataset = +ev.target.value; state.page = 0; render(); });
+  bind("filter-disagree", "change", function (ev) { state.disagree = ev.target.checked; state.page = 0; render(); });
+  bind("filter-wrong", "change", function (ev) { state.wrong = ev.target.checked; state.page = 0; render(); });
+  bind("filter-text", "input", function (ev) {
+    state.query = ev.target.value.toLowerCase(); state.page = 0; render();
   });
-  bind("filter-wrong", "change", function (ev) { state.wrong = ev.target.checked; state.limit = PAGE; render(); });
-  bind("filter-text", "input", function (ev) { state.query = ev.target.value.toLowerCase(); render(); });
-  bind("browser-more", "click", function () { state.limit += PAGE; render(); });
+  bind("browser-prev", "click", function () { state.page = Math.max(0, state.page - 1); render(); });
+  bind("browser-next", "click", function () { state.page += 1; render(); });
   window.erbenchBrowser = {
     visible: function () { var ds = data[state.dataset]; return ds ? ds.docs.filter(matches).length : 0; },
     total: function () { var ds = data[state.dataset]; return ds ? ds.docs.length : 0; },
+    page: function () { return state.page + 1; },
+    pages: function () { return pages(window.erbenchBrowser.visible()); },
+    goto: function (n) { state.page = Math.max(0, n - 1); render(); },
     setFilter: function (name, on) {
       var box = document.getElementById("filter-" + name);
       box.checked = !!on;
@@ -189,7 +221,7 @@ script-src 'unsafe-inline'">
 <tr>{% for c in main.columns %}<th>{{ c }}</th>{% endfor %}</tr>
 </thead>
 <tbody>
-{% for r in main.rows %}<tr><td class="left"><code>{{ r.method }}</code></td>
+{% for r in main.rows %}<tr><td class="left" data-id="{{ r.method }}">{{ r.name }}</td>
 {% for c in r.cells %}{% if c.mean is defined %}<td class="num"{% for k, v in c.attrs.items() %} {{ k }}="{{ v }}"\
 {% endfor %}><span class="{{ 'best' if c.best else '' }}">{{ c.mean }}</span>{{ c.std }}\
 {% if c.mark %}<span class="mark">{{ c.mark }}</span>{% endif %}</td>{% else %}<td class="num">{{ c.text }}</td>\
@@ -215,6 +247,7 @@ script-src 'unsafe-inline'">
 {% for f in figures %}<figure id="figure-{{ f.id }}"><img alt="{{ f.title }}" src="{{ f.src }}">
 <figcaption>{{ f.title }}</figcaption></figure>
 {% endfor %}
+<section id="browser-section">
 <h2 id="browser">Sentence browser</h2>
 {% if has_browser %}
 <p class="note">Gold vs each method's predictions on one run per method (<span id="browser-unit"></span>); green:
@@ -227,9 +260,11 @@ script-src 'unsafe-inline'">
   <label>Search <input type="search" id="filter-text" placeholder="word"></label>
   <span id="browser-count"></span>
 </div>
+<div id="browser-pager"><button id="browser-prev">&larr; previous</button><span id="browser-page"></span>
+<button id="browser-next">next &rarr;</button></div>
 <div id="browser-list"></div>
-<button id="browser-more" hidden>show more</button>
 {% else %}<p class="note" id="browser-empty">No run has predictions.jsonl: nothing to browse.</p>{% endif %}
+</section>
 {% if warnings %}<h2 id="warnings">Warnings</h2>
 <ul>{% for w in warnings %}<li>{{ w }}</li>{% endfor %}</ul>{% endif %}
 </main>

@@ -9,12 +9,21 @@ per-seed scores, Holm-corrected across the comparisons of that baseline's table,
 from __future__ import annotations
 
 import math
+import re
 from importlib import metadata
 from typing import Any
 
 import pandas as pd
 from erbench import stats
-from erbench.report.tables import Column, ReportTables, Result, best_means, display_name, min_pairs
+from erbench.report.tables import (
+    Column,
+    ReportTables,
+    Result,
+    best_means,
+    display_name,
+    method_name,
+    min_pairs,
+)
 
 # per baseline in order: (LaTeX better, LaTeX worse, text better, text worse)
 MARKERS = (("\\dagger", "\\ddagger", "†", "‡"), ("\\S", "\\P", "§", "¶"),
@@ -98,7 +107,7 @@ def _holm_phrase(tables: ReportTables) -> str:
         return f"the {next(iter(sizes.values()))} comparisons of the table"
     if len(set(sizes.values())) == 1:
         return f"the {next(iter(sizes.values()))} comparisons against each baseline"
-    detail = ", ".join(f"{n} for {b}" for b, n in sizes.items())
+    detail = ", ".join(f"{n} for {method_name(tables, b)}" for b, n in sizes.items())
     return f"the comparisons against each baseline ({detail})"
 
 
@@ -119,44 +128,128 @@ def _latex_cell(tables: ReportTables, col: Column, method: str, best: dict) -> s
 
 
 def _latex_signature(sig: str) -> str:
-    parts = [latex_escape(p).replace("-$>$", "$\\to$") for p in sig.split("|")]
+    """The signature in typewriter type, breakable after every field (and every comma inside one)."""
+    parts = [latex_escape(p).replace("-$>$", "$\\to$").replace(",", ",\\allowbreak ") for p in sig.split("|")]
     return "\\texttt{" + "$|$\\allowbreak ".join(parts) + "}"
 
 
-def latex_caption(tables: ReportTables, title: str | None = None, analysis=None) -> str:
+LATEX_FLOATS = ("auto", "table", "table*", "resizebox")
+LATEX_SIGNATURES = ("note", "comment")
+COLUMN_PT, TEXT_PT = 219.0, 455.0  # a two-column paper's column and text width (ACL: 219pt / 455pt)
+
+
+def latex_options(raw: Any = None, where: str = "report.latex") -> dict:
+    """{float, signature, label} with defaults; a ValueError names `where` and the key.
+
+    float: auto (a `table` when the tabular fits one column of a two-column paper, else `table*`,
+    scaled down with \\resizebox when it is wider than the text), table, table* or resizebox (a `table`
+    scaled to the column width). signature: note (a \\footnotesize note under the table, which breaks
+    lines) or comment (only the LaTeX comment line above the table). label: the \\label (default: from
+    the suite or the title).
+    """
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected a mapping with float / signature / label, got {raw!r}")
+    unknown = sorted(set(raw) - {"float", "signature", "label"})
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} (known: float, signature, label)")
+    out = {"float": raw.get("float", "auto"), "signature": raw.get("signature", "note"), "label": raw.get("label")}
+    if out["float"] not in LATEX_FLOATS:
+        raise ValueError(f"{where}.float: expected one of {', '.join(LATEX_FLOATS)}, got {out['float']!r}")
+    if out["signature"] not in LATEX_SIGNATURES:
+        raise ValueError(f"{where}.signature: expected one of {', '.join(LATEX_SIGNATURES)}, got "
+                         f"{out['signature']!r}")
+    if out["label"] is not None and (not isinstance(out["label"], str) or not out["label"].strip()
+                                     or any(c in out["label"] for c in "{}\\%# ")):
+        raise ValueError(f"{where}.label: expected a LaTeX label such as tab:results, got {out['label']!r}")
+    return out
+
+
+def latex_label(source: str | None) -> str:
+    """tab:<slug> from a suite name or title ('Paper suite' -> tab:paper-suite); tab:erbench-results without."""
+    slug = re.sub(r"[^a-z0-9]+", "-", (source or "").lower()).strip("-")[:40].strip("-")
+    return f"tab:{slug}" if slug else "tab:erbench-results"
+
+
+def latex_caption(tables: ReportTables, title: str | None = None) -> str:
+    """A short caption: what is shown, over how many runs, the test, its correction and alpha."""
     alpha = tables.settings["alpha"]
     text = [latex_escape(title or "Entity and relation extraction results") + "."]
-    text.append(f"F1 (\\%) on {_split_phrase(tables)}, mean $\\pm$ sample standard deviation over "
-                f"{_n_phrase(tables)}; bold: best mean per column.")
+    text.append(f"F1 (\\%) on {_split_phrase(tables)}, mean $\\pm$ std over {_n_phrase(tables)}; bold: best.")
     legend = marker_legend(tables)
     if legend:
-        marks = "; ".join(f"$^{{{lb}}}$/$^{{{lw}}}$ significantly better/worse than {latex_escape(b)}"
+        marks = "; ".join(f"$^{{{lb}}}$/$^{{{lw}}}$: better/worse than {latex_escape(method_name(tables, b))}"
                           for b, lb, lw, _, _ in legend)
-        text.append(f"{marks} (two-sided paired t-test on per-seed scores, paired by seed"
-                    f"{' and fold' if any(i.folds for i in tables.datasets.values()) else ''}, Holm-corrected over "
-                    f"{latex_escape(_holm_phrase(tables))}, $\\alpha={alpha:g}$).")
-    sigs = "; ".join(_latex_signature(info.signature) for info in tables.datasets.values())
-    text.append(f"Protocol: {sigs}.")
+        text.append(f"{marks} (paired t-test, Holm, $\\alpha={alpha:g}$).")
+    if _mixed_phrase(tables):
+        text.insert(0, "\\textbf{Mixed protocol} (see the note).")
+    return " ".join(text)
+
+
+def latex_note(tables: ReportTables, analysis=None) -> str:
+    """The \\footnotesize note under the table: the test in full, the seeds phrase and the signatures."""
+    folds = any(i.folds for i in tables.datasets.values())
+    text = []
+    mixed = _mixed_phrase(tables)
+    if mixed:
+        text.append(f"Mixed protocol: {latex_escape(mixed)}.")
+    if marker_legend(tables):
+        text.append(f"Two-sided paired t-test on per-seed scores (paired by seed{' and fold' if folds else ''}), "
+                    f"Holm-corrected over {latex_escape(_holm_phrase(tables))}.")
     if analysis is not None:
         from erbench.report.analysis_render import seeds_phrase
 
         phrase = seeds_phrase(tables, analysis)
         text += [latex_escape(phrase)] if phrase else []
-    mixed = _mixed_phrase(tables)
-    if mixed:
-        text.insert(0, f"\\textbf{{Mixed protocol}} ({latex_escape(mixed)}).")
+    sigs = "; ".join(_latex_signature(info.signature) for info in tables.datasets.values())
+    text.append(f"Protocol: {sigs}.")
     return " ".join(text)
 
 
+def _text_width_pt(text: str) -> float:
+    """A rough natural width of a cell's text at \\small (9pt): digits 4.5pt (bold 5.2pt), ± with its math
+    spacing 11pt, a marker 5pt, the rest ~4.2pt; calibrated on pdflatex's widths within a few percent."""
+    bold = sum(len(m) for m in re.findall(r"\\mathbf\{([^}]*)\}", text))
+    body = text.replace("\\mathbf", "").replace("\\pm", "±")
+    for cmd in ("\\ddagger", "\\dagger", "\\diamond", "\\star", "\\circ", "\\ast", "\\S", "\\P"):
+        body = body.replace(cmd, "†")
+    body = "".join(ch for ch in body if ch not in "${}^\\")
+    width = sum(11.0 if ch == "±" else 5.0 if ch == "†" else 4.5 if ch.isdigit() else 2.5 if ch in ". "
+                else 4.2 for ch in body)
+    return width + 0.7 * bold
+
+
+def _layout(option: str, widths: list[float]) -> tuple[str, str, bool]:
+    """(environment, font size, scaled) for the float option and the columns' estimated text widths.
+
+    auto: a `table` at \\small (6pt column padding) when it fits one column (COLUMN_PT), else at
+    \\footnotesize with 4pt padding when that fits with a margin, else a `table*` (scaled when wider
+    than TEXT_PT).
+    """
+    small = sum(widths) + 12.0 * len(widths)
+    compact = sum(widths) * 8 / 9 + 8.0 * len(widths)
+    if option == "resizebox":
+        return "table", "small", True
+    if option != "auto":
+        return option, "small", False
+    if small <= COLUMN_PT:
+        return "table", "small", False
+    if compact <= COLUMN_PT - 6:
+        return "table", "footnotesize", False
+    return "table*", "small", small > TEXT_PT
+
+
 def render_latex(tables: ReportTables, title: str | None = None, label: str = "tab:erbench-results",
-                 analysis=None) -> str:
-    """A booktabs `table` (needs only \\usepackage{booktabs}): rows are methods, columns datasets x NER/RE/RE+."""
+                 analysis=None, options: dict | None = None) -> str:
+    """A booktabs table (rows: methods, columns: datasets x NER/RE/RE+), with the needed packages named.
+
+    options: see latex_options (float environment, where the signature goes, the label).
+    """
+    opts = latex_options(options)
+    label = opts["label"] or label
     best = best_means(tables, DIGITS)
     names = list(tables.datasets)
-    lines = ["% erbench report; protocol signatures:"]
-    lines += [f"%   {info.signature}" for info in tables.datasets.values()]
-    lines += ["\\begin{table}[t]", "\\centering", "\\small",
-              "\\begin{tabular}{l" + " ccc" * len(names) + "}", "\\toprule"]
+    body = ["\\begin{tabular}{l" + " ccc" * len(names) + "}", "\\toprule"]
     groups, rules = [], []
     for i, d in enumerate(names):
         info = tables.datasets[d]
@@ -164,21 +257,39 @@ def render_latex(tables: ReportTables, title: str | None = None, label: str = "t
         head += " (mixed)" if info.mixed else ""
         groups.append(f"\\multicolumn{{3}}{{c}}{{{head}}}")
         rules.append(f"\\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}")
-    lines.append(" & " + " & ".join(groups) + " \\\\")
-    lines.append(" ".join(rules))
-    lines.append("Method & " + " & ".join(c.label for c in tables.columns) + " \\\\")
-    lines.append("\\midrule")
+    body.append(" & " + " & ".join(groups) + " \\\\")
+    body.append(" ".join(rules))
+    body.append("Method & " + " & ".join(c.label for c in tables.columns) + " \\\\")
+    body.append("\\midrule")
+    rows = []
     for m in tables.methods:
-        cells = [_latex_cell(tables, c, m, best) for c in tables.columns]
-        lines.append(latex_escape(m) + " & " + " & ".join(cells) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_caption(tables, title, analysis)}}}",
-              f"\\label{{{label}}}", "\\end{table}"]
+        rows.append([latex_escape(method_name(tables, m))] + [_latex_cell(tables, c, m, best) for c in tables.columns])
+        body.append(" & ".join(rows[-1]) + " \\\\")
+    body += ["\\bottomrule", "\\end{tabular}"]
+    widths = [max(_text_width_pt(r[k]) for r in rows) if rows else 0.0 for k in range(1 + len(tables.columns))]
+    env, size, scaled = _layout(opts["float"], widths)
+    packages = "booktabs" + (", graphicx" if scaled else "")
+    lines = [f"% erbench report: needs \\usepackage{{{packages}}} (the markers are plain LaTeX math); "
+             f"{'table* spans both columns of a two-column paper' if env == 'table*' else 'a one-column table'}",
+             "% protocol signatures:"]
+    lines += [f"%   {info.signature}" for info in tables.datasets.values()]
+    lines += [f"\\begin{{{env}}}[t]", "\\centering", f"\\{size}"]
+    if size == "footnotesize":
+        lines.append("\\setlength{\\tabcolsep}{4pt}")
+    if scaled:
+        body[0] = "\\resizebox{\\linewidth}{!}{" + body[0]
+        body[-1] += "}"
+    lines += body
+    if opts["signature"] == "note":
+        lines += ["\\par\\smallskip", "{\\footnotesize\\raggedright " + latex_note(tables, analysis) + "\\par}"]
+    lines += [f"\\caption{{{latex_caption(tables, title)}}}", f"\\label{{{label}}}", f"\\end{{{env}}}"]
     return "\n".join(lines) + "\n"
 
 
 def render_standalone(table_tex: str) -> str:
     """A document that compiles on its own with pdflatex (article + booktabs)."""
     return ("\\documentclass{article}\n\\usepackage[margin=2cm,landscape]{geometry}\n\\usepackage{booktabs}\n"
+            "\\usepackage{graphicx}\n"
             "\\begin{document}\n" + table_tex + "\\end{document}\n")
 
 
@@ -201,7 +312,7 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _comparison_rows(results: tuple[Result, ...], analysis=None) -> list[str]:
+def _comparison_rows(tables: ReportTables, results: tuple[Result, ...], analysis=None) -> list[str]:
     head = ["Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ", "p (t)", "p (t, Holm)", "p (Wilcoxon)",
             "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)", "Marker"]
     verdicts = analysis is not None
@@ -212,7 +323,8 @@ def _comparison_rows(results: tuple[Result, ...], analysis=None) -> list[str]:
         aso = "–" if math.isnan(c.aso_epsilon) else f"{c.aso_epsilon:.3f}"
         mark = {1: "better", -1: "worse", 0: ""}[r.direction]
         col = f"{r.column.label} ({r.column.average})"
-        rows.append(_md_row([display_name(r.column.dataset), col, f"`{r.method}`", str(c.n), f"{c.mean_diff:+.2f}",
+        rows.append(_md_row([display_name(r.column.dataset), col, method_name(tables, r.method), str(c.n),
+                             f"{c.mean_diff:+.2f}",
                              ci, format_p(c.t_pvalue), format_p(r.t_holm), format_p(c.wilcoxon_pvalue),
                              format_p(c.min_attainable_pvalue["wilcoxon"]), aso, format_p(c.ar_pvalue),
                              format_p(r.ar_holm), mark] + [analysis.power_of(r).verdict(r.significant)] * verdicts))
@@ -234,12 +346,13 @@ def render_markdown(tables: ReportTables, title: str | None = None, analysis=Non
                          for c in tables.columns]
     lines += [_md_row(head), _md_row([":--"] + ["--:"] * len(tables.columns))]
     for m in tables.methods:
-        lines.append(_md_row([f"`{m}`"] + [_md_cell(tables, c, m, best) for c in tables.columns]))
+        lines.append(_md_row([method_name(tables, m)] + [_md_cell(tables, c, m, best) for c in tables.columns]))
     lines += ["", f"F1 (%) on {_split_phrase(tables)}, mean ± sample standard deviation over {_n_phrase(tables)}; "
               "**bold**: best mean per column."]
     legend = marker_legend(tables)
     if legend:
-        marks = "; ".join(f"{tb} / {tw}: significantly better / worse than `{b}`" for b, _, _, tb, tw in legend)
+        marks = "; ".join(f"{tb} / {tw}: significantly better / worse than {method_name(tables, b)}"
+                          for b, _, _, tb, tw in legend)
         lines.append(f"{marks} (two-sided paired t-test, Holm-corrected over {_holm_phrase(tables)}, "
                      f"alpha={alpha:g}).")
     phrase = extra.seeds_phrase(tables, analysis) if analysis is not None else ""
@@ -249,8 +362,8 @@ def render_markdown(tables: ReportTables, title: str | None = None, analysis=Non
     if analysis is not None:
         lines += [""] + extra.md_protocol_card(tables)[:-1]
     for base, results in tables.results.items():
-        lines += ["", f"## Comparisons against `{base}` (Holm over {len(results)} comparisons)", ""]
-        lines += _comparison_rows(results, analysis)
+        lines += ["", f"## Comparisons against {method_name(tables, base)} (Holm over {len(results)} comparisons)", ""]
+        lines += _comparison_rows(tables, results, analysis)
     lines += ["", "p (AR, pooled): sentence-level approximate randomization on the test predictions of all paired "
               f"runs pooled ({tables.settings['ar_trials']} trials); ASO with {tables.settings['aso_bootstrap']} "
               f"bootstrap iterations (– = not run); seed {tables.settings['seed']}."]

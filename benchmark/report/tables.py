@@ -145,6 +145,37 @@ def display_name(dataset: str) -> str:
     return DISPLAY.get(dataset, dataset)
 
 
+def display_names(methods: Sequence[str], overrides: Mapping[str, str] | None = None,
+                  where: str = "display_names") -> dict[str, str]:
+    """{method id: printed name} for the methods: overrides, else the registry's default, else the id.
+
+    Overrides must map method ids to non-empty strings, and no two methods may print the same name;
+    a ValueError names `where` and the key. Raw ids stay in stats.json, file names and MLflow.
+    """
+    from erbench.models.registry import METHODS
+
+    overrides = dict(overrides or {})
+    for key, value in overrides.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{where}.{key}: expected a non-empty string (the name to print), got {value!r}")
+    unknown = sorted(set(overrides) - set(METHODS) - set(methods))
+    if unknown:
+        raise ValueError(f"{where}: {', '.join(unknown)}: not a registered method nor one of the runs' methods "
+                         f"(known: {', '.join(sorted(set(METHODS) | set(methods)))})")
+    out = {m: overrides.get(m) or (METHODS[m].display if m in METHODS and METHODS[m].display else m) for m in methods}
+    seen: dict[str, str] = {}
+    for m, name in out.items():
+        if name in seen:
+            raise ValueError(f"{where}: {seen[name]} and {m} would both print as {name!r}; give one another name")
+        seen[name] = m
+    return out
+
+
+def method_name(tables: ReportTables, method: str) -> str:
+    """The name a table or figure prints for a method id."""
+    return tables.settings.get("display_names", {}).get(method, method)
+
+
 def unit_text(unit: Unit) -> str:
     return f"seed {unit[0]}" + ("" if unit[1] is None else f" fold {unit[1]}")
 
@@ -208,6 +239,7 @@ def _dataset_info(name: str, average: str, recs: Sequence[RunRecord], notes: lis
     if card.mismatches and not allow_mixed:
         raise protocol.ProtocolMismatch(card.mismatches)
     notes.extend(f"mixed protocol (--allow-mixed): {m.message()}" for m in card.mismatches)
+    notes.extend(protocol.environment_warning(m) for m in card.environment)
     values = {f: list(v) for f, v in card.values.items()}
     values["neg"] = sorted(set(card.negatives.values()))
     seeds = tuple(sorted({r.seed for r in recs}))
@@ -230,6 +262,7 @@ def build_tables(
     allow_mixed: bool = False,
     git_commit: str = "unknown",
     declared: Mapping[str, Mapping] | None = None,
+    method_names: Mapping[str, str] | None = None,
 ) -> ReportTables:
     """Summaries and paired comparisons of the runs; aso_bootstrap=0 or ar_trials=0 skips that test.
 
@@ -237,6 +270,7 @@ def build_tables(
     ProtocolMismatch naming the key and the runs, unless allow_mixed (then the table is marked).
     `declared`: a custom dataset's declaration (display_name, relation, average) as staging recorded it;
     `metric_average` overrides its average.
+    method_names overrides the printed names of methods (see display_names).
     """
     declared = declared or {}
     metric_average = {**{d: v["average"] for d, v in declared.items() if v.get("average")}, **(metric_average or {})}
@@ -258,6 +292,7 @@ def build_tables(
     columns = tuple(Column(d, s, label, averages[d]) for d in names for s, label in SETTINGS)
     present = [b for b in baselines if b in set(table["method"])]
     methods = tuple(dict.fromkeys([*present, *sorted(set(table["method"]))]))
+    printed = display_names(methods, method_names)
     if not present:
         notes.append(f"no run of the baselines ({', '.join(baselines) or 'none given'}); no significance tests")
 
@@ -330,7 +365,8 @@ def build_tables(
             for i, (col, m, units, a, b, comp) in enumerate(raw))
     settings = {"baselines": list(results), "alpha": alpha, "seed": seed, "aso_bootstrap": aso_bootstrap if with_aso
                 else 0, "ar_trials": ar_trials, "n_boot": n_boot, "decision_test": stats.DECISION_TEST,
-                "correction": "holm", "metric_average": averages, "allow_mixed": allow_mixed}
+                "correction": "holm", "metric_average": averages, "allow_mixed": allow_mixed,
+                "display_names": printed}
     return ReportTables(matrix, datasets, columns, methods, cells, results, tuple(dict.fromkeys(notes)), settings,
                         runs, counts)
 
