@@ -12,17 +12,16 @@ export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 # included as its CPU build (torch-cpu.txt). Refresh it with `make lock` (see README, "Locked environment").
 LOCK := requirements.lock
 TORCH := torch-cpu.txt
-TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
-# where `make lock` reads torch's CPU wheel metadata: pip's find-links if configured, else PyTorch's CPU index
-TORCH_SOURCE ?= $(if $(shell pip config get global.find-links 2>/dev/null),--find-links $(shell pip config get \
-	global.find-links 2>/dev/null),--extra-index-url $(TORCH_CPU_INDEX) --index-strategy unsafe-best-match)
+# where `make lock` reads torch's CPU wheel metadata: pip's find-links (the local wheels); override to point
+# at another source of CPU wheels
+TORCH_SOURCE ?= --find-links $(shell pip config get global.find-links 2>/dev/null)
 
 $(BIN)/.erbench-installed: pyproject.toml $(LOCK) $(TORCH)
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# torch first, the CPU build: a local wheel (pip's find-links) or PyTorch's CPU index; a bare
-	# `pip install torch` would pull GBs of CUDA wheels
-	$(BIN)/pip install -q -r $(TORCH) || $(BIN)/pip install -q -r $(TORCH) --extra-index-url $(TORCH_CPU_INDEX)
+	# torch first, the CPU build from pip's find-links (the local wheel); a bare `pip install torch`
+	# would pull GBs of CUDA wheels
+	$(BIN)/pip install -q -r $(TORCH)
 	# every other package at the lock's exact version (torch is already satisfied), then erbench itself
 	$(BIN)/pip install -q -r $(LOCK)
 	$(BIN)/pip install -q --no-deps -e .
