@@ -162,7 +162,8 @@ def trained(staged, tmp_path_factory) -> Path:
 
 def test_train_writes_the_run_folder(trained: Path) -> None:
     assert sorted(p.name for p in trained.iterdir()) == [
-        ".erbench", "config.json", "metrics.json", "model.safetensors", "predictions.jsonl", "steps.jsonl"]
+        ".erbench", "config.json", "environment.json", "metrics.json", "model.safetensors", "predictions.jsonl",
+        "steps.jsonl", "summary.json"]
     metrics = json.loads((trained / "metrics.json").read_text())
     for key in ("test/rel_strict/micro_f1", "test/rel/micro_f1", "test/ner/micro_f1", "test/ner/macro_f1"):
         assert 0.0 <= metrics["metrics"][key] <= 100.0, key
