@@ -17,7 +17,7 @@ from pathlib import Path
 
 from erbench.datasets.load import DataError, Document, TypeInventory, load_documents, load_types
 from erbench.datasets.registry import DatasetFile, DatasetSpec
-from erbench.files import make_temp_folder
+from erbench.files import make_temp_folder, replace_folder
 
 MANIFEST = "STAGED.json"
 
@@ -70,21 +70,6 @@ def _validate(spec: DatasetSpec, folder: Path, labels: dict[str, str]) -> dict[s
     name the file the user gave (`labels`: staged name -> source path, mirror file or URL)."""
     types = load_types(folder / spec.types.name, labels.get(spec.types.name))
     return {split: len(load_documents(folder / f.name, types, labels.get(f.name))) for split, f in spec.splits.items()}
-
-
-def _replace_dir(tmp: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        if old is not None:  # put the previous copy back rather than leave no dataset at all
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def stage_dataset(
@@ -144,7 +129,7 @@ def stage_dataset(
 
             manifest["synthetic"] = dataclasses.asdict(synthetic)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        _replace_dir(tmp, target)
+        replace_folder(tmp, target)  # the previous copy is put back if the swap fails
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         for folder in reversed(created):  # leave the data root as it was
