@@ -110,25 +110,36 @@ SUMMARY_KEYS = {f"{s}_{a}_f1" for s in ("ner", "re", "re_strict") for a in ("mic
 
 
 def test_dvc_metrics_show(repo):
-    """DVC's metrics are each run's summary.json: the headline F1s and the time, not metrics.json's hundreds."""
+    """DVC's one metric is reports/summary.json: NER and RE+ means per method and n, equal to the table's."""
     dest, info = repo
     shown = json.loads(_run(["dvc", "metrics", "show", "--json"], dest, info["env"]).stdout)
     files = {name: data["data"] for rev in shown.values() for name, data in rev["data"].items()}
-    assert len(files) == 4 and all(name.endswith("/summary.json") for name in files), sorted(files)
-    for name, data in files.items():
-        assert set(data) == SUMMARY_KEYS, name
-        full = json.loads((dest / name).with_name("metrics.json").read_text())
-        assert data["re_strict_micro_f1"] == full["metrics"]["test/rel_strict/micro_f1"]
+    assert sorted(files) == ["reports/summary.json"], sorted(files)
+    summary = files["reports/summary.json"]
+    assert set(summary) == {"synthetic"} and set(summary["synthetic"]) == {"n", "spert", "spert_mt"}
+    assert summary["synthetic"]["n"] == 2
+    stats = json.loads((dest / "reports" / "stats.json").read_text())
+    for method in ("spert", "spert_mt"):
+        assert set(summary["synthetic"][method]) == {"ner", "rel_strict"}
+        values = [json.loads((dest / "runs" / f"{method}-synthetic-s{s}" / "summary.json").read_text())
+                  for s in (1, 2)]
+        for run in values:  # each run's own headline numbers stay in its folder
+            assert set(run) == SUMMARY_KEYS
+        mean = sum(v["re_strict_micro_f1"] for v in values) / 2
+        assert summary["synthetic"][method]["rel_strict"] == pytest.approx(mean, abs=0.006)
+    assert stats["runs"]  # the full statistics stay in stats.json
     table = _run(["dvc", "metrics", "show", "--md"], dest, info["env"]).stdout
-    assert len(table.splitlines()[0].split("|")) - 2 == 1 + len(SUMMARY_KEYS)  # Path + the summary columns
+    assert len(table.splitlines()[0].split("|")) - 2 == 1 + 1 + 2 * 2  # Path, n, 2 methods x (NER, RE+)
 
 
-def test_dvc_exp_show_has_only_the_summaries(repo):
-    """`dvc exp show` has one column per run and summary key (4 runs x 8 here), not metrics.json's hundreds."""
+def test_dvc_exp_show_has_only_the_summary(repo):
+    """`dvc exp show` has one column per method and headline (plus n), not one per run and key."""
     dest, info = repo
     header = _run(["dvc", "exp", "show", "--csv"], dest, info["env"]).stdout.splitlines()[0].split(",")
-    metrics = [h for h in header if h.startswith("runs/")]
-    assert len(metrics) == 4 * len(SUMMARY_KEYS) and all(h.split(":")[-1] in SUMMARY_KEYS for h in metrics), header
+    metrics = [h for h in header if h.startswith("reports/") or h.startswith("runs/")]
+    assert sorted(h.split(":")[-1] for h in metrics) == sorted(
+        ["synthetic.n", "synthetic.spert.ner", "synthetic.spert.rel_strict", "synthetic.spert_mt.ner",
+         "synthetic.spert_mt.rel_strict"]), header
 
 
 def test_dvc_plots_show_offline(repo, tmp_path):

@@ -270,6 +270,18 @@ def test_stats_json_matches(report):
     assert sorted(on_disk["files"]) == on_disk["files"] and "per_seed.png" in on_disk["files"]
 
 
+def test_summary_json_is_the_headline_means(report):
+    """summary.json (the DVC metric) holds NER and the headline relation mean per dataset and method, as tabled."""
+    _, out, _ = report
+    summary = json.loads((out / "summary.json").read_text())
+    md = (out / "results.md").read_text()
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in md.splitlines() if line.startswith("| SpERT")}
+    assert summary["conll04"]["spert"] == {"ner": 89.0, "rel_strict": 69.17}
+    assert f"{summary['conll04']['spert']['rel_strict']:.2f}" == rows["| SpERT"][3].split(" ±")[0]
+    assert summary["conll04"]["n"] == 3 and set(summary) == {"conll04", "ade"}
+    assert set(summary["ade"]["spert"]) == {"ner", "rel_strict"}
+
+
 def test_figures_and_plot_data_written(report):
     _, out, _ = report
     png, pdf = (out / "per_seed.png").read_bytes(), (out / "per_seed.pdf").read_bytes()

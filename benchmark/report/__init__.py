@@ -3,6 +3,7 @@
     collect.collect_runs   metrics.json files -> RunRecords (predictions read lazily)
     tables.build_tables    value matrix, per-cell summaries, paired comparisons (Holm per baseline)
     render                 results.tex, results_standalone.tex, results.md, stats.json
+    summary                summary.json: the headline means, the pipeline's DVC metric
     figures                per_seed.png/.pdf (+ plots/per_seed.csv), neg_sweep.png/.pdf for sweeps
     analysis_tables        power and seeds needed, expected max, seen/unseen (seen_tables), error kinds,
                            per-type scores, learning curves (benchmark.analysis does the pure parts)
@@ -26,6 +27,7 @@ from erbench.report.collect import RunError, RunRecord, collect_runs, truncation
 from erbench.report.figures import figure_bytes, neg_sweep_figure, per_seed_figure, per_seed_frame, sweep_frame
 from erbench.report.html import render_html
 from erbench.report.render import latex_label, render_latex, render_markdown, render_standalone, stats_dict
+from erbench.report.summary import summary_dict
 from erbench.report.tables import ReportTables, build_tables, value_matrix
 
 __all__ = ["Analysis", "RunError", "RunRecord", "ReportTables", "build_analysis", "build_report", "build_tables",
@@ -84,9 +86,10 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
             if fmt == "png":
                 pngs[stem] = data
     result = stats_dict(tables, analysis)
-    result["files"] = sorted([*written, "index.html", "stats.json"])
+    result["files"] = sorted([*written, "index.html", "stats.json", "summary.json"])
     write_text_atomic(out_dir / "index.html", render_html(tables, analysis, result, pngs, title))
     write_json_atomic(out_dir / "stats.json", result)
+    write_json_atomic(out_dir / "summary.json", summary_dict(tables))
     return result
 
 
