@@ -1,18 +1,52 @@
-"""Progress bars (rich) that stay quiet in CI (`CI=true`) or with `--quiet`."""
+"""Progress bars (rich) that stay quiet in CI (`CI=true`) or with `--quiet`.
+
+On a terminal the bars redraw in place. When stderr is not a terminal (a log file, `nohup`, a
+scheduler's output), bars would print nothing until the end, so progress is written as plain
+lines instead: one per advance of a short task (epochs), one when a long task (an epoch's steps)
+finishes, each with the elapsed time and, where it can be estimated, the time left.
+"""
 
 from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
 
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
+SHORT_TASK = 100  # tasks of at most this many units get a line per advance; longer ones a line when done
+
+
+@dataclass
+class _Task:
+    description: str
+    total: int
+    done: int = 0
+    start: float = field(default_factory=time.monotonic)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
 
 class Progress:
-    """A small facade over rich.progress; `enabled=False` makes every call a no-op."""
+    """A small facade over rich.progress; `enabled=False` makes every call a no-op.
 
-    def __init__(self, enabled: bool = True):
+    `lines` chooses plain lines over bars; None (the default) picks lines when stderr is not a terminal.
+    """
+
+    def __init__(self, enabled: bool = True, *, lines: bool | None = None, stream=None):
         self.enabled = enabled
         self._rich = None
-        if enabled:
+        self._stream = stream if stream is not None else sys.stderr
+        if lines is None:
+            lines = not getattr(self._stream, "isatty", lambda: False)()
+        self._lines: dict[int, _Task] | None = {} if enabled and lines else None
+        if enabled and not lines:
             self._rich = RichProgress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 TimeRemainingColumn(), transient=True,
@@ -28,12 +62,31 @@ class Progress:
             self._rich.stop()
 
     def add(self, description: str, total: int):
+        if self._lines is not None:
+            key = len(self._lines) + 1
+            self._lines[key] = _Task(description, int(total))
+            return key
         return self._rich.add_task(description, total=total) if self._rich else None
 
     def advance(self, task, amount: int = 1) -> None:
-        if self._rich and task is not None:
+        if self._lines is not None and task in self._lines:
+            self._line(self._lines[task], amount)
+        elif self._rich and task is not None:
             self._rich.advance(task, amount)
 
     def remove(self, task) -> None:
-        if self._rich and task is not None:
+        if self._lines is not None:
+            self._lines.pop(task, None)
+        elif self._rich and task is not None:
             self._rich.remove_task(task)
+
+    def _line(self, task: _Task, amount: int) -> None:
+        task.done += amount
+        finished = task.done >= task.total
+        if not (finished or task.total <= SHORT_TASK):
+            return
+        elapsed = time.monotonic() - task.start
+        text = f"{task.description}: {task.done}/{task.total} ({_duration(elapsed)} elapsed"
+        if not finished and task.done:
+            text += f", ~{_duration(elapsed / task.done * (task.total - task.done))} left"
+        print(text + ")", file=self._stream, flush=True)

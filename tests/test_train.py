@@ -157,6 +157,7 @@ def trained(staged, tmp_path_factory) -> Path:
     result = CliRunner().invoke(main, train_args(root, params, out))
     assert result.exit_code == 0, result.output
     assert "spert-tiny-s1" in result.stderr and "RE+" in result.stderr
+    assert "epochs: 1/1" not in result.stderr  # --quiet: no progress lines either (tests/test_progress.py)
     return out
 
 

@@ -15,7 +15,6 @@ import math
 from erbench.report.tables import ReportTables
 
 
-
 def summary_dict(tables: ReportTables) -> dict:
     """{dataset: {"n": units, method: {"ner": mean, "<relation setting>": mean}}}, F1 as tabled, 2 decimals."""
     out: dict = {}
