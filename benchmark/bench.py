@@ -20,13 +20,12 @@ from erbench.datasets.stage import load_split
 from erbench.models.collate import pad_inputs
 from erbench.models.encoder import encode_documents, encoder_max_length, load_encoder
 from erbench.models.registry import method_options
-from erbench.models.sampling import class_counts
 from erbench.models.spert import SpanRelationModel
 from erbench.optim import make_optimizer
 from erbench.train import (
     PHASES,
     StepTimer,
-    make_class_weights,
+    loss_statistics,
     peak_rss_mb,
     pick_device,
     seed_everything,
@@ -99,14 +98,12 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
     model = SpanRelationModel(transformer, types, opts).to(dev).train()
     optimizer = make_optimizer(model, cfg.optimizer, cfg.lr, cfg.weight_decay)
 
-    counts = class_counts(encoded, types, neg_entity_count=opts.neg_entity_count,
-                          neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size)
-    class_weights = make_class_weights(opts, counts, dev)
+    stats = loss_statistics(model, encoded, dev)
     timer = StepTimer(dev)
 
     def method_step(i: int, timed: StepTimer | None = None) -> None:
         train_step(model, train_batches[i % len(train_batches)], rng, optimizer, pad_id=pad, device=dev,
-                   precision=precision, class_weights=class_weights, max_grad_norm=cfg.max_grad_norm, timer=timed)
+                   precision=precision, stats=stats, max_grad_norm=cfg.max_grad_norm, timer=timed)
 
     method_train = _timed(method_step, len(train_batches))
     for i in range(len(train_batches)):  # a second pass, phase by phase (the sections' waits stay out of the above)

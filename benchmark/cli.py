@@ -170,8 +170,9 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
     """
     from erbench.config import from_dict
     from erbench.datasets.registry import resolve
-    from erbench.models.registry import method_options
+    from erbench.models.registry import load_plugins, method_options
 
+    load_plugins(params)  # params methods_include and the erbench.methods entry points, before any name is resolved
     spec = resolve(dataset, (params.get("data") or {}).get("custom"), data_root)
     overrides = split_overrides(sets)
     model_keys = set(RunConfig.__dataclass_fields__["model"].default_factory().__dataclass_fields__)
@@ -274,10 +275,14 @@ def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_s
 
 
 @main.command()
-def methods() -> None:
-    """List the registered methods and their options."""
-    from erbench.models.registry import METHODS
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A params file whose methods_include files are loaded first.")
+@friendly_errors
+def methods(params_path: Path | None) -> None:
+    """List the registered methods (built in, from entry points and from params methods_include)."""
+    from erbench.models.registry import METHODS, load_plugins
 
+    load_plugins(load_params(params_path))
     for method in METHODS.values():
         opts = ", ".join(f"{k}={v}" for k, v in method.options.items()) or "SpERT defaults"
         click.echo(f"{method.name}: {method.description}\n    {opts}")

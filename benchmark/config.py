@@ -2,75 +2,20 @@
 
 Unknown keys and wrong types are errors that name the key and where it came from. Nothing
 below the CLI reads argv, the environment or params files: functions receive these objects.
+`ModelOptions` and the dict -> dataclass helpers live in the leaf module `erbench.models.options`
+(the model package imports nothing from the harness); they are re-exported here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
+from erbench.models.options import ConfigError, ModelOptions, _choice, _positive, apply_overrides, from_dict
 
-class ConfigError(ValueError):
-    """A bad parameter; the message names the key and its source."""
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """Everything a method may change: model parts, sampling, loss and inference (SPEC 2, 4, 5)."""
-
-    max_span_size: int = 10
-    width_embedding_dim: int = 25
-    width_embedding_count: int = 100
-    dropout: float = 0.1
-    neg_entity_count: int = 100
-    neg_relation_count: int = 100
-    max_pairs: int = 1000
-    rel_filter_threshold: float = 0.4
-    # heads: "spert" (softmax over none + types, sigmoid per relation type) or "multitask"
-    # (identification + classification, SPEC 4)
-    heads: str = "spert"
-    # loss on SpERT heads: "ce" (SpERT), "focal" or "class_balanced" (SPEC 5)
-    loss: str = "ce"
-    focal_gamma: float = 2.0
-    focal_alpha_entity: float | None = None
-    focal_alpha_relation: float | None = 0.25
-    cb_beta: float = 0.9999
-    # SPEC 4 options
-    iou_mode: str = "none"  # scale | soft_target | none
-    iou_delta: float = 1.0
-    ranking: str = "hinge"  # hinge | lsep
-    margin: float = 1.0
-    entity_logits: str = "none"  # raw | softmax | none
-    detach_entity_logits: bool = False
-    entity_threshold: float = 0.5
-    weight_entity_id: float = 1.0
-    weight_entity_cls: float = 1.0
-    weight_rel_id: float = 1.0
-    weight_rel_cls: float = 1.0
-
-    def __post_init__(self) -> None:
-        _choice(self, "heads", ("spert", "multitask"))
-        _choice(self, "loss", ("ce", "focal", "class_balanced"))
-        _choice(self, "iou_mode", ("scale", "soft_target", "none"))
-        _choice(self, "ranking", ("hinge", "lsep"))
-        _choice(self, "entity_logits", ("raw", "softmax", "none"))
-        for name in ("max_span_size", "width_embedding_dim", "max_pairs"):
-            _positive(self, name)
-        for name in ("neg_entity_count", "neg_relation_count"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name}: must be >= 0, got {getattr(self, name)}")
-        if self.max_span_size >= self.width_embedding_count:
-            raise ConfigError("max_span_size: must be smaller than width_embedding_count")
-        for name in ("rel_filter_threshold", "entity_threshold", "dropout"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"{name}: must lie in [0, 1], got {getattr(self, name)}")
-        if not 0.0 <= self.cb_beta < 1.0:
-            raise ConfigError(f"cb_beta: must lie in [0, 1), got {self.cb_beta}")
-        if self.heads == "multitask" and self.loss != "ce":
-            raise ConfigError(f"loss: '{self.loss}' applies to SpERT heads only (heads=multitask)")
+__all__ = ["ConfigError", "ModelOptions", "RunConfig", "TrainOptions", "apply_overrides", "from_dict",
+           "parse_value", "split_overrides"]
 
 
 @dataclass(frozen=True)
@@ -137,73 +82,6 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def _choice(obj: Any, name: str, allowed: tuple[str, ...]) -> None:
-    value = getattr(obj, name)
-    if value not in allowed:
-        raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got '{value}'")
-
-
-def _positive(obj: Any, name: str) -> None:
-    if getattr(obj, name) <= 0:
-        raise ConfigError(f"{name}: must be > 0, got {getattr(obj, name)}")
-
-
-def _coerce(value: Any, annotation: Any, key: str, source: str) -> Any:
-    """Check `value` against a field annotation; ints are accepted where floats are expected."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(annotation)
-        if value is None and type(None) in options:
-            return None
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _coerce(value, option, key, source)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{source}: '{key}' has the wrong type: {value!r}")
-    if dataclasses.is_dataclass(annotation):
-        if isinstance(value, annotation):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: '{key}' must be a mapping, got {type(value).__name__}")
-        return from_dict(annotation, value, f"{source}: {key}")
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-    elif annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif annotation is str:
-        if isinstance(value, str):
-            return value
-    else:
-        return value
-    raise ConfigError(f"{source}: '{key}' must be {annotation.__name__}, got {type(value).__name__} {value!r}")
-
-
-def from_dict(cls: type, data: dict, source: str = "config") -> Any:
-    """Build dataclass `cls` from `data`; unknown keys and wrong types raise ConfigError."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key '{unknown[0]}' (valid keys: {', '.join(sorted(known))})")
-    kwargs = {k: _coerce(v, hints[k], k, source) for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    except TypeError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-
-
 def parse_value(text: str) -> Any:
     """Parse the value of a `--set key=value` override with YAML scalars (1, 0.5, true, null)."""
     import yaml
@@ -218,12 +96,6 @@ def parse_value(text: str) -> Any:
         except ValueError:
             return value
     return value
-
-
-def apply_overrides(options: Any, overrides: dict[str, Any], source: str = "--set") -> Any:
-    """Return a copy of a dataclass with `overrides` applied, validated like `from_dict`."""
-    merged = {**dataclasses.asdict(options), **overrides}
-    return from_dict(type(options), merged, source)
 
 
 def split_overrides(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:

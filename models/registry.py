@@ -2,15 +2,31 @@
 
 Adding a method is one `register` call. The same lower_snake_case name is used in params,
 the DVC matrix, MLflow tags and run folder names. Options not named here keep the defaults
-of `erbench.config.ModelOptions` (SpERT's settings); `--set key=value` overrides any of them.
+of `erbench.models.options.ModelOptions` (SpERT's settings); `--set key=value` overrides any of them.
+
+Methods, losses, head sets and statistics may also come from outside the repository: a Python file
+named in params (`methods_include: [path/to/my_methods.py]`, loaded by `load_files`) or an installed
+distribution's entry point in the group `erbench.methods` (a module, imported by `load_entry_points`).
+Either simply calls `register`, `register_loss`, `register_heads` or `register_statistic` when imported.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
-from erbench.config import ConfigError, ModelOptions, apply_overrides
+from erbench.models.heads import HEADS, get_heads
+from erbench.models.losses import LOSSES, get_loss
+from erbench.models.options import ConfigError, ModelOptions, apply_overrides
+from erbench.models.statistics import check_names
+
+ENTRY_POINT_GROUP = "erbench.methods"
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,7 @@ def register(name: str, description: str, *, display: str, **options: Any) -> Me
 
 
 def get_method(name: str) -> Method:
+    load_entry_points()
     if name not in METHODS:
         raise ConfigError(f"unknown method '{name}' (known: {', '.join(sorted(METHODS))})")
     return METHODS[name]
@@ -45,9 +62,79 @@ def method_options(name: str, overrides: dict[str, Any] | None = None) -> ModelO
     method = get_method(name)
     options = apply_overrides(ModelOptions(), method.options, f"method {name}")
     options = apply_overrides(options, overrides or {}, f"method {name} overrides")
-    if options.heads == "spert" and options.iou_mode == "soft_target":
-        raise ConfigError(f"method {name}: iou_mode=soft_target needs heads=multitask (SpERT heads use a softmax)")
+    try:
+        check_options(options)
+    except ConfigError as exc:
+        raise ConfigError(f"method {name}: {exc}") from None
     return options
+
+
+def check_options(options: ModelOptions) -> None:
+    """The names `heads` and `loss` are registered together, and the heads accept the options."""
+    heads = get_heads(options.heads)
+    if (options.heads, options.loss) not in LOSSES:
+        owners = [h for h, n in LOSSES if n == options.loss]
+        if owners:
+            shown = " or ".join(getattr(HEADS.get(h), "display", h) for h in owners)
+            raise ConfigError(f"loss: '{options.loss}' applies to {shown} heads only (heads={options.heads})")
+    loss = get_loss(options.heads, options.loss)
+    check_names(loss.needs, f"loss {loss.name} (heads {loss.heads})")
+    heads.check(options)
+
+
+_loaded_entry_points = False
+
+
+def load_entry_points() -> list[str]:
+    """Import every module of the `erbench.methods` entry-point group (once); -> their names."""
+    global _loaded_entry_points
+    if _loaded_entry_points:
+        return []
+    _loaded_entry_points = True
+    names = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        ep.load()  # an error in a plugin keeps its traceback: it points at the plugin's own line
+        names.append(ep.name)
+    return names
+
+
+_loaded_files: dict[Path, str] = {}
+
+
+def load_files(paths: Iterable[str | Path], source: str = "params methods_include") -> list[str]:
+    """Import each Python file once (a file that registers methods, losses, heads or statistics);
+    -> the module names. A missing file is a ConfigError naming it; an error inside the file keeps its
+    traceback (it points at the user's own line)."""
+    modules = []
+    for raw in paths:
+        if not isinstance(raw, (str, Path)):
+            raise ConfigError(f"{source}: expected a list of paths to .py files, got {raw!r}")
+        path = Path(raw).expanduser().resolve()
+        if path in _loaded_files:
+            modules.append(_loaded_files[path])
+            continue
+        if not path.is_file() or path.suffix != ".py":
+            raise ConfigError(f"{source}: {raw}: not a Python file")
+        name = f"erbench_include_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        _loaded_files[path] = name
+        modules.append(name)
+    return modules
+
+
+def load_plugins(params: dict) -> list[str]:
+    """Entry points, then the files of params `methods_include`, before any method is resolved."""
+    include = params.get("methods_include") or []
+    if isinstance(include, (str, Path)):
+        raise ConfigError("params methods_include: expected a list of paths, got a single string")
+    return load_entry_points() + load_files(include)
 
 
 _MT = dict(heads="multitask", iou_mode="scale", entity_logits="raw", neg_entity_count=120, neg_relation_count=120)

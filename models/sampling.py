@@ -6,6 +6,10 @@ entity pair with a multi-hot target over relation types; `neg_relation_count` or
 of distinct gold entities that carry no relation (all-zero target). As in SpERT's reference
 sampler, the reversed pair of a symmetric relation counts as unrelated: symmetric relations
 are stored head-first in text order, and inference puts symmetric pairs in that order too.
+
+`rel_negatives: with_nonentity` widens the pool of negative pairs to every ordered pair of two
+distinct sampled spans (gold or negative-sampled) that is not related, so the relation side also
+sees pairs with a non-entity argument, as it does at inference; the count stays `neg_relation_count`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from erbench.datasets.load import Document, TypeInventory
+from erbench.models.documents import Document, TypeInventory
 from erbench.models.encoder import EncodedDocument
 from erbench.models.spans import enumerate_spans, max_iou
 
@@ -71,6 +75,21 @@ def _negative_pairs(gold_spans: np.ndarray, positive: set[tuple[int, int]]) -> l
     ]
 
 
+def _pairs_with_a_negative(n_gold: int, n_all: int) -> np.ndarray:
+    """Ordered pairs (i, j), i != j, of sample rows where at least one is a negative-sampled span
+    (rows >= n_gold); such pairs never repeat a span and are never related."""
+    i, j = np.meshgrid(np.arange(n_all), np.arange(n_all), indexing="ij")
+    keep = (i != j) & ((i >= n_gold) | (j >= n_gold))
+    return np.stack([i[keep], j[keep]], axis=1).astype(np.int64)
+
+
+def negative_pair_count(n_gold_negatives: int, n_gold: int, n_all: int, rel_negatives: str) -> int:
+    """Size of the pool negative pairs are drawn from."""
+    if rel_negatives == "gold":
+        return n_gold_negatives
+    return n_gold_negatives + n_all * (n_all - 1) - n_gold * (n_gold - 1)
+
+
 def sample_document(
     enc: EncodedDocument,
     types: TypeInventory,
@@ -79,6 +98,7 @@ def sample_document(
     neg_entity_count: int,
     neg_relation_count: int,
     max_span_size: int,
+    rel_negatives: str = "gold",
 ) -> TrainSample:
     kept, gold_spans, gold_labels = _gold(enc, types)
     position = {orig: k for k, orig in enumerate(kept)}
@@ -98,6 +118,10 @@ def sample_document(
         for rtype in pos[pair]:
             pos_targets[row, types.relations.index(rtype)] = 1.0
     negatives = _negative_pairs(gold_spans, set(pos_pairs))
+    if rel_negatives == "with_nonentity":
+        pool = np.concatenate([np.asarray(negatives, dtype=np.int64).reshape(-1, 2),
+                               _pairs_with_a_negative(len(gold_spans), len(spans))])
+        negatives = [tuple(p) for p in pool.tolist()]
     n_neg_rel = min(len(negatives), neg_relation_count)
     chosen = rng.choice(len(negatives), size=n_neg_rel, replace=False) if n_neg_rel else []
     neg_pairs = [negatives[i] for i in chosen]
@@ -108,7 +132,7 @@ def sample_document(
 
 def class_counts(
     encoded: list[EncodedDocument], types: TypeInventory, *, neg_entity_count: int, neg_relation_count: int,
-    max_span_size: int,
+    max_span_size: int, rel_negatives: str = "gold",
 ) -> dict[str, list[float]]:
     """Per-class sample counts of one epoch for the class-balanced loss (SPEC 5).
 
@@ -121,12 +145,15 @@ def class_counts(
         kept, gold_spans, labels = _gold(enc, types)
         for label in labels:
             entity[label] += 1
-        entity[0] += min(neg_entity_count, len(negative_span_candidates(enc, max_span_size, gold_spans)))
+        n_neg = min(neg_entity_count, len(negative_span_candidates(enc, max_span_size, gold_spans)))
+        entity[0] += n_neg
         position = {orig: k for k, orig in enumerate(kept)}
         relations = canonical_relations(enc.doc, types, enc.n_words)
         for rtypes in relations.values():
             for rtype in rtypes:
                 relation[1 + types.relations.index(rtype)] += 1
         positive = {(position[h], position[t]) for h, t in relations}
-        relation[0] += min(neg_relation_count, len(_negative_pairs(gold_spans, positive)))
+        pool = negative_pair_count(len(_negative_pairs(gold_spans, positive)), len(gold_spans),
+                                   len(gold_spans) + n_neg, rel_negatives)
+        relation[0] += min(neg_relation_count, pool)
     return {"entity": entity.tolist(), "relation": relation.tolist()}

@@ -1,8 +1,9 @@
-"""SpERT's span and pair representations (SPEC 2) with pluggable heads (SpERT or SpERT.MT).
+"""SpERT's span and pair representations with pluggable heads and losses (docs/methods.md).
 
 Span x(s) = [h_CLS ; maxpool(pieces of s) ; width(s)]; pair (s1, s2) = [maxpool(pieces
 strictly between) ; maxpool(s1) ; maxpool(s2) ; width(s1) ; width(s2)], plus, when the
-method asks for it, the two entities' logits l(s1), l(s2) (SPEC 4). Dropout then the heads.
+method asks for it, the two entities' logits l(s1), l(s2) (SpERT.MT). Dropout then the heads;
+the head set comes from `erbench.models.heads.HEADS`, the loss from `erbench.models.losses.LOSSES`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import contextlib
 
 import numpy as np
 import torch
-from erbench.config import ModelOptions
-from erbench.datasets.load import Document, Entity, Relation, TypeInventory
 from erbench.models.collate import Batch, collate_candidates
+from erbench.models.documents import Document, Entity, Relation, TypeInventory
 from erbench.models.encoder import EncodedDocument, encode_pieces
-from erbench.models.heads import HEADS
+from erbench.models.heads import get_heads
+from erbench.models.losses import get_loss
+from erbench.models.options import ModelOptions
 from erbench.models.spans import RangeMax, gather_rows, relation_context
 from torch import nn
 
@@ -40,7 +42,12 @@ class SpanRelationModel(nn.Module):
         relation_in = 3 * hidden + 2 * options.width_embedding_dim
         if options.entity_logits != "none":
             relation_in += 2 * (1 + n_ent)
-        self.heads = HEADS[options.heads](entity_in, relation_in, n_ent, n_rel, std)
+        heads = get_heads(options.heads)
+        heads.check(options)
+        self.loss_spec = get_loss(options.heads, options.loss)
+        self.heads = heads(entity_in, relation_in, n_ent, n_rel, std)
+        # entity_logits=layernorm: l(s) normalised over its 1 + C numbers (learned scale and shift)
+        self.logit_norm = nn.LayerNorm(1 + n_ent) if options.entity_logits == "layernorm" else None
 
     # -- representations -------------------------------------------------------------------
     def encode(self, batch: Batch) -> tuple[torch.Tensor, RangeMax]:
@@ -69,6 +76,8 @@ class SpanRelationModel(nn.Module):
             parts = self.pair_features(table, doc, head, tail, ctx_start, ctx_end, pooled, width)
         if self.options.entity_logits != "none":
             logits = self.heads.entity_features(ent_out, self.options.entity_logits)
+            if self.logit_norm is not None:
+                logits = self.logit_norm(logits)
             if self.options.detach_entity_logits:
                 logits = logits.detach()
             parts = [*parts, gather_rows(logits, head), gather_rows(logits, tail)]
@@ -77,6 +86,10 @@ class SpanRelationModel(nn.Module):
     # -- training ----------------------------------------------------------------------------
     def forward(self, batch: Batch, section=None) -> tuple[dict, dict]:
         """Entity and relation head outputs; `section(name)` (a context manager) times the phases."""
+        ent_out, rel_out, _ = self._forward(batch, section)
+        return ent_out, rel_out
+
+    def _forward(self, batch: Batch, section=None) -> tuple[dict, dict, torch.Tensor]:
         section = section or _untimed
         with section("encoder_forward"):
             h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
@@ -90,12 +103,21 @@ class SpanRelationModel(nn.Module):
             ent_out = self.heads.entity(self.dropout(x))
             rel_out = self.pairs(table, rel_doc, batch.rel_head, batch.rel_tail, batch.ctx_start, batch.ctx_end,
                                  pooled, width, ent_out, parts)
-        return ent_out, rel_out
+        return ent_out, rel_out, h
 
-    def loss(self, batch: Batch, class_weights: dict | None = None, section=None) -> tuple[torch.Tensor, dict]:
-        ent_out, rel_out = self(batch, section)
+    def loss(self, batch: Batch, stats: dict | None = None, section=None) -> tuple[torch.Tensor, dict]:
+        """(total, {part: value}) of the method's registered loss; `stats` holds the corpus statistics
+        the loss declared (`Loss.needs`)."""
+        total, parts, _ = self.loss_and_hidden(batch, stats, section)
+        return total, parts
+
+    def loss_and_hidden(self, batch: Batch, stats: dict | None = None,
+                        section=None) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """As `loss`, with the encoder's last hidden states (the input every part's gradient crosses)."""
+        ent_out, rel_out, h = self._forward(batch, section)
         with (section or _untimed)("heads_losses"):
-            return self.heads.loss(ent_out, rel_out, batch, self.options, class_weights)
+            total, parts = self.loss_spec.fn(ent_out, rel_out, batch, self.options, stats or {})
+        return total, parts, h
 
     # -- inference ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -113,7 +135,7 @@ class SpanRelationModel(nn.Module):
         row_doc = batch.ent_doc[rows].cpu().numpy()
         row_words = batch.ent_words[rows.cpu().numpy()]
         row_type = ent_type[rows].cpu().numpy()
-        row_conf = self.heads.entity_confidence(ent_out, rows, ent_type[rows]).cpu().numpy()
+        row_conf = self.heads.entity_confidence(ent_out, rows, ent_type[rows], opts).cpu().numpy()
         pieces = torch.stack([batch.ent_start[rows], batch.ent_end[rows]], dim=1).cpu().numpy()
 
         # all ordered pairs of distinct predicted entities within each document
@@ -138,7 +160,7 @@ class SpanRelationModel(nn.Module):
                 pooled, width, ent_out,
             )
             pair_rows, rel_type = self.heads.decide_relations(rel_out, opts)
-            conf = self.heads.relation_confidence(rel_out, pair_rows, rel_type).tolist()
+            conf = self.heads.relation_confidence(rel_out, pair_rows, rel_type, opts).tolist()
             for p, t, c in zip(pair_rows.tolist(), rel_type.tolist(), conf):
                 found.append((int(heads[lo + p]), int(tails[lo + p]), t, c))
         out, scores = self._documents(docs, row_doc, row_words, row_type, row_conf, found)

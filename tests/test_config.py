@@ -25,10 +25,15 @@ def test_wrong_type_names_key_and_source():
 
 def test_ints_are_accepted_for_floats_and_choices_are_checked():
     assert from_dict(TrainOptions, {"lr": 1}, "t").lr == 1.0
+    with pytest.raises(ConfigError, match="iou_mode: expected one of scale, soft_target, none"):
+        apply_overrides(ModelOptions(), {"iou_mode": "mt"})
+    # head and loss names are the registries' (erbench.models.registry.check_options)
+    from erbench.models.registry import check_options
+
     with pytest.raises(ConfigError, match="heads: expected one of spert, multitask"):
-        apply_overrides(ModelOptions(), {"heads": "mt"})
+        check_options(apply_overrides(ModelOptions(), {"heads": "mt"}))
     with pytest.raises(ConfigError, match="loss: 'focal' applies to SpERT heads only"):
-        apply_overrides(ModelOptions(), {"heads": "multitask", "loss": "focal"})
+        check_options(apply_overrides(ModelOptions(), {"heads": "multitask", "loss": "focal"}))
 
 
 def test_set_needs_key_value():

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from erbench.config import ConfigError, ModelOptions
-from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.models.documents import Document, Entity, Relation, TypeInventory
+from erbench.models.options import ConfigError, ModelOptions
 from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
 from erbench.models.registry import METHODS, get_method, method_options, register
-from erbench.models.sampling import class_counts
 from erbench.models.spert import SpanRelationModel
-from erbench.train import make_class_weights, train_step
+from erbench.train import loss_statistics, train_step
 
 TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Live_In", "Near"), frozenset({"Near"}))
 DOCS = [
@@ -45,16 +44,14 @@ def train_losses(name: str, tokenizer, steps: int = STEPS) -> list[float]:
     rng = np.random.default_rng(0)
     encoded, _ = encode_documents(tokenizer, DOCS, 64)
     model = SpanRelationModel(tiny_encoder(tokenizer, seed=0), TYPES, options)
-    counts = class_counts(encoded, TYPES, neg_entity_count=options.neg_entity_count,
-                          neg_relation_count=options.neg_relation_count, max_span_size=options.max_span_size)
-    class_weights = make_class_weights(options, counts, torch.device("cpu"))
-    assert (class_weights is not None) == (options.loss == "class_balanced")
+    stats = loss_statistics(model, encoded, torch.device("cpu"))
+    assert ("class_weights" in stats) == (options.loss == "class_balanced")
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
     history = []
     for _ in range(steps):
         values = train_step(model, encoded, rng, optimizer, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"),
-                            class_weights=class_weights, max_grad_norm=None)
+                            stats=stats, max_grad_norm=None)
         assert all(np.isfinite(v) for v in values.values())
         history.append(values["loss"])
     return history
