@@ -1,0 +1,132 @@
+"""Methods, losses and statistics from outside the repository: a file named in params `methods_include`
+(and the `erbench.methods` entry-point group) registers them before any method name is resolved."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from erbench.cli import main
+from erbench.models import registry
+from erbench.models.losses import LOSSES
+from erbench.models.options import ConfigError
+from erbench.models.statistics import STATISTICS
+
+PLUGIN = textwrap.dedent('''
+    """A user's own method: SpERT heads with a loss that weighs each entity class by 1 / sqrt(count)."""
+    import torch
+    from erbench.models.losses import register_loss, spert_reduce, entity_ce, relation_bce
+    from erbench.models.registry import register
+    from erbench.models.statistics import register_statistic
+
+    CALLS = {"loss": 0, "statistic": 0}
+
+
+    @register_statistic("plugin_inverse_sqrt_counts")
+    def inverse_sqrt_counts(encoded, types, options, known):
+        CALLS["statistic"] += 1
+        counts = [0.0] * (1 + len(types.entities))
+        for enc in encoded:
+            for e in enc.doc.entities:
+                counts[1 + types.entities.index(e.type)] += 1
+        counts[0] = float(options.neg_entity_count * len(encoded))
+        return torch.tensor([c ** -0.5 if c else 0.0 for c in counts])
+
+
+    @register_loss("plugin_sqrt", heads="spert", needs=("plugin_inverse_sqrt_counts",),
+                   description="entity cross-entropy weighted by 1 / sqrt(class count)")
+    def sqrt_weighted(ent, rel, batch, options, stats):
+        CALLS["loss"] += 1
+        weights = stats["plugin_inverse_sqrt_counts"][batch.ent_target]
+        ent_terms = entity_ce(ent["logits"], batch.ent_target) * weights / weights.mean()
+        return spert_reduce(ent_terms, relation_bce(rel["logits"], batch.rel_target).mean(dim=-1))
+
+
+    register("plugin_spert_sqrt", "SpERT with a 1/sqrt(count) entity loss, defined outside the repository",
+             display="SpERT + sqrt", loss="plugin_sqrt", neg_entity_count=10)
+''')
+
+
+@pytest.fixture(scope="module")
+def plugin_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("outside") / "my_methods.py"
+    path.write_text(PLUGIN)
+    return path
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory, plugin_file: Path) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("plugin_run")
+    params = base / "params.yaml"
+    params.write_text(yaml.safe_dump({
+        "methods_include": [str(plugin_file)],
+        "data": {"synthetic": {"train_size": 8, "dev_size": 4, "test_size": 4, "seed": 3}},
+    }))
+    root = base / "data"
+    result = CliRunner().invoke(main, ["--quiet", "data", "stage", "synthetic", "--params", str(params),
+                                       "--data-root", str(root)])
+    assert result.exit_code == 0, result.output
+    return root, params
+
+
+def test_a_method_and_loss_from_a_file_outside_the_tree_train_through_the_cli(synthetic, plugin_file, tmp_path):
+    root, params = synthetic
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [
+        "--quiet", "train", "--dataset", "synthetic", "--method", "plugin_spert_sqrt", "--seed", "1",
+        "--encoder", "tiny-random", "--epochs", "1", "--dev-split", "none", "--set", "threads=1",
+        "--set", "device=cpu", "--set", "log_every=1", "--set", "save_weights=false",
+        "--data-root", str(root), "--out", str(out), "--params", str(params)])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["run"]["method"] == "plugin_spert_sqrt"
+    assert (config["run"]["model"]["loss"], config["run"]["model"]["neg_entity_count"]) == ("plugin_sqrt", 10)
+    rows = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert len(rows) == 4  # 8 documents, batch size 2, one epoch, a record every step
+    module = registry.load_files([plugin_file])[0]  # the same file is not imported twice
+    import sys
+
+    calls = sys.modules[module].CALLS
+    assert calls["statistic"] == 1 and calls["loss"] == 4  # statistics once per run, the loss every step
+    assert ("spert", "plugin_sqrt") in LOSSES and "plugin_inverse_sqrt_counts" in STATISTICS
+    listed = CliRunner().invoke(main, ["methods", "--params", str(params)])
+    assert listed.exit_code == 0 and "plugin_spert_sqrt" in listed.output
+
+
+def test_a_missing_include_file_is_one_line_naming_it(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"methods_include": [str(tmp_path / "nope.py")]}))
+    result = CliRunner().invoke(main, ["methods", "--params", str(params)])
+    assert result.exit_code == 2
+    assert "methods_include" in result.output and "nope.py" in result.output
+    with pytest.raises(ConfigError, match="expected a list of paths"):
+        registry.load_plugins({"methods_include": "my_methods.py"})
+
+
+def test_entry_points_of_the_group_are_imported(monkeypatch, tmp_path):
+    module = tmp_path / "erbench_ep_plugin.py"
+    module.write_text("from erbench.models.registry import register\n"
+                      "register('ep_spert', 'from an entry point', display='EP', neg_entity_count=7)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class EntryPoint:
+        name, value = "ep", "erbench_ep_plugin"
+
+        def load(self):
+            import importlib
+
+            return importlib.import_module(self.value)
+
+    seen = []
+    monkeypatch.setattr(registry, "entry_points", lambda group: seen.append(group) or [EntryPoint()])
+    monkeypatch.setattr(registry, "_loaded_entry_points", False)
+    try:
+        assert registry.method_options("ep_spert").neg_entity_count == 7
+        assert seen == ["erbench.methods"]
+        assert registry.load_entry_points() == []  # once per process
+    finally:
+        registry.METHODS.pop("ep_spert", None)
