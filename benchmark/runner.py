@@ -19,6 +19,7 @@ from erbench.datasets.load import Document, TypeInventory
 from erbench.datasets.registry import resolve
 from erbench.datasets.stage import load_split, staged_manifest
 from erbench.models.encoder import EncodingReport, encode_documents, encoder_max_length, load_encoder
+from erbench.models.registry import interpretation
 from erbench.models.spert import SpanRelationModel
 from erbench.progress import Progress
 from erbench.train import (
@@ -69,6 +70,7 @@ def protocol(cfg: RunConfig) -> dict:
         "optimizer": cfg.train.optimizer,
         "max_span_size": cfg.model.max_span_size, "neg_entity_count": cfg.model.neg_entity_count,
         "neg_relation_count": cfg.model.neg_relation_count,
+        "interpretation": interpretation(cfg.method, cfg.model),
     }
 
 

@@ -89,6 +89,10 @@ class ModelOptions:
 
 
 ENTITY_LOGITS = ("raw", "softmax", "sigmoid", "layernorm", "none")
+# SpERT.MT's unstated choices (docs/methods.md, "SpERT.MT's unstated choices"): a run that sets one of
+# them away from its method's registered value records it in its protocol (`interpretation`)
+INTERPRETATION = ("mt_loss_norm", "rel_negatives", "entity_logits", "detach_entity_logits", "mt_decision",
+                  "iou_positive")
 # the options that read SpERT.MT's multitask heads (other heads reject a value other than the default)
 MULTITASK_ONLY = ("mt_loss_norm", "mt_decision")
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from erbench.models.heads import HEADS, get_heads
 from erbench.models.losses import LOSSES, get_loss
-from erbench.models.options import ConfigError, ModelOptions, apply_overrides
+from erbench.models.options import INTERPRETATION, ConfigError, ModelOptions, apply_overrides
 from erbench.models.statistics import check_names
 
 ENTRY_POINT_GROUP = "erbench.methods"
@@ -67,6 +67,14 @@ def method_options(name: str, overrides: dict[str, Any] | None = None) -> ModelO
     except ConfigError as exc:
         raise ConfigError(f"method {name}: {exc}") from None
     return options
+
+
+def interpretation(name: str, options: ModelOptions) -> str:
+    """'as registered', or the interpretation options (`INTERPRETATION`) this run sets away from method
+    `name`'s registered reading, as 'key=value, ...' (recorded in every run's protocol)."""
+    registered = apply_overrides(ModelOptions(), get_method(name).options, f"method {name}")
+    changed = [f"{k}={getattr(options, k)}" for k in INTERPRETATION if getattr(options, k) != getattr(registered, k)]
+    return ", ".join(changed) or "as registered"
 
 
 def check_options(options: ModelOptions) -> None:

@@ -36,7 +36,7 @@ REFUSED = {
     "optimizer": "optimizer",
 }
 # the value a run that did not record a key was made with (runs before the key existed)
-UNRECORDED = {"eval_split": "test", "optimizer": "adamw"}
+UNRECORDED = {"eval_split": "test", "optimizer": "adamw", "interpretation": "as registered"}
 OPTIMIZERS = {"adamw_legacy": "the reference SpERT's AdamW: no bias correction, eps 1e-6, decay after the step",
               "adamw": "torch.optim.AdamW"}
 SHA_KEY = "data_sha256"
@@ -213,12 +213,28 @@ def negatives_by_method(runs: Sequence[RunLike]) -> dict[str, str]:
     return {m: ",".join(sorted(v)) for m, v in out.items()}
 
 
+def interpretations_by_method(runs: Sequence[RunLike]) -> dict[str, list[tuple[str, list[str]]]]:
+    """method -> [(interpretation, run labels)]: the SpERT.MT options a run set away from its method's
+    registered reading (`erbench.models.registry.interpretation`)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for r in runs:
+        value = str(r.protocol.get("interpretation", UNRECORDED["interpretation"]))
+        out.setdefault(r.method, {}).setdefault(value, []).append(r.label)
+    return {m: sorted(v.items()) for m, v in out.items()}
+
+
+def interpretation_mismatches(dataset: str, runs: Sequence[RunLike]) -> list[Mismatch]:
+    """Runs of one method that differ in their interpretation options: not one table's column."""
+    return [Mismatch(dataset, f"interpretation:{m}", tuple((v, tuple(ls)) for v, ls in values))
+            for m, values in sorted(interpretations_by_method(runs).items()) if len(values) > 1]
+
+
 def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relation_headline: str = "rel_strict",
                   git_commit: str = "unknown") -> ProtocolCard:
     """The card of one dataset's table runs (as the table uses them: one negative setting per method)."""
     if not runs:
         raise ValueError(f"{dataset}: no runs for a protocol card")
-    found = tuple(mismatches(dataset, runs))
+    found = tuple(mismatches(dataset, runs)) + tuple(interpretation_mismatches(dataset, runs))
     mixed = {m.key for m in found}
     values = {k: sorted(_distinct(runs, lambda r, k=k: fmt(r.protocol.get(k, UNRECORDED.get(k)))))
               for k in REFUSED}
@@ -229,6 +245,7 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
                 sha[name].append(str(digest))
     sha256 = {n: ",".join(sorted(v)) for n, v in sorted(sha.items())}
     negatives = negatives_by_method(runs)
+    interpretations = interpretations_by_method(runs)
     methods = sorted({r.method for r in runs})
     seeds = sorted({r.seed for r in runs})
     folds = sorted({r.fold for r in runs if r.fold is not None})
@@ -262,6 +279,10 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
         row(SHA_KEY, "data sha256", "; ".join(f"{n} {d[:12]}" for n, d in sha256.items()) or "not recorded"),
         row("git_commit", "git commit (report)", git_commit),
     ]
+    if any(v != UNRECORDED["interpretation"] for values in interpretations.values() for v, _ in values):
+        rows.insert(next(i for i, r in enumerate(rows) if r.key == "negatives") + 1, row(
+            "interpretation", "SpERT.MT interpretation options set away from the method's reading (per method)",
+            "; ".join(f"{m}: {' | '.join(v for v, _ in interpretations[m])}" for m in methods)))
     env_found = tuple(environment_differences(dataset, runs))
     for key, label in ENVIRONMENT.items():
         counts = _distinct(runs, lambda r, k=key: environment_value(r, k))
