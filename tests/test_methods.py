@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 from erbench.models.documents import Document, Entity, Relation, TypeInventory
-from erbench.models.options import ConfigError, ModelOptions
 from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
+from erbench.models.options import ConfigError, ModelOptions
 from erbench.models.registry import METHODS, get_method, method_options, register
 from erbench.models.spert import SpanRelationModel
 from erbench.train import loss_statistics, train_step

@@ -87,6 +87,7 @@ def test_a_method_and_loss_from_a_file_outside_the_tree_train_through_the_cli(sy
     assert (config["run"]["model"]["loss"], config["run"]["model"]["neg_entity_count"]) == ("plugin_sqrt", 10)
     rows = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert len(rows) == 4  # 8 documents, batch size 2, one epoch, a record every step
+    assert all(r["train/grad_norm/entity"] > 0 and r["train/grad_norm/relation"] >= 0 for r in rows)
     module = registry.load_files([plugin_file])[0]  # the same file is not imported twice
     import sys
 
