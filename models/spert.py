@@ -92,7 +92,7 @@ class SpanRelationModel(nn.Module):
     def _forward(self, batch: Batch, section=None) -> tuple[dict, dict, torch.Tensor]:
         section = section or _untimed
         with section("encoder_forward"):
-            h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+            h = encode_pieces(self.encoder, batch.input_ids, batch.attention_mask, batch.windows)
         with section("pooling"):
             table = RangeMax(h)
             pooled, width, x = self.span_features(h, table, batch)

@@ -139,3 +139,24 @@ def test_training_and_inference_run_on_long_documents(tokenizer, model) -> None:
     preds = model.predict(encoded, tokenizer.pad_token_id, torch.device("cpu"))
     assert [p.tokens for p in preds] == [d.doc.tokens for d in encoded]
     assert all(e.end <= len(preds[0].tokens) for e in preds[0].entities)
+
+
+def test_training_encodes_long_documents_window_by_window(tokenizer, model) -> None:
+    """Training sees what inference sees: no encoder call longer than the limit (a real encoder has 512
+    positions; the tiny one has more, so only the call lengths can show a whole-document pass)."""
+    encoded, _ = encode_documents(tokenizer, [long_doc(), short_doc()], MAX, "window")
+    rng = np.random.default_rng(0)
+    samples = [sample_document(d, TYPES, rng, neg_entity_count=5, neg_relation_count=5, max_span_size=10)
+               for d in encoded]
+    batch = collate_train(encoded, samples, tokenizer.pad_token_id, 1, model.options.width_embedding_count - 1)
+    assert batch.input_ids.shape[1] > MAX
+    lengths = []
+    hook = model.encoder.register_forward_pre_hook(
+        lambda _m, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]), with_kwargs=True)
+    try:
+        model.train()
+        loss, _ = model.loss(batch)
+    finally:
+        hook.remove()
+        model.eval()
+    assert torch.isfinite(loss) and lengths and max(lengths) <= MAX, lengths
