@@ -107,3 +107,72 @@ def split_overrides(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set: expected key=value, got '{pair}'")
         result[key.strip()] = parse_value(value)
     return result
+
+
+# ---------------------------------------------------------------- the report section of params.yaml
+
+REPORT_METRICS = tuple(f"{s}/{a}_f1" for s in ("ner", "rel", "rel_strict") for a in ("micro", "macro"))
+
+
+@dataclass(frozen=True)
+class PublishedResult:
+    """One published number the report checks the runs against (params `report.published`)."""
+
+    dataset: str
+    method: str
+    metric: str  # a report column key: ner|rel|rel_strict / micro_f1|macro_f1
+    value: float  # F1 in percent
+    source: str  # where it was published
+    seeds: int  # how many seeds the paper's number summarises (k of the expected maximum)
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        _choice(self, "metric", REPORT_METRICS)
+        if not 0 <= self.value <= 100:
+            raise ConfigError(f"value: F1 in percent must lie in [0, 100], got {self.value}")
+        _positive(self, "seeds")
+        for name in ("dataset", "method", "source"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name}: must be a non-empty string")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """params.yaml's `report` section; every key is optional (the CLI's defaults apply)."""
+
+    baselines: list | None = None
+    alpha: float = 0.05
+    seed: int = 0
+    ar_trials: int = 10000
+    aso_bootstrap: int = 1000
+    allow_mixed: bool = False
+    equivalence_margin: float = 1.0  # F1 points: TOST splits "not significant" into equivalent / inconclusive
+    fold_test: str = "seed"  # k-fold data: seed (folds averaged per seed) | corrected (Nadeau & Bengio)
+    latex_comparisons: bool = False  # results.tex also gets a table of Δ [t CI], p and epsilon_min
+    published: list | None = None  # list of PublishedResult mappings
+    display_names: dict | None = None  # method id -> printed name (checked by tables.display_names)
+    latex: dict | None = None  # float / signature / label (checked by render.latex_options)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ConfigError(f"alpha: must lie in (0, 1), got {self.alpha}")
+        for name in ("ar_trials", "aso_bootstrap"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        _positive(self, "equivalence_margin")
+        _choice(self, "fold_test", ("seed", "corrected"))
+        if self.baselines is not None and not all(isinstance(b, str) and b for b in self.baselines):
+            raise ConfigError(f"baselines: expected a list of method names, got {self.baselines!r}")
+        if self.published is not None and not isinstance(self.published, list):
+            raise ConfigError(f"published: expected a list of mappings, got {type(self.published).__name__}")
+
+    def published_results(self, source: str = "report") -> list[PublishedResult]:
+        return [from_dict(PublishedResult, item, f"{source}.published[{i}]") for i, item in
+                enumerate(self.published or [])]
+
+
+def report_options(params: dict, source: str = "params.yaml") -> tuple[ReportOptions, list[PublishedResult]]:
+    """The validated `report` section of a params mapping (ConfigError names the file and key)."""
+    section = params.get("report") or {}
+    options = from_dict(ReportOptions, section, f"{source}: report")
+    return options, options.published_results(f"{source}: report")

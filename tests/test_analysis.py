@@ -184,8 +184,11 @@ def test_power_row_matches_stats():
     assert stats.power_paired_t(sd, row.seeds_needed, 1.0) >= 0.8 > stats.power_paired_t(sd, row.seeds_needed - 1,
                                                                                              1.0)
     assert row.verdict(True) == "significant"
-    assert row.verdict(False) == (f"not significant; power {row.power_effect:.2f} for a 1-pt gap with n=4; "
-                                  f"{row.seeds_needed} seeds needed for 80%")
+    assert row.verdict(False) == (f"not significant; power {row.power_effect:.2f} for a 1-pt gap with n=4 at "
+                                  f"alpha/m=0.05 (m=1); {row.seeds_needed} ({row.seeds_needed_low} to "
+                                  f"{row.seeds_needed_high}) seeds needed for 80%")
+    low, high = stats.seeds_needed_range(sd, 4, 1.0)
+    assert (row.seeds_needed_low, row.seeds_needed_high) == (low, high) and low <= row.seeds_needed <= high
 
 
 def test_power_row_small_noisy_and_constant():
@@ -198,7 +201,8 @@ def test_power_row_small_noisy_and_constant():
 
 
 def test_expected_max_and_per_seed_values():
-    assert seeds.expected_max_curve([1.0, 2.0, 3.0]) == pytest.approx([2.0, 22 / 9, 72 / 27])
+    # k-subsets of {1, 2, 3}: k=2 maxima 2, 3, 3 -> 8/3; k=3 -> 3 (with replacement it was 22/9 and 72/27)
+    assert seeds.expected_max_curve([1.0, 2.0, 3.0]) == pytest.approx([2.0, 8 / 3, 3.0])
     assert seeds.per_seed_values([(1, 0), (1, 1), (2, 0), (2, 1)], [1.0, 3.0, 5.0, 7.0]) == [2.0, 6.0]
     curve = seeds.power_curve(1.0, [2, 3, 10])
     assert curve == sorted(curve) and all(0 <= p <= 1 for p in curve) and not math.isnan(curve[0])

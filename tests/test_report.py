@@ -191,14 +191,19 @@ def test_summaries_equal_hand_computed(report):
 
 def test_comparisons_paired_by_seed_and_fold(report):
     _, _, result = report
-    c = _comparison(result, "spert", "ade", "rel_strict", "spert_mt")
-    units = [(u["seed"], u["fold"]) for u in c["units"]]
-    assert units == [(1, 0), (1, 1), (2, 0), (2, 1), (3, 0), (3, 1)]
-    assert c["baseline_values"] == [ADE["spert"][u][2] for u in units]
-    assert c["method_values"] == [ADE["spert_mt"][u][2] for u in units]
+    c = _comparison(result, "spert", "ade", "rel", "spert_mt")
+    fold_units = [(u["seed"], u["fold"]) for u in c["fold_units"]]
+    assert fold_units == [(1, 0), (1, 1), (2, 0), (2, 1), (3, 0), (3, 1)]
+    assert [(u["seed"], u["fold"]) for u in c["units"]] == [(1, None), (2, None), (3, None)]  # the seed is the unit
+    assert c["n"] == 3 and c["n_folds_averaged"] == 2
+    assert c["baseline_values"] == pytest.approx([(ADE["spert"][(s, 0)][1] + ADE["spert"][(s, 1)][1]) / 2
+                                                  for s in (1, 2, 3)])
+    assert c["method_values"] == pytest.approx([(ADE["spert_mt"][(s, 0)][1] + ADE["spert_mt"][(s, 1)][1]) / 2
+                                                for s in (1, 2, 3)])
     assert c["t_pvalue"] == pytest.approx(stats.paired_t_test(c["baseline_values"], c["method_values"]))
+    assert c["decision_test"] == "t" and c["decision_pvalue"] == c["t_pvalue"]
     focal = _comparison(result, "spert", "ade", "ner", "spert_focal")  # only the pairs both have
-    assert focal["n"] == 4 and {u["seed"] for u in focal["units"]} == {1, 2}
+    assert focal["n"] == 2 and [u["seed"] for u in focal["units"]] == [1, 2] and len(focal["fold_units"]) == 4
     assert any("spert_focal vs spert: 4 paired runs; unpaired: seed 3 fold 0 (only spert)" in w
                for w in result["warnings"])
 
@@ -209,33 +214,41 @@ def test_holm_across_one_table(report):
     for baseline, table in result["comparisons"].items():
         rows = table["results"]
         assert table["holm_family_size"] == len(rows) == sizes[baseline]
-        raw = [math.nan if r["t_pvalue"] is None else r["t_pvalue"] for r in rows]
+        raw = [math.nan if r["decision_pvalue"] is None else r["decision_pvalue"] for r in rows]
         expected = stats.holm(raw)
         assert [r["t_pvalue_holm"] for r in rows] == pytest.approx(expected, nan_ok=True)
+        assert [r["decision_pvalue_holm"] for r in rows] == pytest.approx(expected, nan_ok=True)
 
 
 def test_constant_gain_marked_identical_not(report):
     _, out, result = report
+    # a constant +5 on every seed has sd 0: no estimate of noise, so no t-test verdict; the exact sign-flip
+    # test decides and cannot go below 2/2^3 = 0.25 with 3 seeds (the old code printed p = 0 and a marker)
     gain = _comparison(result, "spert", "conll04", "rel_strict", "spert_mt")
-    assert gain["mean_diff"] == pytest.approx(5.0) and gain["t_pvalue"] == 0.0 and gain["marker"] == "†"
+    assert gain["mean_diff"] == pytest.approx(5.0) and gain["t_pvalue"] is None and gain["marker"] is None
+    assert gain["decision_test"] == "sign-flip" and gain["decision_pvalue"] == pytest.approx(0.25)
+    assert gain["diff_ci95"] == [None, None] and gain["cohens_dz"] is None and gain["outcome"] == "inconclusive"
     same = _comparison(result, "spert", "conll04", "ner", "spert_focal")
     assert same["t_pvalue"] == 1.0 and same["marker"] is None and same["ar_pvalue"] == 1.0
     assert 0 < gain["ar_pvalue"] < 1 and gain["min_attainable_pvalue"]["ar"] == pytest.approx(1 / 201)
     worse = _comparison(result, "spert_mt", "conll04", "ner", "spert_focal")  # the second baseline's table
-    assert worse["marker"] == "¶"
+    assert worse["marker"] is None and worse["decision_test"] == "sign-flip"
     assert not [c for c in result["comparisons"]["spert_mt"]["results"] if c["method"] == "spert"]  # once only
     rows = _table_lines((out / "results.tex").read_text())
-    conll_cells = rows["SpERT.MT"].split(" & ")[1:4]
-    assert all("^{\\dagger}" in cell for cell in conll_cells)
-    assert "^" not in rows["SpERT"] and all("dagger" not in c for c in rows["SpERT + focal"].split(" & ")[1:4])
-    assert all("^{\\P}" in cell for cell in rows["SpERT + focal"].split(" & ")[1:4])
+    assert all("^" not in cell for cell in rows["SpERT.MT"].split(" & ")[1:4])
+    ade = _comparison(result, "spert", "ade", "rel", "spert_mt")  # per-seed gains 1.1, 1.2, 1.3: noisy, clear
+    assert ade["decision_test"] == "t" and ade["marker"] == "†" and ade["outcome"] == "better"
+    assert "^{\\dagger}" in rows["SpERT.MT"].split(" & ")[5]
+    assert "^" not in rows["SpERT"] and all("^" not in c for c in rows["SpERT + focal"].split(" & ")[1:4])
+    md = (out / "results.md").read_text()
+    assert "– (no estimate of noise)" in md and "sign-flip (p=0.250)" in md
 
 
 def test_best_mean_bold_and_underscores_escaped(report):
     _, out, _ = report
     tex = (out / "results.tex").read_text()
     rows = _table_lines(tex)
-    assert "$\\mathbf{94.00} \\pm 1.00^{\\dagger}$" in rows["SpERT.MT"]
+    assert "$\\mathbf{94.00} \\pm 1.00$" in rows["SpERT.MT"]
     assert "mathbf" not in rows["SpERT + focal"].split(" & ")[1]
     body = [line for line in tex.splitlines() if not line.startswith("%")]
     for line in body:
@@ -251,10 +264,11 @@ def test_best_mean_bold_and_underscores_escaped(report):
 def test_markdown_numbers(report):
     _, out, _ = report
     md = (out / "results.md").read_text()
-    rows = {line.split(" | ")[0]: line.split(" | ") for line in md.splitlines() if line.startswith("| SpERT")}
+    lines = [line for line in reversed(md.splitlines()) if line.startswith("| SpERT")]  # the main table's first
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in lines}
     assert rows["| SpERT"][1:4] == ["89.00 ± 1.00", "71.00 ± 1.00", "69.17 ± 1.04"]
-    assert rows["| SpERT.MT"][1] == "**94.00** ± 1.00†"
-    assert rows["| SpERT + focal"][1] == "89.00 ± 1.00¶"  # identical to spert, so worse than spert_mt
+    assert rows["| SpERT.MT"][1] == "**94.00** ± 1.00"  # a constant gain: no estimate of noise, no marker
+    assert rows["| SpERT + focal"][1] == "89.00 ± 1.00"
     assert "Markers: two-sided paired t-test" in md and "## Warnings" in md
     assert "conll04|enc:minilm|split:train->test|ep:2|sel:last|avg:micro|no_overlap:no|neg:100/100" in md
 

@@ -26,7 +26,14 @@ from erbench.report.analysis_tables import Analysis, build_analysis
 from erbench.report.collect import RunError, RunRecord, collect_runs, truncation_warnings
 from erbench.report.figures import figure_bytes, neg_sweep_figure, per_seed_figure, per_seed_frame, sweep_frame
 from erbench.report.html import render_html
-from erbench.report.render import latex_label, render_latex, render_markdown, render_standalone, stats_dict
+from erbench.report.render import (
+    latex_label,
+    render_latex,
+    render_latex_comparisons,
+    render_markdown,
+    render_standalone,
+    stats_dict,
+)
 from erbench.report.summary import summary_dict
 from erbench.report.tables import ReportTables, build_tables, value_matrix
 
@@ -41,7 +48,8 @@ OPTIONAL = {  # written only when there is something to show; a previous report'
 
 
 def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = None, seed: int = 0,
-                 analysis: Analysis | None = None, latex: dict | None = None, label: str | None = None) -> dict:
+                 analysis: Analysis | None = None, latex: dict | None = None, label: str | None = None,
+                 latex_comparisons: bool = False) -> dict:
     """Render and write every output of one ReportTables into out_dir; returns stats.json's content.
 
     analysis defaults to build_analysis(tables) without a data root (no seen/unseen split). latex: the
@@ -51,6 +59,8 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     if analysis is None:
         analysis = build_analysis(tables)
     table_tex = render_latex(tables, title, label or latex_label(title), analysis=analysis, options=latex)
+    if latex_comparisons and tables.results:
+        table_tex += "\n" + render_latex_comparisons(tables, f"{label or latex_label(title)}-comparisons", latex)
     seen_tex = latex_seen(tables, analysis)
     texts = {
         "results.tex": table_tex,
@@ -129,14 +139,20 @@ def build_report(
     display_names: Mapping[str, str] | None = None,
     latex: dict | None = None,
     label: str | None = None,
+    fold_test: str = "seed",
+    equivalence_margin: float = 1.0,
+    latex_comparisons: bool = False,
+    published: Sequence = (),
 ) -> dict:
     """Collect the runs below run_dirs, compare them and write the report into out_dir.
 
     Deterministic for a seed. aso_bootstrap=0 skips ASO and ar_trials=0 the sentence-level test.
     Runs of one dataset with different protocols raise ProtocolMismatch unless allow_mixed. The
-    seen/unseen split reads the training splits staged under data_root (None: skipped).
-    display_names overrides the printed method names (tables.display_names); latex and label: see
-    write_report. Returns the content of stats.json (nan as None).
+    seen/unseen split reads the training splits staged under data_root (None: skipped). fold_test:
+    "seed" (folds averaged per seed) or "corrected" (Nadeau & Bengio) on k-fold data; published:
+    config.PublishedResult entries to give reproduction verdicts for. display_names overrides the
+    printed method names (tables.display_names); latex, label and latex_comparisons: see write_report.
+    Returns the content of stats.json (nan as None).
     """
     paths = [Path(p) for p in run_dirs]
     records = collect_runs(paths)
@@ -146,10 +162,12 @@ def build_report(
     declared = custom_declarations({r.dataset for r in records}, custom, data_root)
     tables = build_tables(records, baselines=baselines, alpha=alpha, seed=seed, aso_bootstrap=aso_bootstrap,
                           ar_trials=ar_trials, metric_average=metric_average, allow_mixed=allow_mixed,
-                          git_commit=git_commit, declared=declared, method_names=display_names)
+                          git_commit=git_commit, declared=declared, method_names=display_names,
+                          fold_test=fold_test, equivalence_margin=equivalence_margin)
     if cut:
         import dataclasses
 
         tables = dataclasses.replace(tables, warnings=(*tables.warnings, *cut))
-    analysis = build_analysis(tables, data_root=data_root, custom=custom)
-    return write_report(tables, out_dir, title=title, seed=seed, analysis=analysis, latex=latex, label=label)
+    analysis = build_analysis(tables, data_root=data_root, custom=custom, published=published)
+    return write_report(tables, out_dir, title=title, seed=seed, analysis=analysis, latex=latex, label=label,
+                        latex_comparisons=latex_comparisons)

@@ -6,12 +6,18 @@
 - ``errors``: entity and relation error kinds per run (benchmark.analysis.errors), mean per method;
 - ``seen``: the seen / unseen tables (benchmark.report.seen_tables), when the training data is staged;
 - ``per_type``: per-type F1 from the runs' metrics.json, mean +- std per method;
-- ``learning``: dev F1 per epoch from the runs' metrics.json history, when the runs evaluated dev.
+- ``learning``: dev F1 per epoch from the runs' metrics.json history, when the runs evaluated dev;
+- ``replication``: per baseline, method and column label, on how many datasets the method is
+  significantly better (markers), and the partial-conjunction count (Benjamini & Heller 2008, Dror et
+  al. 2017) from the one-sided per-dataset p-values;
+- ``reproduction``: each published number (params `report.published`) beside the measured mean, its t
+  interval, the min-max over seeds and the expected maximum over the paper's k seeds, with a verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +25,7 @@ import numpy as np
 from erbench import stats
 from erbench.analysis import errors as error_kinds
 from erbench.analysis.seeds import PowerRow, expected_max_curve, per_seed_values, power_row
+from erbench.config import PublishedResult
 from erbench.report.seen_tables import WHY, SeenTables, build_seen
 from erbench.report.tables import ReportTables, Unit
 
@@ -54,6 +61,60 @@ class Curve:
     n: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class Replication:
+    baseline: str
+    method: str
+    label: str  # NER | RE | RE+
+    datasets: tuple[str, ...]
+    pvalues: tuple[float, ...]  # one-sided decision p-values of "method better", per dataset
+    significant: int  # datasets where the marker says better (Holm within the baseline's family)
+    pc_pvalues: tuple[float, ...]  # partial-conjunction p-values for u = 1..N
+    replicated: int  # the largest u with pc p-value <= alpha
+
+
+REPRO_INSIDE = "inside the seed distribution"
+REPRO_BEST = "matches the best of k rather than the mean"
+REPRO_OUTSIDE = "outside the measured range"
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    dataset: str
+    method: str
+    metric: str
+    value: float  # published
+    source: str
+    seeds: int  # k: the paper's number of seeds
+    note: str
+    n: int  # measured seeds (folds averaged per seed)
+    mean: float
+    ci_low: float
+    ci_high: float
+    low: float  # min over seeds
+    high: float  # max over seeds
+    expected_max: float  # E[max of k seeds], nan when k > n
+    verdict: str
+
+
+def reproduction_verdict(value: float, per_seed: list[float], k: int) -> tuple[stats.Summary, float, str]:
+    """Which part of the measured seed distribution a published number matches.
+
+    Outside [min, max] over seeds: "outside the measured range"; else above the t interval of the mean
+    and nearer to the expected maximum of k seeds than to the mean: "matches the best of k rather than
+    the mean"; else "inside the seed distribution"."""
+    s = stats.summarize(per_seed)
+    emax = stats.expected_max(per_seed, k) if per_seed else math.nan
+    low, high = min(per_seed), max(per_seed)
+    tol = 1e-9
+    if value < low - tol or value > high + tol:
+        return s, emax, REPRO_OUTSIDE
+    above = math.isnan(s.ci_high) or value > s.ci_high
+    if above and not math.isnan(emax) and abs(value - emax) < abs(value - s.mean):
+        return s, emax, REPRO_BEST
+    return s, emax, REPRO_INSIDE
+
+
 @dataclass(frozen=True, eq=False)
 class Analysis:
     power: dict[tuple[str, str, str, str], PowerRow]  # (baseline, dataset, setting, method)
@@ -63,28 +124,77 @@ class Analysis:
     per_type: dict[tuple[str, str, str], dict[str, TypeScore]]  # (dataset, setting, method) -> type -> score
     learning: tuple[Curve, ...]
     notes: tuple[str, ...]
+    replication: tuple[Replication, ...] = ()
+    reproduction: tuple[Reproduction, ...] = ()
 
     def power_of(self, result) -> PowerRow:
         return self.power[(result.baseline, result.column.dataset, result.column.setting, result.method)]
 
 
 def build_analysis(tables: ReportTables, *, data_root: Path | None = None, custom: Mapping | None = None,
-                   ar_trials: int | None = None, seed: int | None = None, n_boot: int = 10000) -> Analysis:
+                   ar_trials: int | None = None, seed: int | None = None,
+                   published: Sequence[PublishedResult] = ()) -> Analysis:
     """The analyses of one report; data_root=None skips the seen/unseen split (it needs the training data)."""
     notes: list[str] = []
     alpha = tables.settings["alpha"]
-    power = {(r.baseline, r.column.dataset, r.column.setting, r.method): power_row(r.a, r.b, alpha=alpha)
-             for rs in tables.results.values() for r in rs}
+    power = {(r.baseline, r.column.dataset, r.column.setting, r.method):
+             power_row(r.a, r.b, alpha=alpha, family_size=r.family_size) for rs in tables.results.values() for r in rs}
     expected = {}
     for (d, s, m), cell in tables.cells.items():
         expected[(d, s, m)] = tuple(expected_max_curve(per_seed_values(cell.units, cell.values)))
     ar = tables.settings["ar_trials"] if ar_trials is None else ar_trials
     seen_tables = build_seen(tables, data_root, custom, notes, ar_trials=ar,
-                             seed=tables.settings["seed"] if seed is None else seed, n_boot=n_boot)
+                             seed=tables.settings["seed"] if seed is None else seed)
     if data_root is None:
         notes.append("seen/unseen split not computed: no data root given (erbench report --data-root)")
+    repro = _reproduction(tables, published, notes)
     return Analysis(power, expected, _errors(tables), seen_tables, _per_type(tables), _learning(tables),
-                    tuple(dict.fromkeys(notes)))
+                    tuple(dict.fromkeys(notes)), _replication(tables), repro)
+
+
+def _replication(tables: ReportTables) -> tuple[Replication, ...]:
+    """Per baseline, method and column label over the datasets that compare them (2 or more)."""
+    out = []
+    alpha = tables.settings["alpha"]
+    for base, rs in tables.results.items():
+        groups: dict[tuple[str, str], list] = {}
+        for r in rs:
+            groups.setdefault((r.method, r.column.label), []).append(r)
+        for (m, label), group in groups.items():
+            if len(group) < 2:
+                continue
+            one_sided = []
+            for r in group:
+                p, diff = r.comparison.decision_pvalue, r.comparison.mean_diff
+                one_sided.append(math.nan if math.isnan(p) else (p / 2 if diff > 0 else 1 - p / 2))
+            pc, count = stats.partial_conjunction(one_sided, alpha)
+            out.append(Replication(base, m, label, tuple(r.column.dataset for r in group), tuple(one_sided),
+                                   sum(r.direction > 0 for r in group), tuple(pc), count))
+    return tuple(out)
+
+
+def _reproduction(tables: ReportTables, published: Sequence[PublishedResult], notes: list[str]
+                  ) -> tuple[Reproduction, ...]:
+    out = []
+    for pub in published:
+        setting, _, average = pub.metric.partition("/")
+        cell = tables.cells.get((pub.dataset, setting, pub.method))
+        what = f"published {pub.dataset}/{pub.method} {pub.metric} = {pub.value:g} ({pub.source})"
+        if cell is None:
+            notes.append(f"{what}: no runs of that method on that dataset; no reproduction verdict")
+            continue
+        if cell.column.average != average.removesuffix("_f1"):
+            notes.append(f"{what}: the table reports {cell.column.key} for {pub.dataset}; no reproduction verdict "
+                         "(use --average to report the other average)")
+            continue
+        per_seed = per_seed_values(cell.units, cell.values)
+        s, emax, verdict = reproduction_verdict(pub.value, per_seed, pub.seeds)
+        if pub.seeds > len(per_seed):
+            notes.append(f"{what}: the paper used {pub.seeds} seeds, the runs have {len(per_seed)}; the expected "
+                         f"maximum of {pub.seeds} seeds cannot be estimated (shown as –)")
+        out.append(Reproduction(pub.dataset, pub.method, pub.metric, pub.value, pub.source, pub.seeds, pub.note,
+                                s.n, s.mean, s.ci_low, s.ci_high, min(per_seed), max(per_seed), emax, verdict))
+    return tuple(out)
 
 
 def _errors(tables: ReportTables) -> dict[tuple[str, str], ErrorCell]:

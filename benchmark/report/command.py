@@ -45,13 +45,20 @@ def _averages(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
               show_default=True, help="Staged datasets (erbench data stage): the training splits of the seen/unseen "
                                       "split; skipped with a warning where a dataset is not staged.")
+@click.option("--fold-test", type=click.Choice(["seed", "corrected"]), default="seed", show_default=True,
+              help="k-fold datasets: average the folds of each seed and test per seed (the seed is the unit of "
+                   "replication), or Nadeau & Bengio's corrected repeated-resampling t-test on (seed, fold) units.")
+@click.option("--equivalence-margin", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+              help="F1 points: TOST splits 'not significant' into 'equivalent within ±margin' and 'inconclusive'.")
+@click.option("--latex-comparisons", is_flag=True, default=False,
+              help="results.tex also gets a table of Δ with its t interval, the Holm p, d_z and ASO epsilon_min.")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Take exactly the runs of params.yaml's grid, ablations and sweep (as dvc.yaml names them) "
                    "and the `report` section's settings as defaults.")
 @click.pass_context
 @friendly_errors
 def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bootstrap, averages, title, allow_mixed,
-           allow_truncated, data_root, params_path) -> None:
+           allow_truncated, data_root, fold_test, equivalence_margin, latex_comparisons, params_path) -> None:
     """Compare methods over seeds (paired tests, Holm) and write LaTeX/Markdown/HTML reports, stats and figures."""
     from erbench.analysis.protocol import project_commit
     from erbench.files import check_output_folder
@@ -60,21 +67,27 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
 
     dirs = list(runs_dirs) or [Path("runs")]
     custom = names = latex = None
+    published = []
     label = latex_label(title) if title else None
     if params_path is not None:
         from erbench.cli import load_params
+        from erbench.config import report_options
 
         params = load_params(params_path)
+        options, published = report_options(params, str(params_path))
         settings = params.get("report") or {}
         source = click.core.ParameterSource.DEFAULT
 
         def pick(name: str, value):
-            return settings.get(name, value) if ctx.get_parameter_source(name) == source else value
+            keep = name not in settings or ctx.get_parameter_source(name) != source
+            return value if keep else getattr(options, name)
 
         alpha, seed = pick("alpha", alpha), pick("seed", seed)
         ar_trials, aso_bootstrap = pick("ar_trials", ar_trials), pick("aso_bootstrap", aso_bootstrap)
-        baselines = tuple(baselines) or tuple(settings.get("baselines") or ())
-        allow_mixed = allow_mixed or bool(settings.get("allow_mixed", False))
+        fold_test, equivalence_margin = pick("fold_test", fold_test), pick("equivalence_margin", equivalence_margin)
+        latex_comparisons = latex_comparisons or options.latex_comparisons
+        baselines = tuple(baselines) or tuple(options.baselines or ())
+        allow_mixed = allow_mixed or options.allow_mixed
         custom = (params.get("data") or {}).get("custom") or None
         where = f"{params_path}: report"
         names = settings.get("display_names") or None
@@ -95,7 +108,8 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
                                  metric_average=_averages(averages), title=title, allow_mixed=allow_mixed,
                                  data_root=data_root, custom=custom, git_commit=project_commit(),
                                  allow_truncated=allow_truncated, display_names=names, latex=latex,
-                                 label=label)
+                                 label=label, fold_test=fold_test, equivalence_margin=equivalence_margin,
+                                 latex_comparisons=latex_comparisons, published=published)
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"wrote {len(result['files'])} files to {out}: {', '.join(result['files'])} "

@@ -17,7 +17,6 @@ import math
 import re
 
 import jinja2
-from erbench import stats as stats_lib
 from erbench.report import analysis_render as extra
 from erbench.report.analysis_tables import Analysis
 from erbench.report.html_browser import browser_data
@@ -29,9 +28,11 @@ from erbench.report.render import (
     _mixed_phrase,
     _n_phrase,
     _split_phrase,
+    _test_phrase,
     marker_legend,
 )
-from erbench.report.tables import SETTINGS, ReportTables, best_means, display_name, method_name, min_pairs
+from erbench.report.render import note as decision_note_of
+from erbench.report.tables import SETTINGS, ReportTables, best_means, display_name, method_name
 
 LABELS = dict(SETTINGS)
 
@@ -59,9 +60,11 @@ def _verdict(text: str) -> str:
     return f"<details><summary>{inline(head)}</summary>{inline(rest)}</details>"
 
 
-COMPACT = ("Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ", "p (t, Holm)", "Marker", "Verdict")
-DETAILS = ("Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ", "p (t)", "p (t, Holm)", "p (Wilcoxon)",
-           "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)")
+COMPACT = ("Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ (t)", "p (marker test, Holm)", "d_z",
+           "ASO ε_min", "Marker", "Outcome", "Verdict")
+DETAILS = ("Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ (t)", "p (t)", "p (marker test, Holm)",
+           "Decided by", "p (Wilcoxon)", "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)",
+           "p (TOST, Holm)")
 
 
 def select_columns(lines: list[str], keep: tuple[str, ...]) -> list[str]:
@@ -175,9 +178,10 @@ def _comparisons_html(tables: ReportTables, analysis: Analysis) -> str:
         rows = _comparison_rows(tables, rs, analysis)
         out.append(markdown_to_html([f"## Comparisons against {method_name(tables, base)} "
                                      f"(Holm over {len(rs)} comparisons)", ""] + select_columns(rows, COMPACT)))
-        out.append("<details class=\"more\"><summary>All tests of this table (t, Wilcoxon, ASO, sentence-level "
-                   "approximate randomization)</summary>" + markdown_to_html(select_columns(rows, DETAILS))
-                   + "</details>")
+        out.append("<details class=\"more\"><summary>All tests of this table (t, sign-flip or corrected t, Wilcoxon, "
+                   "ASO, sentence-level approximate randomization, TOST)</summary>"
+                   + markdown_to_html(select_columns(rows, DETAILS)) + "</details>")
+    out.append(markdown_to_html(extra.md_replication(tables, analysis) + extra.md_reproduction(tables, analysis)))
     return "\n".join(out)
 
 
@@ -216,9 +220,10 @@ def render_html(tables: ReportTables, analysis: Analysis, stats: dict, figures: 
         "mixed": _mixed_phrase(tables), "main": _main_table(tables),
         "footer": f"F1 (%) on {_split_phrase(tables)}, mean ± sample standard deviation over {_n_phrase(tables)}; "
                   "bold: best mean per column.",
-        "holm": f"Two-sided paired t-test on per-seed scores, Holm-corrected per baseline, alpha={alpha:g}.",
+        "holm": f"{_test_phrase(tables)[:1].upper()}{_test_phrase(tables)[1:]}, Holm-corrected per baseline, "
+                f"alpha={alpha:g}.",
         "signatures": [i.signature for i in tables.datasets.values()],
-        "decision_note": stats_lib.decision_note(min_pairs(tables), alpha),
+        "decision_note": decision_note_of(tables),
         "sections": sections, "figures": figs, "browser_json": payload, "has_browser": bool(browser),
         "browser_datasets": [f"{display_name(b['dataset'])} ({b['unit']})" for b in browser],
         "warnings": stats.get("warnings", []), "stats_json": "stats.json",

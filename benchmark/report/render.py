@@ -21,6 +21,7 @@ from erbench.report.tables import (
     Result,
     best_means,
     display_name,
+    families,
     method_name,
     min_pairs,
 )
@@ -111,6 +112,34 @@ def _holm_phrase(tables: ReportTables) -> str:
     return f"the comparisons against each baseline ({detail})"
 
 
+def note(tables: ReportTables) -> str:
+    """The decision note of this report (stats.decision_note with its Holm families and fold design)."""
+    st = tables.settings
+    return stats.decision_note(min_pairs(tables), st["alpha"], families(tables),
+                               folds=any(i.folds for i in tables.datasets.values()), fold_test=st["fold_test"],
+                               equivalence_margin=st["equivalence_margin"])
+
+
+def _test_phrase(tables: ReportTables) -> str:
+    """How the marker's test treats folds, for captions."""
+    if not any(i.folds for i in tables.datasets.values()):
+        return "two-sided paired t-test on per-seed scores, paired by seed"
+    if tables.settings["fold_test"] == "corrected":
+        return ("two-sided paired t-test on per-seed scores, paired by seed; on k-fold data the Nadeau-Bengio "
+                "corrected repeated-resampling t-test on the (seed, fold) differences")
+    return ("two-sided paired t-test on per-seed scores, paired by seed; on k-fold data the folds of each seed are "
+            "averaged first (the seed is the unit of replication)")
+
+
+def _test_short(tables: ReportTables) -> str:
+    """The marker's test in a few words, for the short LaTeX caption (the note says it in full)."""
+    if not any(i.folds for i in tables.datasets.values()):
+        return "paired t-test"
+    if tables.settings["fold_test"] == "corrected":
+        return "paired t-test; k-fold: Nadeau-Bengio corrected"
+    return "paired t-test; k-fold: folds averaged per seed"
+
+
 # ---------------------------------------------------------------- LaTeX
 
 
@@ -180,7 +209,7 @@ def latex_caption(tables: ReportTables, title: str | None = None) -> str:
     if legend:
         marks = "; ".join(f"$^{{{lb}}}$/$^{{{lw}}}$: better/worse than {latex_escape(method_name(tables, b))}"
                           for b, lb, lw, _, _ in legend)
-        text.append(f"{marks} (paired t-test, Holm, $\\alpha={alpha:g}$).")
+        text.append(f"{marks} ({_test_short(tables)}, Holm per baseline, $\\alpha={alpha:g}$).")
     if _mixed_phrase(tables):
         text.insert(0, "\\textbf{Mixed protocol} (see the note).")
     return " ".join(text)
@@ -188,14 +217,13 @@ def latex_caption(tables: ReportTables, title: str | None = None) -> str:
 
 def latex_note(tables: ReportTables, analysis=None) -> str:
     """The \\footnotesize note under the table: the test in full, the seeds phrase and the signatures."""
-    folds = any(i.folds for i in tables.datasets.values())
     text = []
     mixed = _mixed_phrase(tables)
     if mixed:
         text.append(f"Mixed protocol: {latex_escape(mixed)}.")
     if marker_legend(tables):
-        text.append(f"Two-sided paired t-test on per-seed scores (paired by seed{' and fold' if folds else ''}), "
-                    f"Holm-corrected over {latex_escape(_holm_phrase(tables))}.")
+        text.append(f"{latex_escape(_test_phrase(tables)[:1].upper() + _test_phrase(tables)[1:])}, Holm-corrected "
+                    f"over {latex_escape(_holm_phrase(tables))}.")
     if analysis is not None:
         from erbench.report.analysis_render import seeds_phrase
 
@@ -286,6 +314,58 @@ def render_latex(tables: ReportTables, title: str | None = None, label: str = "t
     return "\n".join(lines) + "\n"
 
 
+def render_latex_comparisons(tables: ReportTables, label: str = "tab:erbench-comparisons",
+                             options: dict | None = None) -> str:
+    """A booktabs table of every comparison: Δ with its 95% t interval, the marker's Holm p, Cohen's d_z,
+    ASO epsilon_min and the outcome (report option latex_comparisons); short caption, details in the note.
+
+    options: latex_options' float (auto, table, table*, resizebox); the label is options' label with
+    -comparisons appended, else `label`.
+    """
+    opts = latex_options(options)
+    label = f"{opts['label']}-comparisons" if opts["label"] else label
+    head = ["Baseline", "Dataset", "Column", "Method", "$\\Delta$ [95\\% CI]", "$p$ (Holm)", "$d_z$",
+            "$\\varepsilon_\\mathrm{min}$", "Outcome"]
+    rows = []
+    for base, results in tables.results.items():
+        for r in results:
+            c = r.comparison
+            ci = "" if math.isnan(c.diff_ci_low) else f" [{c.diff_ci_low:+.2f}, {c.diff_ci_high:+.2f}]"
+            eps = "--" if math.isnan(c.aso_epsilon) else f"{c.aso_epsilon:.2f}"
+            dz = "--" if math.isnan(c.cohens_dz) else f"{c.cohens_dz:+.2f}"
+            p = format_p(r.t_holm).replace("–", "--").replace("<", "$<$")
+            info = tables.datasets[r.column.dataset]
+            rows.append([latex_escape(method_name(tables, base)),
+                         latex_escape(info.display or display_name(r.column.dataset)),
+                         f"{r.column.label} ({r.column.average})", latex_escape(method_name(tables, r.method)),
+                         f"${c.mean_diff:+.2f}${ci}", p, dz, eps, latex_escape(r.outcome)])
+    body = ["\\begin{tabular}{llllrrrrl}", "\\toprule", " & ".join(head) + " \\\\", "\\midrule"]
+    body += [" & ".join(row) + " \\\\" for row in rows]
+    body += ["\\bottomrule", "\\end{tabular}"]
+    widths = [max(_text_width_pt(x) for x in col) for col in zip(head, *rows)]
+    env, size, scaled = _layout(opts["float"], widths)
+    if scaled:
+        body[0] = "\\resizebox{\\linewidth}{!}{" + body[0]
+        body[-1] += "}"
+    alpha, margin = tables.settings["alpha"], tables.settings["equivalence_margin"]
+    caption = (f"Paired comparisons: $\\Delta$ = method $-$ baseline (F1 points) with its 95\\% $t$ interval over "
+               f"{_n_phrase(tables)}, {_test_short(tables)}, Holm per baseline, $\\alpha={alpha:g}$.")
+    test = _test_phrase(tables)
+    details = (f"{latex_escape(test[:1].upper() + test[1:])}; Holm-corrected over "
+               f"{latex_escape(_holm_phrase(tables))}. $d_z$: mean / sd of the per-seed differences. ASO "
+               f"$\\varepsilon_\\mathrm{{min}}$ at confidence $1-\\alpha/m$ for a family of $m$. Outcome: better / "
+               f"worse (marker), equivalent within $\\pm{margin:g}$ F1 points (TOST, Holm within the family), or "
+               f"inconclusive (neither).")
+    lines = [f"% erbench comparisons: needs \\usepackage{{booktabs{', graphicx' if scaled else ''}}}",
+             f"\\begin{{{env}}}[t]", "\\centering", f"\\{size}"]
+    if size == "footnotesize":
+        lines.append("\\setlength{\\tabcolsep}{4pt}")
+    lines += body
+    lines += ["\\par\\smallskip", "{\\footnotesize\\raggedright " + details + "\\par}",
+              f"\\caption{{{caption}}}", f"\\label{{{label}}}", f"\\end{{{env}}}"]
+    return "\n".join(lines) + "\n"
+
+
 def render_standalone(table_tex: str) -> str:
     """A document that compiles on its own with pdflatex (article + booktabs)."""
     return ("\\documentclass{article}\n\\usepackage[margin=2cm,landscape]{geometry}\n\\usepackage{booktabs}\n"
@@ -312,22 +392,34 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _se(x: float | None) -> str:
+    return "" if x is None or math.isnan(x) else f" ± {x:.3f}"
+
+
 def _comparison_rows(tables: ReportTables, results: tuple[Result, ...], analysis=None) -> list[str]:
-    head = ["Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ", "p (t)", "p (t, Holm)", "p (Wilcoxon)",
-            "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)", "Marker"]
+    head = ["Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ (t)", "p (t)", "p (marker test, Holm)",
+            "p (Wilcoxon)", "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)", "Marker", "d_z",
+            "p (TOST, Holm)", "Outcome", "Decided by"]
     verdicts = analysis is not None
-    rows = [_md_row(head + ["Verdict"] * verdicts), _md_row(["---"] * 3 + ["--:"] * 10 + [":-:"] + ["---"] * verdicts)]
+    rows = [_md_row(head + ["Verdict"] * verdicts),
+            _md_row(["---"] * 3 + ["--:"] * 10 + [":-:"] + ["--:"] * 2 + ["---"] * 2 + ["---"] * verdicts)]
     for r in results:
         c = r.comparison
         ci = "–" if math.isnan(c.diff_ci_low) else f"[{c.diff_ci_low:+.2f}, {c.diff_ci_high:+.2f}]"
-        aso = "–" if math.isnan(c.aso_epsilon) else f"{c.aso_epsilon:.3f}"
+        aso = "–" if math.isnan(c.aso_epsilon) else f"{c.aso_epsilon:.3f}{_se(c.aso_mc_se)}" + (
+            f" (< τ={stats.ASO_TAU:g})" if r.aso_better else "")
         mark = {1: "better", -1: "worse", 0: ""}[r.direction]
         col = f"{r.column.label} ({r.column.average})"
+        t_p = format_p(c.t_pvalue) if not math.isnan(c.t_pvalue) or c.n < 2 else "– (no estimate of noise)"
+        test = {"t": "t", "sign-flip": f"sign-flip (p={format_p(c.sign_flip_pvalue)})",
+                "corrected-t": f"corrected t (p={format_p(c.corrected_t_pvalue)})"}[c.decision_test]
+        dz = "–" if math.isnan(c.cohens_dz) else f"{c.cohens_dz:+.2f}"
         rows.append(_md_row([display_name(r.column.dataset), col, method_name(tables, r.method), str(c.n),
-                             f"{c.mean_diff:+.2f}",
-                             ci, format_p(c.t_pvalue), format_p(r.t_holm), format_p(c.wilcoxon_pvalue),
-                             format_p(c.min_attainable_pvalue["wilcoxon"]), aso, format_p(c.ar_pvalue),
-                             format_p(r.ar_holm), mark] + [analysis.power_of(r).verdict(r.significant)] * verdicts))
+                             f"{c.mean_diff:+.2f}", ci, t_p, format_p(r.t_holm), format_p(c.wilcoxon_pvalue),
+                             format_p(c.min_attainable_pvalue["wilcoxon"]), aso,
+                             format_p(c.ar_pvalue) + _se(c.ar_mc_se), format_p(r.ar_holm), mark, dz,
+                             format_p(r.tost_holm), r.outcome, test]
+                            + [analysis.power_of(r).verdict(r.significant)] * verdicts))
     return rows
 
 
@@ -353,23 +445,28 @@ def render_markdown(tables: ReportTables, title: str | None = None, analysis=Non
     if legend:
         marks = "; ".join(f"{tb} / {tw}: significantly better / worse than {method_name(tables, b)}"
                           for b, _, _, tb, tw in legend)
-        lines.append(f"{marks} (two-sided paired t-test, Holm-corrected over {_holm_phrase(tables)}, "
+        lines.append(f"{marks} ({_test_phrase(tables)}, Holm-corrected over {_holm_phrase(tables)}, "
                      f"alpha={alpha:g}).")
     phrase = extra.seeds_phrase(tables, analysis) if analysis is not None else ""
     lines += [phrase] if phrase else []
     lines += ["", "Protocol signature:", "", "```"] + [i.signature for i in tables.datasets.values()] + ["```", ""]
-    lines.append(stats.decision_note(min_pairs(tables), alpha))
+    lines.append(note(tables))
     if analysis is not None:
         lines += [""] + extra.md_protocol_card(tables)[:-1]
     for base, results in tables.results.items():
         lines += ["", f"## Comparisons against {method_name(tables, base)} (Holm over {len(results)} comparisons)", ""]
         lines += _comparison_rows(tables, results, analysis)
     lines += ["", "p (AR, pooled): sentence-level approximate randomization on the test predictions of all paired "
-              f"runs pooled ({tables.settings['ar_trials']} trials); ASO with {tables.settings['aso_bootstrap']} "
-              f"bootstrap iterations (– = not run); seed {tables.settings['seed']}."]
+              f"runs pooled ({tables.settings['ar_trials']} trials; one swap per document shared by every seed's copy "
+              f"of it); ASO at confidence 1 - alpha/m with {tables.settings['aso_bootstrap']} bootstrap iterations "
+              f"(– = not run); ± values are Monte Carlo standard errors; seed {tables.settings['seed']}. d_z: mean / "
+              f"sd of the per-seed differences. Outcome: better / worse (marker), equivalent within "
+              f"±{tables.settings['equivalence_margin']:g} F1 points (TOST, Holm within the family), or inconclusive "
+              "(neither: more seeds are needed to tell)."]
     notes = list(tables.warnings)
     if analysis is not None:
         lines += [""]
+        lines += extra.md_replication(tables, analysis) + extra.md_reproduction(tables, analysis)
         lines += extra.md_seeds(tables, analysis) + extra.md_seen(tables, analysis) + extra.md_errors(tables, analysis)
         lines.pop()
         notes = list(dict.fromkeys([*notes, *tables.docs.notes, *analysis.notes]))
@@ -426,7 +523,14 @@ def stats_dict(tables: ReportTables, analysis=None) -> dict:
                 "dataset": r.column.dataset, "setting": r.column.setting, "metric": r.column.key,
                 "baseline": base, "method": r.method, "n": c.n, "units": [_unit(u) for u in r.units],
                 "baseline_values": r.a, "method_values": r.b, "mean_diff": c.mean_diff,
-                "diff_ci95": [c.diff_ci_low, c.diff_ci_high], "t_pvalue": c.t_pvalue, "t_pvalue_holm": r.t_holm,
+                "diff_ci95": [c.diff_ci_low, c.diff_ci_high], "diff_ci95_method": "student-t",
+                "t_pvalue": c.t_pvalue, "t_pvalue_holm": r.t_holm, "decision_test": c.decision_test,
+                "decision_pvalue": c.decision_pvalue, "decision_pvalue_holm": r.t_holm,
+                "sign_flip_pvalue": c.sign_flip_pvalue, "corrected_t_pvalue": c.corrected_t_pvalue,
+                "n_folds_averaged": c.n_folds, "fold_units": [_unit(u) for u in r.fold_units],
+                "cohens_dz": c.cohens_dz, "tost_pvalue": c.tost_pvalue, "tost_pvalue_holm": r.tost_holm,
+                "equivalence_margin": c.equivalence_margin, "outcome": r.outcome, "aso_confidence": c.aso_confidence,
+                "aso_epsilon_min_mc_se": c.aso_mc_se, "aso_better_tau": r.aso_better, "ar_pvalue_mc_se": c.ar_mc_se,
                 "wilcoxon_pvalue": c.wilcoxon_pvalue, "aso_epsilon_min": c.aso_epsilon, "ar_pvalue": c.ar_pvalue,
                 "ar_pvalue_holm": r.ar_holm, "min_attainable_pvalue": c.min_attainable_pvalue,
                 "significant": r.significant, "direction": r.direction,
@@ -448,7 +552,7 @@ def stats_dict(tables: ReportTables, analysis=None) -> dict:
         "summaries": summaries,
         "comparisons": comparisons,
         "markers": {b: {"better": tb, "worse": tw} for b, (tb, tw) in legend.items()},
-        "decision_note": stats.decision_note(min_pairs(tables), tables.settings["alpha"]),
+        "decision_note": note(tables),
         "warnings": tables.warnings,
         "runs": runs,
     }

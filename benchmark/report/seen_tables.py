@@ -1,6 +1,7 @@
 """Seen / unseen tables: P/R/F1 per partition (benchmark.analysis.seen) and method, compared with the
-main table's machinery (paired t-test per seed, Holm per baseline, sentence-level approximate
-randomization on the partition's per-document counts; ASO is not run here).
+main table's machinery (paired t-test per seed with folds averaged per seed, Holm per baseline,
+sentence-level approximate randomization on the partition's per-document counts with one swap per
+document shared by the seeds' copies; ASO is not run here).
 
 Partitions need each run's training split: it is loaded from the staged data (``data_root``, as
 `erbench data stage` writes it) for the run's dataset, fold and train_split. When the staged data
@@ -20,7 +21,7 @@ from erbench import stats
 from erbench.analysis import seen
 from erbench.analysis.seeds import PowerRow, power_row
 from erbench.report.collect import RunRecord
-from erbench.report.tables import ReportTables, Unit, Verdict
+from erbench.report.tables import ReportTables, Unit, Verdict, per_seed_means, per_seed_units
 from erbench.scoring import scores_from_counts
 
 WHY = "the seen/unseen split, the error breakdown and the sentence browser skip it"
@@ -102,7 +103,7 @@ def _part_scores(counts, average: str) -> tuple[float, float, float]:
 
 
 def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | None, notes: list[str], *,
-               ar_trials: int, seed: int, n_boot: int = 10000) -> SeenTables | None:
+               ar_trials: int, seed: int) -> SeenTables | None:
     """Partition every table run's test tuples; None when no dataset could be partitioned."""
     from erbench.config import ConfigError
     from erbench.datasets.load import DataError
@@ -154,7 +155,7 @@ def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | N
     for d in names:
         for setting in settings[d] if d not in skipped else ():
             shares[(d, setting)] = _shares(tables, d, setting, counts)
-    results = _compare(tables, cells, counts, settings, average, ar_trials=ar_trials, seed=seed, n_boot=n_boot)
+    results = _compare(tables, cells, counts, settings, average, ar_trials=ar_trials, seed=seed)
     return SeenTables({d: s for d, s in settings.items() if d not in skipped}, average, shares, cells,
                       results, skipped)
 
@@ -177,18 +178,20 @@ def _shares(tables: ReportTables, dataset: str, setting: str, counts: dict) -> d
 
 def _pooled(tables: ReportTables, runs_a: list[RunRecord], runs_b: list[RunRecord], setting: str, part: str,
             counts: dict) -> tuple[list, list] | None:
-    pooled_a, pooled_b = [], []
+    pooled_a, pooled_b, ids = [], [], []
     for ra, rb in zip(runs_a, runs_b):
         ca, cb = counts.get((str(ra.path), setting)), counts.get((str(rb.path), setting))
         if ca is None or cb is None or not tables.docs.same_gold(ra, rb, setting):
             return None
         pooled_a.extend(ca[part])
         pooled_b.extend(cb[part])
-    return pooled_a, pooled_b
+        ids.extend((ra.fold, j) for j in range(len(ca[part])))  # a seed's copy of a document: same fold, place
+    index: dict = {}
+    return pooled_a, pooled_b, [index.setdefault(k, len(index)) for k in ids]
 
 
 def _compare(tables: ReportTables, cells: dict, counts: dict, settings: dict, average: dict, *, ar_trials: int,
-             seed: int, n_boot: int) -> dict[str, tuple[PartResult, ...]]:
+             seed: int) -> dict[str, tuple[PartResult, ...]]:
     alpha = tables.settings["alpha"]
     present = list(tables.settings["baselines"])
     results: dict[str, tuple[PartResult, ...]] = {}
@@ -209,26 +212,31 @@ def _compare(tables: ReportTables, cells: dict, counts: dict, settings: dict, av
                         common = [u for u in cb.units if u in vb]
                         if not common:
                             continue
-                        a, b = [va[u] for u in common], [vb[u] for u in common]
+                        fa, fb = [va[u] for u in common], [vb[u] for u in common]
                         pooled = None
                         if ar_trials > 0:
                             pooled = _pooled(tables, [tables.runs[(d, base)][u] for u in common],
                                              [tables.runs[(d, m)][u] for u in common], setting, part, counts)
-                        metric_fn = stats.macro_f1_from_array if average[d] == "macro" else stats.micro_f1_from_array
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore", UserWarning)
-                            comp = stats.compare_paired(
-                                a, b, seed=seed, n_boot=n_boot, with_aso=False,
-                                counts_a=None if pooled is None else pooled[0],
-                                counts_b=None if pooled is None else pooled[1],
-                                metric_fn=metric_fn, ar_trials=max(ar_trials, 1))
-                        raw.append((d, setting, part, m, tuple(common), tuple(a), tuple(b), comp))
+                        raw.append((d, setting, part, m, tuple(common), fa, fb, pooled))
         if not raw:
             continue
-        t_holm = stats.holm([r[-1].t_pvalue for r in raw])
-        ar_holm = stats.holm([math.nan if r[-1].ar_pvalue is None else r[-1].ar_pvalue for r in raw])
+        family = len(raw)
+        comps = []
+        for d, setting, part, m, common, fa, fb, pooled in raw:
+            a, b = per_seed_means(common, fa), per_seed_means(common, fb)
+            metric_fn = stats.macro_f1_from_array if average[d] == "macro" else stats.micro_f1_from_array
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                comp = stats.compare_paired(
+                    a, b, seed=seed, with_aso=False, counts_a=None if pooled is None else pooled[0],
+                    counts_b=None if pooled is None else pooled[1], ar_groups=None if pooled is None else pooled[2],
+                    metric_fn=metric_fn, ar_trials=max(ar_trials, 1))
+            comps.append((d, setting, part, m, per_seed_units(common), tuple(a), tuple(b), comp))
+        t_holm = stats.holm([r[-1].decision_pvalue for r in comps])
+        ar_holm = stats.holm([math.nan if r[-1].ar_pvalue is None else r[-1].ar_pvalue for r in comps])
         results[base] = tuple(
             PartResult(d, setting, part, base, m, units, a, b, comp, t_holm[j],
-                       None if comp.ar_pvalue is None else ar_holm[j], alpha, power_row(a, b, alpha=alpha))
-            for j, (d, setting, part, m, units, a, b, comp) in enumerate(raw))
+                       None if comp.ar_pvalue is None else ar_holm[j], alpha,
+                       power_row(a, b, alpha=alpha, family_size=family))
+            for j, (d, setting, part, m, units, a, b, comp) in enumerate(comps))
     return results

@@ -8,9 +8,11 @@ plus the run's negative-sample counts and folder). Everything rendered later is 
   macro (ADE); ``metric_average`` overrides per dataset;
 - cells: per dataset x column x method, ``stats.summarize`` over the runs' units (seed, fold);
 - results: per baseline (one table, one Holm family), every other method vs the baseline per dataset
-  and column with ``stats.compare_paired``, paired by (seed, fold) on the units both have. The
-  sentence-level approximate randomization test pools test predictions over the paired units (per
-  document counts of every paired run, concatenated in the same unit order for both methods).
+  and column with ``stats.compare_paired``, paired by seed on the units both have: on k-fold datasets
+  the folds of each seed are averaged first (the seed is the unit of replication; ``fold_test=
+  "corrected"`` decides with Nadeau & Bengio's corrected t-test on the (seed, fold) differences
+  instead). The sentence-level approximate randomization test pools test predictions over the paired
+  runs; the copies of one test document in different seeds' runs share one swap decision.
 
 When a method has runs with several negative-sample counts (a sweep), its table cell uses the setting
 with the most runs (ties: closest to SpERT's default 100); the others appear in the sweep figure.
@@ -64,7 +66,8 @@ class Cell:
 
 
 class Verdict:
-    """The decision of a paired comparison with a Holm-adjusted t-test p-value (`t_holm`) at `alpha`."""
+    """The decision of a paired comparison with a Holm-adjusted decision p-value (`t_holm`: the paired
+    t-test, or the sign-flip / corrected test named by comparison.decision_test) at `alpha`."""
 
     comparison: stats.Comparison
     t_holm: float
@@ -78,6 +81,21 @@ class Verdict:
     def direction(self) -> int:
         """+1 significantly better than the baseline, -1 significantly worse, 0 neither."""
         return int(np.sign(self.comparison.mean_diff)) if self.significant else 0
+
+    @property
+    def equivalent(self) -> bool:
+        """TOST: |Δ| < the equivalence margin at alpha (Holm within the family); never when significant."""
+        holm = getattr(self, "tost_holm", math.nan)
+        return bool(not self.significant and holm < self.alpha)
+
+    @property
+    def outcome(self) -> str:
+        """'better' / 'worse' / 'equivalent within ±1' / 'inconclusive' (not significant, not equivalent)."""
+        if self.direction:
+            return "better" if self.direction > 0 else "worse"
+        if self.equivalent:
+            return f"equivalent within ±{self.comparison.equivalence_margin:g}"
+        return "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,14 @@ class Result(Verdict):
     t_holm: float
     ar_holm: float | None
     alpha: float
+    tost_holm: float = math.nan
+    family_size: int = 1  # comparisons in this baseline's Holm family
+    fold_units: tuple[Unit, ...] = ()  # the (seed, fold) runs averaged into the per-seed values, if folds
+
+    @property
+    def aso_better(self) -> bool:
+        """ASO flags b almost stochastically better than a: epsilon_min below the strict tau."""
+        return bool(self.comparison.aso_epsilon < stats.ASO_TAU)
 
 
 @dataclass(frozen=True)
@@ -257,12 +283,13 @@ def build_tables(
     seed: int = 0,
     aso_bootstrap: int = 1000,
     ar_trials: int = 10000,
-    n_boot: int = 10000,
     metric_average: Mapping[str, str] | None = None,
     allow_mixed: bool = False,
     git_commit: str = "unknown",
     declared: Mapping[str, Mapping] | None = None,
     method_names: Mapping[str, str] | None = None,
+    fold_test: str = "seed",
+    equivalence_margin: float = 1.0,
 ) -> ReportTables:
     """Summaries and paired comparisons of the runs; aso_bootstrap=0 or ar_trials=0 skips that test.
 
@@ -278,6 +305,10 @@ def build_tables(
         raise ValueError("no runs to report")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    if fold_test not in ("seed", "corrected"):
+        raise ValueError(f"fold_test must be 'seed' or 'corrected', got {fold_test!r}")
+    if not equivalence_margin > 0:
+        raise ValueError(f"equivalence_margin must be > 0, got {equivalence_margin}")
     notes: list[str] = []
     matrix = value_matrix(records, metric_average)
     matrix["in_table"] = _select_negatives(matrix, notes)
@@ -339,36 +370,79 @@ def build_tables(
                     notes.append(f"{what}: {len(common)} paired runs; unpaired: {miss}")
                 if not common:
                     continue
-                a = [values[(col.dataset, col.setting, base)][u] for u in common]
-                b = [values[(col.dataset, col.setting, m)][u] for u in common]
-                pooled = None
+                fa = [values[(col.dataset, col.setting, base)][u] for u in common]
+                fb = [values[(col.dataset, col.setting, m)][u] for u in common]
+                pooled = groups = None
                 if ar_trials > 0:
                     pooled = counts.paired([base_runs[u] for u in common], [other[u] for u in common],
                                            col.setting, what)
-                metric_fn = stats.macro_f1_from_array if col.average == "macro" else stats.micro_f1_from_array
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)  # deepsig's division-by-zero notes
-                    comp = stats.compare_paired(
-                        a, b, seed=seed, n_boot=n_boot, aso_bootstrap=max(aso_bootstrap, 1),
-                        with_aso=with_aso and len(common) >= 2,
-                        counts_a=None if pooled is None else pooled[0],
-                        counts_b=None if pooled is None else pooled[1],
-                        metric_fn=metric_fn, ar_trials=max(ar_trials, 1))
-                raw.append((col, m, tuple(common), tuple(a), tuple(b), comp))
-        t_holm = stats.holm([r[-1].t_pvalue for r in raw])
-        ar_raw = [math.nan if r[-1].ar_pvalue is None else r[-1].ar_pvalue for r in raw]
-        ar_holm = stats.holm(ar_raw)
+                    if pooled is not None:
+                        groups = _document_ids(counts, [base_runs[u] for u in common])
+                raw.append((col, m, tuple(common), fa, fb, pooled, groups))
         if not raw:
             continue  # the baseline is the only method: no table of comparisons
+        family = len(raw)
+        comps = []
+        for col, m, common, fa, fb, pooled, groups in raw:
+            seeds_of = per_seed_units(common)
+            a, b = per_seed_means(common, fa), per_seed_means(common, fb)
+            folded = any(u[1] is not None for u in common)
+            metric_fn = stats.macro_f1_from_array if col.average == "macro" else stats.micro_f1_from_array
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # deepsig's division-by-zero notes
+                comp = stats.compare_paired(
+                    a, b, seed=seed, aso_bootstrap=max(aso_bootstrap, 1), aso_confidence=1 - alpha / family,
+                    with_aso=with_aso and len(a) >= 2,
+                    counts_a=None if pooled is None else pooled[0], counts_b=None if pooled is None else pooled[1],
+                    metric_fn=metric_fn, ar_trials=max(ar_trials, 1), ar_groups=groups,
+                    equivalence_margin=equivalence_margin,
+                    fold_diffs=[y - x for x, y in zip(fa, fb)] if folded else None,
+                    n_folds=len(datasets[col.dataset].folds) if folded else 0, fold_test=fold_test)
+            comps.append((col, m, seeds_of, tuple(a), tuple(b), comp, common if folded else ()))
+        t_holm = stats.holm([r[5].decision_pvalue for r in comps])
+        ar_holm = stats.holm([math.nan if r[5].ar_pvalue is None else r[5].ar_pvalue for r in comps])
+        tost_holm = stats.holm([r[5].tost_pvalue for r in comps])
         results[base] = tuple(
-            Result(col, base, m, units, a, b, comp, t_holm[i], None if comp.ar_pvalue is None else ar_holm[i], alpha)
-            for i, (col, m, units, a, b, comp) in enumerate(raw))
+            Result(col, base, m, units, a, b, comp, t_holm[i], None if comp.ar_pvalue is None else ar_holm[i], alpha,
+                   tost_holm[i], family, fold_units)
+            for i, (col, m, units, a, b, comp, fold_units) in enumerate(comps))
     settings = {"baselines": list(results), "alpha": alpha, "seed": seed, "aso_bootstrap": aso_bootstrap if with_aso
-                else 0, "ar_trials": ar_trials, "n_boot": n_boot, "decision_test": stats.DECISION_TEST,
-                "correction": "holm", "metric_average": averages, "allow_mixed": allow_mixed,
+                else 0, "ar_trials": ar_trials, "decision_test": stats.DECISION_TEST, "fold_test": fold_test,
+                "unit_of_replication": "seed", "correction": "holm", "equivalence_margin": equivalence_margin,
+                "aso_confidence": "1 - alpha/m", "metric_average": averages, "allow_mixed": allow_mixed,
                 "display_names": printed}
     return ReportTables(matrix, datasets, columns, methods, cells, results, tuple(dict.fromkeys(notes)), settings,
                         runs, counts)
+
+
+def per_seed_units(units: Sequence[Unit]) -> tuple[Unit, ...]:
+    """The seeds of (seed, fold) units, each once, as (seed, None) units in seed order."""
+    return tuple((s, None) for s in sorted({u[0] for u in units}))
+
+
+def per_seed_means(units: Sequence[Unit], values: Sequence[float]) -> list[float]:
+    """One value per seed (in seed order): the mean over its folds; values without folds pass through."""
+    by_seed: dict[int, list[float]] = {}
+    for (s, _), v in zip(units, values):
+        by_seed.setdefault(s, []).append(float(v))
+    return [float(np.mean(by_seed[s])) for s in sorted(by_seed)]
+
+
+def _document_ids(docs: RunDocs, runs: Sequence[RunRecord]) -> np.ndarray:
+    """One id per pooled document row: the same test document (same fold, position and tokens) in
+    different seeds' runs gets the same id, so approximate randomization swaps its copies together."""
+    ids: dict[tuple, int] = {}
+    out = []
+    for rec in runs:
+        gold = docs.of(rec)[0]
+        for j, doc in enumerate(gold):
+            out.append(ids.setdefault((rec.fold, j, tuple(doc.tokens)), len(ids)))
+    return np.asarray(out, dtype=np.int64)
+
+
+def families(tables: ReportTables) -> dict[str, int]:
+    """Holm family size per baseline."""
+    return {b: len(rs) for b, rs in tables.results.items()}
 
 
 def min_pairs(tables: ReportTables) -> int:
