@@ -8,6 +8,7 @@ Set ERBENCH_UPDATE_SNAPSHOTS=1 to rewrite tests/snapshots/ after an intended ren
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -15,7 +16,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.stats
 from click.testing import CliRunner
 from erbench import stats
 from erbench.report import build_report, build_tables, collect_runs
@@ -403,3 +406,94 @@ def test_standalone_compiles(report, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 0
+
+
+# ---------------------------------------------------------------- k-fold options, LaTeX comparisons, published numbers
+
+
+def test_corrected_fold_test_and_latex_comparisons(report, tmp_path):
+    runs, _, _ = report
+    result = build_report([runs], tmp_path, seed=0, fold_test="corrected", latex_comparisons=True, **FAST)
+    c = _comparison(result, "spert", "ade", "rel", "spert_mt")
+    diffs = [ADE["spert_mt"][(s, f)][1] - ADE["spert"][(s, f)][1] for s in (1, 2, 3) for f in (0, 1)]
+    assert c["decision_test"] == "corrected-t"
+    assert c["decision_pvalue"] == pytest.approx(stats.corrected_resampled_t_test(diffs, 1 / (2 - 1)))
+    assert _comparison(result, "spert", "conll04", "rel", "spert_mt")["decision_test"] == "sign-flip"  # no folds
+    assert result["settings"]["fold_test"] == "corrected" and "Nadeau-Bengio" in result["decision_note"]
+    tex = (tmp_path / "results.tex").read_text()
+    assert "Nadeau-Bengio corrected repeated-resampling t-test" in tex and "\\label{tab:erbench-comparisons}" in tex
+    row = next(line for line in tex.splitlines() if line.startswith("spert & ADE & RE (macro) & spert\\_mt"))
+    assert f"${c['mean_diff']:+.2f}$ [{c['diff_ci95'][0]:+.2f}, {c['diff_ci95'][1]:+.2f}]" in row
+    assert "\\label{tab:erbench-comparisons}" not in (report[1] / "results.tex").read_text()  # off by default
+
+
+def test_ar_swaps_a_documents_copies_together(report):
+    from erbench.report.documents import RunDocs
+    from erbench.report.tables import _document_ids
+
+    runs, _, _ = report
+    records = [r for r in collect_runs([runs]) if r.method == "spert" and r.dataset in ("conll04", "ade")]
+    ids = _document_ids(RunDocs([]), [r for r in records if r.dataset == "conll04"])
+    assert len(ids) == 3 * len(CONLL_DOCS) and len(set(ids.tolist())) == len(CONLL_DOCS)  # 3 seeds, 4 documents
+    ade = _document_ids(RunDocs([]), [r for r in records if r.dataset == "ade"])
+    assert len(set(ade.tolist())) == 2 * 2  # 2 folds x 2 documents, each repeated by 3 seeds
+
+
+SYNTHETIC_RE_PLUS = {1: 60.0, 2: 60.5, 3: 61.0, 4: 61.5, 5: 64.0}  # mean 61.4, t CI [59.47, 63.33], E[max of 3] 62.95
+
+
+def _synthetic_runs(root: Path) -> Path:
+    for seed, value in SYNTHETIC_RE_PLUS.items():
+        write_run(root, "synthetic", "spert", seed, None, (80.0, value + 1, value), CONLL_DOCS, CONLL_TYPES, good=True)
+    return root
+
+
+def test_reproduction_verdicts_of_published_numbers(tmp_path):
+    from erbench.cli import main
+
+    runs = _synthetic_runs(tmp_path / "runs")
+    published = [{"dataset": "synthetic", "method": "spert", "metric": "rel_strict/micro_f1", "value": v,
+                  "source": "hand-made paper", "seeds": k} for v, k in ((61.0, 3), (63.6, 3), (64.5, 3), (61.0, 10))]
+    params = {"grid": {"datasets": ["synthetic"], "methods": ["spert"], "seeds": [1, 2, 3, 4, 5]},
+              "report": {"baselines": ["spert"], "aso_bootstrap": 0, "ar_trials": 0, "published": published}}
+    (tmp_path / "params.yaml").write_text(json.dumps(params))  # JSON is YAML
+    out = tmp_path / "rep"
+    result = CliRunner().invoke(main, ["report", str(runs), "--params", str(tmp_path / "params.yaml"), "--out",
+                                       str(out), "--data-root", str(tmp_path / "no-data")])
+    assert result.exit_code == 0, result.output
+    stats_json = json.loads((out / "stats.json").read_text())
+    repro = stats_json["reproduction"]
+    assert [r["verdict"] for r in repro] == ["inside the seed distribution",
+                                             "matches the best of k rather than the mean",
+                                             "outside the measured range", "inside the seed distribution"]
+    values = list(SYNTHETIC_RE_PLUS.values())
+    first = repro[0]
+    ci = scipy.stats.ttest_1samp(values, 0.0).confidence_interval()
+    assert (first["mean"], first["low"], first["high"]) == (pytest.approx(61.4), 60.0, 64.0)
+    assert (first["ci_low"], first["ci_high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert first["expected_max"] == pytest.approx(np.mean([max(c) for c in itertools.combinations(values, 3)]))
+    assert repro[3]["expected_max"] is None  # k=10 > 5 seeds: not estimable, and said so
+    assert any("the paper used 10 seeds, the runs have 5" in w for w in stats_json["warnings"])
+    md = (out / "results.md").read_text()
+    assert "## Reproduction of published numbers" in md and "matches the best of k rather than the mean" in md
+    assert "Reproduction of published numbers" in (out / "index.html").read_text()
+
+
+def test_bad_report_params_exit_2(tmp_path):
+    from erbench.cli import main
+
+    runs = _synthetic_runs(tmp_path / "runs")
+    for report_section, message in (
+            ({"published": [{"dataset": "synthetic", "method": "spert", "metric": "f1", "value": 61.0, "source": "x",
+                             "seeds": 5}]}, "report.published[0]: metric: expected one of"),
+            ({"equivalence_margin": 0}, "report: equivalence_margin: must be > 0"),
+            ({"fold_test": "fold"}, "report: fold_test: expected one of seed, corrected"),
+            ({"equivalnce_margin": 1.0}, "report: unknown key 'equivalnce_margin'")):
+        params = {"grid": {"datasets": ["synthetic"], "methods": ["spert"], "seeds": [1, 2, 3, 4, 5]},
+                  "report": report_section}
+        (tmp_path / "params.yaml").write_text(json.dumps(params))
+        result = CliRunner().invoke(main, ["report", str(runs), "--params", str(tmp_path / "params.yaml"), "--out",
+                                           str(tmp_path / "rep")])
+        assert result.exit_code == 2, result.output
+        assert message in result.output and str(tmp_path / "params.yaml") in result.output
+        assert not (tmp_path / "rep").exists()
