@@ -77,7 +77,11 @@ def test_seen_unseen_golden(report):
     assert spert["new"]["p_mean"] == 100.0 and spert["new"]["r_mean"] == 50.0  # Paris->France yes, Bob->Tom no
     assert all(_cell(result, "rel_strict", p, "spert_mt")["f1_mean"] == 100.0 for p in ("exact", "partial", "new"))
     comps = {(c["setting"], c["partition"]): c for c in seen["comparisons"]["spert"]}
-    assert comps[("rel_strict", "partial")]["significant"] and comps[("rel_strict", "partial")]["mean_diff"] == 100.0
+    # +100 on both seeds: a constant difference has no estimate of noise, so no t-test verdict; the exact
+    # sign-flip test decides and cannot go below 2/2^2 = 0.5 with 2 seeds (it was marked significant, p = 0)
+    partial = comps[("rel_strict", "partial")]
+    assert partial["mean_diff"] == 100.0 and not partial["significant"] and partial["t_pvalue"] is None
+    assert "no estimate of noise" in partial["verdict"]
     assert not comps[("rel_strict", "exact")]["significant"]
     assert "no estimate of noise" in comps[("rel_strict", "exact")]["verdict"]  # 100 = 100 on both seeds
     md = (out / "results.md").read_text()
