@@ -117,7 +117,8 @@ def test_errors_and_verdicts(report):
     assert rows and all(("| better |" in r or "| worse |" in r) == r.endswith("| significant |") for r in rows)
     assert all("| not significant;" in r for r in rows if not r.endswith("| significant |"))
     seeds = result["seeds"]
-    assert {c["verdict"] for c in seeds["comparisons"]} >= {"significant"}
+    # spert_mt is spert + 5 on both seeds in every column: no estimate of noise, so no marker (defect 6)
+    assert all(not c["significant"] and "no estimate of noise" in c["verdict"] for c in seeds["comparisons"])
     assert seeds["expected_max"][0]["k"] == [1, 2]
 
 
