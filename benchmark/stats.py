@@ -142,6 +142,8 @@ def sign_flip_test(a: Sequence[float], b: Sequence[float]) -> float:
     r = np.round(d / _scale(x, y), 12) * _scale(x, y)  # float noise must not break the tie of equal means
     if not np.any(r):
         return 1.0
+    if r.size == 1:  # scipy needs two observations; the two sign patterns of one give |mean| equal: p = 1
+        return 1.0
     res = scipy.stats.permutation_test((r,), np.mean, permutation_type="samples", alternative="two-sided",
                                        n_resamples=np.inf if r.size <= 16 else 100000, random_state=0)
     return float(res.pvalue)

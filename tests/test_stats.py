@@ -120,6 +120,7 @@ def test_sign_flip_equals_enumeration():
     observed = abs(d.mean())
     flips = [abs((d * np.array(s)).mean()) >= observed - 1e-12 for s in itertools.product([1, -1], repeat=4)]
     assert stats.sign_flip_test(np.zeros(4), d) == pytest.approx(np.mean(flips))
+    assert stats.sign_flip_test([0.5], [0.7]) == 1.0  # one pair: both sign patterns are as extreme
 
 
 def test_wilcoxon_min_attainable_pvalue():
