@@ -92,6 +92,21 @@ def test_main_table_equals_stats_json(report):
         assert cell["text"] == _expected_text(s, _markers(result, s["dataset"], s["setting"], s["method"]))
 
 
+def test_comparisons_show_interval_effect_size_and_outcome(report):
+    """In view: Δ with its t interval, the marker's Holm p, d_z, ASO ε_min, the outcome; below: every test."""
+    out, _ = report
+    page = (out / "index.html").read_text()
+    section = page[page.index('id="comparisons"'):]
+    compact = re.search(r"<table><thead><tr>(.*?)</tr></thead>", section).group(1)
+    heads = re.findall(r"<th>(.*?)</th>", compact)
+    for name in ("95% CI of Δ (t)", "p (marker test, Holm)", "d_z", "ASO ε_min", "Outcome", "Verdict"):
+        assert name in heads, name
+    details = section[section.index('<details class="more">'):]
+    assert "<th>p (TOST, Holm)</th>" in details and "<th>Decided by</th>" in details
+    assert "Replicability across datasets" in section
+    assert "folds of each seed are averaged first" in page
+
+
 def test_markdown_subset():
     got = markdown_to_html(["## Errors of `spert`", "", "| a | b |", "| :-- | --: |", "| `x` | **1** \\| 2 |", "",
                             "- one *two*", "```", "a|b<c", "```"])

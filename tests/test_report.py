@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -421,10 +422,14 @@ def test_corrected_fold_test_and_latex_comparisons(report, tmp_path):
     assert _comparison(result, "spert", "conll04", "rel", "spert_mt")["decision_test"] == "sign-flip"  # no folds
     assert result["settings"]["fold_test"] == "corrected" and "Nadeau-Bengio" in result["decision_note"]
     tex = (tmp_path / "results.tex").read_text()
-    assert "Nadeau-Bengio corrected repeated-resampling t-test" in tex and "\\label{tab:erbench-comparisons}" in tex
-    row = next(line for line in tex.splitlines() if line.startswith("spert & ADE & RE (macro) & spert\\_mt"))
+    assert "Nadeau-Bengio corrected repeated-resampling t-test" in tex
+    assert "\\label{tab:erbench-results-comparisons}" in tex
+    row = next(line for line in tex.splitlines() if line.startswith("SpERT & ADE & RE (macro) & SpERT.MT"))
     assert f"${c['mean_diff']:+.2f}$ [{c['diff_ci95'][0]:+.2f}, {c['diff_ci95'][1]:+.2f}]" in row
-    assert "\\label{tab:erbench-comparisons}" not in (report[1] / "results.tex").read_text()  # off by default
+    caption = re.findall(r"\\caption\{(.*)\}\n\\label\{tab:erbench-results-comparisons", tex)[0]
+    assert "Nadeau-Bengio corrected" in caption and "Holm per baseline" in caption and "$\\alpha=0.05$" in caption
+    assert len(re.sub(r"\$[^$]*\$", "x", caption).split()) <= 50  # short; the test in full is in the note
+    assert "-comparisons}" not in (report[1] / "results.tex").read_text()  # off by default
 
 
 def test_ar_swaps_a_documents_copies_together(report):
@@ -437,6 +442,64 @@ def test_ar_swaps_a_documents_copies_together(report):
     assert len(ids) == 3 * len(CONLL_DOCS) and len(set(ids.tolist())) == len(CONLL_DOCS)  # 3 seeds, 4 documents
     ade = _document_ids(RunDocs([]), [r for r in records if r.dataset == "ade"])
     assert len(set(ade.tolist())) == 2 * 2  # 2 folds x 2 documents, each repeated by 3 seeds
+
+
+LABELS = {"ner": "NER", "rel": "RE", "rel_strict": "RE+"}
+
+
+def test_replicability_across_datasets(report):
+    """Per baseline, method and column: the markers counted over the datasets, and the partial-conjunction
+    count from the one-sided p-values of the marker's test (Dror et al. 2017)."""
+    _, out, result = report
+    reps = json.loads((out / "stats.json").read_text())["replication"]
+    assert reps and all(len(r["datasets"]) == 2 for r in reps)  # CoNLL04 and ADE
+    for r in reps:
+        rows = [c for c in result["comparisons"][r["baseline"]]["results"]
+                if c["method"] == r["method"] and LABELS[c["setting"]] == r["label"]]
+        assert [c["dataset"] for c in rows] == r["datasets"]
+        one_sided = [c["decision_pvalue"] / 2 if c["mean_diff"] > 0 else 1 - c["decision_pvalue"] / 2 for c in rows]
+        assert r["pvalues"] == pytest.approx(one_sided)
+        pc, count = stats.partial_conjunction(one_sided, 0.05)
+        assert r["pc_pvalues"] == pytest.approx(pc) and r["replicated"] == count
+        assert r["significant"] == sum(c["marker"] is not None and c["mean_diff"] > 0 for c in rows)
+    md = (out / "results.md").read_text()
+    assert "## Replicability across datasets" in md and "partial-conjunction" in md
+
+
+@pytest.mark.filterwarnings("ignore:Division by zero encountered in violation ratio")
+def test_aso_at_holm_confidence_and_strict_tau(report):
+    """ASO runs at confidence 1 - alpha/m for a family of m (not deepsig's 0.95) and flags at tau = 0.2."""
+    deepsig = pytest.importorskip("deepsig")
+    runs, _, _ = report
+    records = [r for r in collect_runs([runs]) if r.dataset == "conll04"]
+    tables = build_tables(records, aso_bootstrap=20, ar_trials=0, seed=3)
+    checked = 0
+    for rs in tables.results.values():
+        for r in rs:
+            m = len(rs)
+            assert r.family_size == m and r.comparison.aso_confidence == pytest.approx(1 - 0.05 / m)
+            expected = deepsig.aso(list(r.b), list(r.a), confidence_level=1 - 0.05 / m, num_bootstrap_iterations=20,
+                                   seed=3, show_progress=False)
+            assert r.comparison.aso_epsilon == pytest.approx(expected, rel=1e-12)
+            assert r.aso_better == (expected < stats.ASO_TAU)
+            checked += 1
+    assert checked == 6 + 3
+    assert tables.settings["aso_confidence"] == "1 - alpha/m"
+
+
+def test_effect_size_outcome_and_mc_errors_in_markdown_and_json(report):
+    _, out, result = report
+    md = (out / "results.md").read_text()
+    head = next(line for line in md.splitlines() if line.startswith("| Dataset | Column | Method | n | Δ mean"))
+    for name in ("95% CI of Δ (t)", "p (marker test, Holm)", "d_z", "p (TOST, Holm)", "Outcome", "Decided by"):
+        assert f"| {name} |" in head, name
+    ade = _comparison(result, "spert", "ade", "rel", "spert_mt")
+    diffs = np.subtract(ade["method_values"], ade["baseline_values"])
+    assert ade["cohens_dz"] == pytest.approx(diffs.mean() / diffs.std(ddof=1))
+    assert ade["ar_pvalue_mc_se"] == pytest.approx(math.sqrt(ade["ar_pvalue"] * (1 - ade["ar_pvalue"]) / 200))
+    assert f"{ade['ar_pvalue']:.3f} ± {ade['ar_pvalue_mc_se']:.3f}" in md
+    assert ade["diff_ci95_method"] == "student-t" and ade["equivalence_margin"] == 1.0
+    assert "inconclusive" in md and "equivalent within ±1 F1 points (TOST" in md
 
 
 SYNTHETIC_RE_PLUS = {1: 60.0, 2: 60.5, 3: 61.0, 4: 61.5, 5: 64.0}  # mean 61.4, t CI [59.47, 63.33], E[max of 3] 62.95
