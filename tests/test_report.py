@@ -293,7 +293,8 @@ def test_summary_json_is_the_headline_means(report):
     _, out, _ = report
     summary = json.loads((out / "summary.json").read_text())
     md = (out / "results.md").read_text()
-    rows = {line.split(" | ")[0]: line.split(" | ") for line in md.splitlines() if line.startswith("| SpERT")}
+    lines = [line for line in reversed(md.splitlines()) if line.startswith("| SpERT")]  # the main table's first
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in lines}
     assert summary["conll04"]["spert"] == {"ner": 89.0, "rel_strict": 69.17}
     assert f"{summary['conll04']['spert']['rel_strict']:.2f}" == rows["| SpERT"][3].split(" ±")[0]
     assert summary["conll04"]["n"] == 3 and set(summary) == {"conll04", "ade"}
