@@ -73,7 +73,7 @@ def test_caption_is_short_and_says_what_is_shown(three):
     assert words <= 50, (words, caption)
     assert "texttt" not in caption and "Protocol" not in caption
     for needed in ("Paper suite.", "F1 (\\%) on test", "3 seeds", "paired t-test", "Holm", "$\\alpha=0.05$",
-                   "better/worse than SpERT", "k-fold: folds averaged per seed", "Holm per baseline"):
+                   "better/worse than SpERT", "paired t-test, folds averaged per seed"):
         assert needed in caption, needed
     note = next(line for line in tex.splitlines() if line.startswith("{\\footnotesize"))
     assert "on k-fold data the folds of each seed are averaged first (the seed is the unit of replication)" in note

@@ -136,8 +136,8 @@ def _test_short(tables: ReportTables) -> str:
     if not any(i.folds for i in tables.datasets.values()):
         return "paired t-test"
     if tables.settings["fold_test"] == "corrected":
-        return "paired t-test; k-fold: Nadeau-Bengio corrected"
-    return "paired t-test; k-fold: folds averaged per seed"
+        return "paired t-test, k-fold: Nadeau-Bengio corrected"
+    return "paired t-test, folds averaged per seed"
 
 
 # ---------------------------------------------------------------- LaTeX
@@ -209,7 +209,7 @@ def latex_caption(tables: ReportTables, title: str | None = None) -> str:
     if legend:
         marks = "; ".join(f"$^{{{lb}}}$/$^{{{lw}}}$: better/worse than {latex_escape(method_name(tables, b))}"
                           for b, lb, lw, _, _ in legend)
-        text.append(f"{marks} ({_test_short(tables)}, Holm per baseline, $\\alpha={alpha:g}$).")
+        text.append(f"{marks} ({_test_short(tables)}, Holm, $\\alpha={alpha:g}$).")
     if _mixed_phrase(tables):
         text.insert(0, "\\textbf{Mixed protocol} (see the note).")
     return " ".join(text)
