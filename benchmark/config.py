@@ -41,9 +41,14 @@ class TrainOptions:
     eval_dev_every_epoch: bool = True
     save_weights: bool = True
     log_every: int = 100  # optimizer steps between two training-loss records (0: none)
+    # spec: the method's entity_threshold / rel_filter_threshold; dev: both chosen on the dev split after
+    # training (erbench.calibrate; docs/methods.md "Thresholds"), never on test
+    thresholds: str = "spec"
+    thresholds_same_split: bool = False  # thresholds: dev where the dev split is also the eval split (optimistic)
 
     def __post_init__(self) -> None:
         _choice(self, "precision", ("fp32", "bf16"))
+        _choice(self, "thresholds", ("spec", "dev"))
         _choice(self, "optimizer", ("adamw_legacy", "adamw"))
         if self.log_every < 0:
             raise ConfigError(f"log_every: must be >= 0, got {self.log_every}")
@@ -72,11 +77,19 @@ class RunConfig:
     no_overlapping: bool = False
     model: ModelOptions = field(default_factory=ModelOptions)
     train: TrainOptions = field(default_factory=TrainOptions)
+    # a named variant of `method` (params `choices`): its name is the run's method id in tables
+    choice: str | None = None
+    choice_set: dict | None = None  # the variant's overrides, as params states them
+
+    @property
+    def run_method(self) -> str:
+        """The method id the run is reported under: the choice's name, else the method."""
+        return self.choice or self.method
 
     @property
     def run_name(self) -> str:
         fold = "" if self.fold is None else f"-f{self.fold}"
-        return f"{self.method}-{self.dataset}-s{self.seed}{fold}"
+        return f"{self.run_method}-{self.dataset}-s{self.seed}{fold}"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -24,7 +24,6 @@ from erbench.models.spert import SpanRelationModel
 from erbench.progress import Progress
 from erbench.train import (
     RunData,
-    evaluate,
     jsonl,
     peak_rss_mb,
     pick_device,
@@ -48,12 +47,20 @@ def summary(result: dict, split: str) -> dict:
     return out
 
 
+def run_identity(cfg: RunConfig) -> dict:
+    """metrics.json's `run`: the method id tables use (a choice's name), the registry method behind it."""
+    out = {"name": cfg.run_name, "dataset": cfg.dataset, "method": cfg.run_method, "seed": cfg.seed, "fold": cfg.fold}
+    if cfg.choice:
+        out.update({"base_method": cfg.method, "choice": cfg.choice, "choice_set": cfg.choice_set or {}})
+    return out
+
+
 def load_run_data(cfg: RunConfig, data_root: Path, custom: dict | None = None) -> RunData:
     spec = resolve(cfg.dataset, custom, data_root)
     train, types = load_split(data_root, spec, spec.split_key(cfg.train_split, cfg.fold))
     evaluation, _ = load_split(data_root, spec, spec.split_key(cfg.eval_split, cfg.fold))
     dev = None
-    if cfg.dev_split and cfg.train.eval_dev_every_epoch:
+    if cfg.dev_split and (cfg.train.eval_dev_every_epoch or cfg.train.thresholds == "dev"):
         dev, _ = load_split(data_root, spec, spec.split_key(cfg.dev_split, cfg.fold))
     manifest = staged_manifest(data_root, spec.name)
     names = {spec.splits[spec.split_key(s, cfg.fold)].name for s in (cfg.train_split, cfg.eval_split)}
@@ -71,6 +78,7 @@ def protocol(cfg: RunConfig) -> dict:
         "max_span_size": cfg.model.max_span_size, "neg_entity_count": cfg.model.neg_entity_count,
         "neg_relation_count": cfg.model.neg_relation_count,
         "interpretation": interpretation(cfg.method, cfg.model),
+        "thresholds": cfg.train.thresholds, "choice": cfg.choice,
     }
 
 
@@ -98,19 +106,85 @@ def score_predictions(gold: list[Document], pred: list[Document], types: TypeInv
     return metrics
 
 
+def threshold_split_check(cfg: RunConfig, data: RunData, data_root: Path, custom: dict | None,
+                          option: str = "train option thresholds: dev") -> str | None:
+    """Refuse `thresholds: dev` on an absent dev split, the test split (by name or content), a dev split
+    inside the train split, or the eval split without thresholds_same_split; -> a warning line or None."""
+    from erbench.calibrate import check_dev_split, check_not_in_train
+
+    spec = resolve(cfg.dataset, custom, data_root)
+    sha = staged_manifest(data_root, spec.name)["sha256"]
+
+    def digest(split: str | None) -> str | None:
+        key = spec.split_key(split, cfg.fold) if split else None
+        return sha.get(spec.splits[key].name) if key in spec.splits else None
+
+    test_sha = digest("test") if any(spec.split_key("test", cfg.fold) == k for k in spec.splits) else None
+    warning = check_dev_split(option, cfg.dev_split, cfg.eval_split, allow_same_split=cfg.train.thresholds_same_split,
+                              dev_sha=digest(cfg.dev_split), test_sha=test_sha)
+    check_not_in_train(option, data.dev or [], data.train, cfg.dev_split, cfg.train_split)
+    return warning
+
+
+def tune_thresholds(model: SpanRelationModel, tokenizer, dev: list[Document], types: TypeInventory, cfg: RunConfig,
+                    max_length: int, device: torch.device, custom_declaration: dict | None = None,
+                    spec: tuple[float, float] | None = None) -> dict:
+    """Choose entity_threshold and rel_filter_threshold on `dev` (erbench.calibrate.search); the model's
+    options are left as they are. -> the search's record (chosen values, SPEC values, every grid score)."""
+    from erbench import calibrate
+
+    dev_enc, _ = encode_documents(tokenizer, dev, max_length, cfg.train.long_documents)
+    cache = calibrate.score_split(model, dev_enc, tokenizer.pad_token_id, device, cfg.train.eval_batch_size,
+                                  cfg.train.precision, entity_grid=calibrate.GRID)
+    setting, average = calibrate.headline(cfg.dataset, custom_declaration)
+    spec = spec or (model.options.entity_threshold, model.options.rel_filter_threshold)
+    found = calibrate.search(cache, dev, types, spec=spec, setting=setting, average=average,
+                             no_overlapping=cfg.no_overlapping)
+    return {"mode": "dev", "dev_split": cfg.dev_split, **found}
+
+
+def decode_eval(model: SpanRelationModel, encoded: list, pad_id: int, device: torch.device, cfg: RunConfig,
+                gold: list[Document], progress: Progress | None = None) -> tuple[list[Document], dict]:
+    """The eval split's predictions at the model's thresholds, and the entity-score diagnostics of the
+    same forward pass (erbench.calibrate.span_diagnostics)."""
+    from erbench import calibrate
+
+    cache = calibrate.score_split(model, encoded, pad_id, device, cfg.train.eval_batch_size, cfg.train.precision,
+                                  progress=progress)
+    predictions = cache.decode(model.options.entity_threshold, model.options.rel_filter_threshold)
+    return predictions, calibrate.span_diagnostics(cache, gold)
+
+
+def spec_thresholds(cfg: RunConfig) -> dict:
+    return {"mode": "spec", "entity": cfg.model.entity_threshold, "relation": cfg.model.rel_filter_threshold}
+
+
 def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict | None = None,
                 progress: Progress | None = None, on_epoch: Callable[[int, dict], None] | None = None,
                 encoder=None, force: bool = False) -> dict:
     """Train and evaluate one run, write its folder atomically, and return metrics.json's content."""
+    from dataclasses import replace
+
     data = load_run_data(cfg, data_root, custom)
+    same_split = None
+    if cfg.train.thresholds == "dev":  # before the training, not after it
+        same_split = threshold_split_check(cfg, data, data_root, custom)
     model, tokenizer, history, info = train_model(cfg, data, progress=progress, on_epoch=on_epoch, encoder=encoder)
     device = pick_device(cfg.train.device)
+    thresholds = spec_thresholds(cfg)
+    if cfg.train.thresholds == "dev":
+        declaration = resolve(cfg.dataset, custom, data_root).custom
+        thresholds = tune_thresholds(model, tokenizer, data.dev, data.types, cfg, info["max_length"], device,
+                                     declaration)
+        model.options = replace(model.options, entity_threshold=thresholds["entity"],
+                                rel_filter_threshold=thresholds["relation"])
+        thresholds["same_split"] = bool(same_split)
     eval_enc, eval_report = encode_documents(tokenizer, data.eval, info["max_length"], cfg.train.long_documents)
     import time
 
     start = time.perf_counter()
-    predictions = evaluate(model, eval_enc, tokenizer.pad_token_id, device, cfg.train.eval_batch_size,
-                           cfg.train.precision, progress)
+    predictions, diagnostics = decode_eval(model, eval_enc, tokenizer.pad_token_id, device, cfg, data.eval,
+                                           progress)
     eval_seconds = time.perf_counter() - start
     metrics = score_predictions(data.eval, predictions, data.types, cfg)
     timing = {
@@ -124,11 +198,14 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
     if info.get("dev_encoding"):
         encoding[f"dev:{cfg.dev_split}"] = info["dev_encoding"]
     warnings = [w for part, r in encoding.items() if (w := EncodingReport(**r).warning(part.split(":")[1]))]
+    if same_split:
+        warnings.append(same_split)
     env = environment.capture(info["device"])
     result = {
-        "run": {"name": cfg.run_name, "dataset": cfg.dataset, "method": cfg.method, "seed": cfg.seed,
-                "fold": cfg.fold},
+        "run": run_identity(cfg),
         "protocol": protocol(cfg),
+        "thresholds": thresholds,
+        "diagnostics": {"entity_scores": {"split": cfg.eval_split, **diagnostics}},
         "metrics": metrics,
         "timing": timing,
         "history": history,
@@ -138,7 +215,9 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
         "environment": {k: v for k, v in env.items() if k != "packages"},
         "warnings": warnings,  # what the run cut or skipped, one line each (printed, logged, in the report)
     }
-    config = {"run": cfg.to_dict(), "types": data.types.to_json(), "max_length": info["max_length"]}
+    decoded = replace(cfg, model=model.options)  # the thresholds the eval split was decoded with
+    config = {"run": decoded.to_dict(), "types": data.types.to_json(), "max_length": info["max_length"],
+              "thresholds": {k: v for k, v in thresholds.items() if k != "dev_scores"}}
     files = {
         "metrics.json": json.dumps(result, indent=1) + "\n",
         "config.json": json.dumps(config, indent=1) + "\n",
