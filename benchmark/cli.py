@@ -161,7 +161,7 @@ PROTOCOL_KEYS = {"train_split", "eval_split", "dev_split", "no_overlapping", "en
 
 
 def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
-                     params: dict, data_root: Path | None = None) -> RunConfig:
+                     params: dict, data_root: Path | None = None, choice: str | None = None) -> RunConfig:
     """RunConfig from the method registry, then params (`train`, `methods.M`, `protocol.D`), then flags and --set.
 
     Split flags left unset take the dataset's protocol from params (e.g. CoNLL04: train_dev -> test),
@@ -177,6 +177,19 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
     overrides = split_overrides(sets)
     model_keys = set(RunConfig.__dataclass_fields__["model"].default_factory().__dataclass_fields__)
     train_keys = set(TrainOptions.__dataclass_fields__)
+    choice_set = None
+    if choice:  # params choices.variants.NAME: its method, and its overrides under the --set ones
+        from erbench.choices import variant
+
+        entry = variant(params, choice, method)
+        method, choice_set = entry["method"], entry["set"]
+        bad = sorted(set(choice_set) - model_keys - train_keys)
+        if bad:
+            raise ConfigError(f"params choices.variants.{choice}.set: unknown key '{bad[0]}' (model options: "
+                              f"{', '.join(sorted(model_keys))}; train options: {', '.join(sorted(train_keys))})")
+        overrides = {**choice_set, **overrides}
+    if not method:
+        raise ConfigError("--method: give a method (or --choice NAME of params choices.variants)")
     unknown = sorted(set(overrides) - model_keys - train_keys)
     if unknown:
         raise ConfigError(f"--set: unknown key '{unknown[0]}' (model options: {', '.join(sorted(model_keys))}; "
@@ -212,13 +225,15 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
         if split is not None:
             spec.split_key(split, fold)  # fails early, naming the dataset's splits
     return RunConfig(dataset, method, seed, fold, train_split, eval_split, dev_split, bool(no_overlapping),
-                     options, train)
+                     options, train, choice=choice, choice_set=choice_set)
 
 
 @main.command()
 @click.option("--dataset", required=True, help="A staged dataset name (conll04, scierc, ade, synthetic, custom).")
 @click.option("--fold", type=int, default=None, help="Fold index for k-fold datasets (ADE: 0..9).")
-@click.option("--method", required=True, help="A registered method (see `erbench methods`).")
+@click.option("--method", default=None, help="A registered method (see `erbench methods`).")
+@click.option("--choice", default=None,
+              help="A variant of params choices.variants (its method and option overrides; --set still wins).")
 @click.option("--seed", type=int, required=True)
 @click.option("--encoder", default=None, help="Encoder alias, local path or hub name (default: minilm).")
 @click.option("--epochs", type=int, default=None)
@@ -238,8 +253,8 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
 @click.option("--mlflow-uri", default=None, help="Tracking URI (else $MLFLOW_TRACKING_URI, params, sqlite:///mlflow.db).")
 @click.pass_context
 @friendly_errors
-def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_split, dev_split, sets, out, force,
-          data_root, params_path, track, mlflow_uri) -> None:
+def train(ctx, dataset, fold, method, choice, seed, encoder, epochs, train_split, eval_split, dev_split, sets, out,
+          force, data_root, params_path, track, mlflow_uri) -> None:
     """Train one run and write OUT/metrics.json, predictions.jsonl, config.json, model.safetensors."""
     from erbench.files import check_output_folder
     from erbench.models.encoder import check_encoder
@@ -249,13 +264,17 @@ def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_s
     check_output_folder(out, force=force, kind="run")  # before the training, not after it
     params = load_params(params_path)
     cfg = build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
-                           params, data_root)
+                           params, data_root, choice=choice)
     check_encoder(cfg.train.encoder)
     with Progress(enabled=not _quiet(ctx)) as progress:
         result = execute_run(cfg, data_root, out, custom=(params.get("data") or {}).get("custom"),
                              progress=progress, force=force)
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if result["thresholds"]["mode"] == "dev":
+        thr = result["thresholds"]
+        console.print(f"thresholds tuned on {cfg.dev_split} ({thr['metric']}): entity {thr['spec']['entity']} -> "
+                      f"{thr['entity']}, relation {thr['spec']['relation']} -> {thr['relation']}", highlight=False)
     m, t = result["metrics"], result["timing"]
     split = cfg.eval_split
     console.print(

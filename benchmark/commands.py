@@ -129,9 +129,10 @@ def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_siz
 
 
 def register_commands(group: click.Group) -> None:
+    from erbench.calibrate_command import calibrate, diagnose
     from erbench.grid.command import grid
     from erbench.report.command import report
     from erbench.suites import suite
 
-    for command in (evaluate, predict, bench, suite, report, grid):
+    for command in (evaluate, predict, bench, suite, report, grid, calibrate, diagnose):
         group.add_command(command)

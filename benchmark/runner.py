@@ -79,6 +79,7 @@ def protocol(cfg: RunConfig) -> dict:
         "neg_relation_count": cfg.model.neg_relation_count,
         "interpretation": interpretation(cfg.method, cfg.model),
         "thresholds": cfg.train.thresholds, "choice": cfg.choice,
+        **({"base_method": cfg.method, "choice_set": cfg.choice_set or {}} if cfg.choice else {}),
     }
 
 

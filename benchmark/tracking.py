@@ -116,6 +116,8 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
     try:
         params = flatten("", {k: v for k, v in config["run"].items()}, {})
         params.update(flatten("protocol", result.get("protocol", {}), {}))
+        if config.get("thresholds"):  # mode, the values decoded with, SPEC values, dev split and metric
+            params.update(flatten("thresholds", config["thresholds"], {}))
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in result["metrics"].items() if v is not None]
         for entry in result.get("history", []):  # per epoch, at the time the epoch ended

@@ -34,9 +34,13 @@ REFUSED = {
     "batch_size": "batch size",
     "lr": "learning rate",
     "optimizer": "optimizer",
+    "thresholds": "decision thresholds",
 }
 # the value a run that did not record a key was made with (runs before the key existed)
-UNRECORDED = {"eval_split": "test", "optimizer": "adamw", "interpretation": "as registered"}
+UNRECORDED = {"eval_split": "test", "optimizer": "adamw", "interpretation": "as registered", "thresholds": "spec"}
+THRESHOLDS = {"spec": "SPEC", "dev": "tuned on dev"}
+# keys on which a declared choice (params choices; protocol.choice set) may differ from the other runs
+CHOICE_KEYS = ("thresholds",)
 OPTIMIZERS = {"adamw_legacy": "the reference SpERT's AdamW: no bias correction, eps 1e-6, decay after the step",
               "adamw": "torch.optim.AdamW"}
 SHA_KEY = "data_sha256"
@@ -164,7 +168,8 @@ def mismatches(dataset: str, runs: Sequence[RunLike]) -> list[Mismatch]:
     """Every REFUSED key (and data file hash) on which the runs disagree, with the runs per value."""
     found = []
     for key in REFUSED:
-        values = _distinct(runs, lambda r, k=key: fmt(r.protocol.get(k, UNRECORDED.get(k))))
+        compared = [r for r in runs if not (key in CHOICE_KEYS and r.protocol.get("choice"))]
+        values = _distinct(compared, lambda r, k=key: fmt(r.protocol.get(k, UNRECORDED.get(k))))
         if len(values) > 1:
             found.append(Mismatch(dataset, key, tuple((v, tuple(ls)) for v, ls in sorted(values.items()))))
     files = sorted({f for r in runs for f in ((r.data or {}).get("sha256") or {})})
@@ -236,8 +241,12 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
         raise ValueError(f"{dataset}: no runs for a protocol card")
     found = tuple(mismatches(dataset, runs)) + tuple(interpretation_mismatches(dataset, runs))
     mixed = {m.key for m in found}
-    values = {k: sorted(_distinct(runs, lambda r, k=k: fmt(r.protocol.get(k, UNRECORDED.get(k)))))
+    values = {k: sorted(_distinct([r for r in runs if not (k in CHOICE_KEYS and r.protocol.get("choice"))] or runs,
+                                  lambda r, k=k: fmt(r.protocol.get(k, UNRECORDED.get(k)))))
               for k in REFUSED}
+    for k in CHOICE_KEYS:  # what declared choices add to the plain runs' values
+        values[f"{k}_choices"] = sorted({fmt(r.protocol.get(k, UNRECORDED.get(k))) for r in runs
+                                         if r.protocol.get("choice")} - set(values[k]))
     sha: dict[str, list[str]] = {}
     for r in runs:
         for name, digest in sorted(((r.data or {}).get("sha256") or {}).items()):
@@ -273,6 +282,7 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
         row("batch_size", REFUSED["batch_size"], ", ".join(values["batch_size"])),
         row("lr", REFUSED["lr"], ", ".join(values["lr"])),
         row("optimizer", REFUSED["optimizer"], ", ".join(f"{o} ({OPTIMIZERS.get(o, o)})" for o in values["optimizer"])),
+        row("thresholds", REFUSED["thresholds"], thresholds_text(runs)),
         row("seeds", "seeds", f"{', '.join(map(str, seeds))} (n={n_text} runs per method"
             + (f", {len(folds)} folds" if folds else "") + ")"),
         row("long_documents", "long documents", long_documents_text(runs)),
@@ -290,6 +300,20 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
             f"{v} ({len(ls)} run{'s' if len(ls) != 1 else ''})" for v, ls in sorted(counts.items()))
         rows.append(CardRow(f"env_{key}", label, text))
     return ProtocolCard(dataset, tuple(rows), values, negatives, sha256, git_commit, found, env_found)
+
+
+def thresholds_text(runs: Sequence[RunLike]) -> str:
+    """'SPEC', 'tuned on dev', or both with the declared choices that differ named."""
+    plain = sorted({fmt(r.protocol.get("thresholds", "spec")) for r in runs if not r.protocol.get("choice")})
+    text = ", ".join(THRESHOLDS.get(v, v) for v in plain)
+    chosen: dict[str, list[str]] = {}
+    for r in runs:
+        value = fmt(r.protocol.get("thresholds", "spec"))
+        if r.protocol.get("choice") and value not in plain and r.method not in chosen.setdefault(value, []):
+            chosen[value].append(r.method)
+    extra = "; ".join(f"{THRESHOLDS.get(v, v)} (choices: {', '.join(sorted(ms))})" for v, ms in sorted(chosen.items())
+                      if ms)
+    return "; ".join(t for t in (text, extra) if t) or "SPEC"
 
 
 def long_documents_text(runs: Sequence[RunLike]) -> str:
@@ -335,6 +359,7 @@ def signature(card: ProtocolCard, *, average: str, n_seeds: int, n_folds: int) -
         ("ep", ",".join(v["epochs"])), ("sel", ",".join(v["selected_epoch"])), ("avg", average),
         ("no_overlap", ",".join(v["no_overlapping"])), ("neg", neg), ("bs", ",".join(v["batch_size"])),
         ("lr", ",".join(v["lr"])), ("opt", ",".join(v["optimizer"])), ("span", ",".join(v["max_span_size"])),
+        ("thr", ",".join(v["thresholds"]) + "".join(f"+choice:{t}" for t in v.get("thresholds_choices", ()))),
         ("seeds", str(n_seeds)),
     ]
     if n_folds:

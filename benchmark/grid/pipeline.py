@@ -1,6 +1,6 @@
 """What dvc.yaml says about the grid: its train stages, which are stale, their fingerprints, and commits.
 
-dvc.yaml's train-like matrix stages (`train`, `train_kfold`, `ablation`, `sweep`) are the one
+dvc.yaml's train-like matrix stages (`train`, `train_kfold`, `ablation`, `choices`, `sweep`) are the one
 definition of the grid; everything here reads them through DVC's Python API (the same
 resolution `dvc repro` uses), never by parsing dvc.yaml again.
 
@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-TRAIN_GROUPS = ("train", "train_kfold", "ablation", "sweep")
+TRAIN_GROUPS = ("train", "train_kfold", "ablation", "choices", "sweep")
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 
 

@@ -44,6 +44,7 @@ OPTIONAL = {  # written only when there is something to show; a previous report'
     "neg_sweep": ("neg_sweep.png", "neg_sweep.pdf", "plots/neg_sweep.csv"),
     "learning_curves": ("learning_curves.png", "learning_curves.pdf"),
     "seen_unseen": ("seen_unseen.tex",),
+    "entity_scores": ("entity_scores.png", "entity_scores.pdf"),
 }
 
 
@@ -58,14 +59,18 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     out_dir = Path(out_dir)
     if analysis is None:
         analysis = build_analysis(tables)
+    from erbench.report import choices
+
     table_tex = render_latex(tables, title, label or latex_label(title), analysis=analysis, options=latex)
     if latex_comparisons and tables.results:
         table_tex += "\n" + render_latex_comparisons(tables, f"{label or latex_label(title)}-comparisons", latex)
     seen_tex = latex_seen(tables, analysis)
+    sensitivity = choices.sensitivity(tables)  # declared choices (params choices, erbench calibrate)
     texts = {
         "results.tex": table_tex,
         "results_standalone.tex": render_standalone(table_tex + (seen_tex or "")),
-        "results.md": render_markdown(tables, title, analysis),
+        "results.md": render_markdown(tables, title, analysis)
+        + "\n".join(["", *choices.markdown(tables, sensitivity)]),
         "plots/per_seed.csv": per_seed_frame(tables).to_csv(index=False),
         "plots/errors.csv": errors_frame(analysis).to_csv(index=False),
         "plots/seeds_needed.csv": seeds_frame(tables, analysis).to_csv(index=False),
@@ -73,7 +78,7 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     figures = {"per_seed": per_seed_figure(tables, seed), "errors": errors_figure(tables, analysis),
                "seeds_needed": seeds_figure(tables, analysis)}
     optional = {"neg_sweep": neg_sweep_figure(tables), "learning_curves": learning_figure(tables, analysis),
-                "seen_unseen": seen_tex}
+                "seen_unseen": seen_tex, "entity_scores": choices.entity_scores_figure(tables)}
     if optional["neg_sweep"] is not None:
         texts["plots/neg_sweep.csv"] = sweep_frame(tables).drop(columns="setting").to_csv(index=False)
     if seen_tex is not None:
@@ -96,6 +101,8 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
             if fmt == "png":
                 pngs[stem] = data
     result = stats_dict(tables, analysis)
+    if sensitivity:
+        result["interpretation_sensitivity"] = choices.stats_entry(sensitivity)
     result["files"] = sorted([*written, "index.html", "stats.json", "summary.json"])
     write_text_atomic(out_dir / "index.html", render_html(tables, analysis, result, pngs, title))
     write_json_atomic(out_dir / "stats.json", result)

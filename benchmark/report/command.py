@@ -167,6 +167,9 @@ def grid_run_dirs(params: dict, root: Path) -> list[Path]:
               for m in methods for s in seeds]
     names += [f"{m}-{d}-s{s}" for d in ablations.get("datasets") or [] for m in ablations.get("methods") or []
               for s in seeds]
+    from erbench.choices import run_names
+
+    names += run_names(params)  # choices/NAME-DATASET-sSEED
     main = set(names)
     dirs = [root / n for n in names]
     for d in sweep.get("datasets") or []:

@@ -1,0 +1,167 @@
+"""`erbench calibrate` (a finished run's thresholds tuned on dev, written as a new run folder) and
+`erbench diagnose` (the entity-score distribution of a run's eval split)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import click
+from erbench.cli import DATA_ROOT, console, friendly_errors, load_params
+
+SUFFIX = "+devthr"  # the calibrated run's method id: the original's with this suffix
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: missing; not a finished erbench run folder") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
+
+
+def _check_data(run_dir: Path, recorded: dict, manifest: dict) -> None:
+    """The staged files the run was trained and scored on must be the ones staged now."""
+    for name, digest in (recorded or {}).items():
+        now = manifest.get(name)
+        if now != digest:
+            raise ValueError(f"{run_dir}/metrics.json: data file {name} had sha256 {str(digest)[:12]}, the staged "
+                             f"copy has {str(now)[:12]}; stage the run's data before calibrating it")
+
+
+def calibrate_run(run_dir: Path, dev_split: str, data_root: Path, out: Path, *, force: bool = False,
+                  allow_same_split: bool = False, device: str = "auto", custom: dict | None = None) -> dict:
+    """Tune the checkpoint's thresholds on `dev_split`, re-decode its eval split, write run folder OUT."""
+    from erbench.datasets.registry import resolve
+    from erbench.datasets.stage import load_split, staged_manifest
+    from erbench.files import check_output_folder
+    from erbench.models.encoder import encode_documents
+    from erbench.runner import (
+        SUMMARY_FILE,
+        decode_eval,
+        load_checkpoint,
+        protocol,
+        run_identity,
+        score_predictions,
+        summary,
+        threshold_split_check,
+        tune_thresholds,
+    )
+    from erbench.train import RunData, jsonl, pick_device, prediction_records, write_run_folder
+
+    run_dir = Path(run_dir)
+    check_output_folder(out, force=force, kind="run")
+    original = _read_json(run_dir / "metrics.json")
+    config = _read_json(run_dir / "config.json")
+    model, tokenizer, cfg, types, max_len = load_checkpoint(run_dir, device)
+    target = pick_device(device)
+    recorded = config.get("thresholds") or {}
+    spec_values = recorded.get("spec") or {"entity": cfg.model.entity_threshold,
+                                           "relation": cfg.model.rel_filter_threshold}
+    choice_set = {**(cfg.choice_set or {}), "thresholds": "dev"}
+    tuned = replace(cfg, dev_split=dev_split, choice=cfg.run_method + SUFFIX, choice_set=choice_set,
+                    train=replace(cfg.train, thresholds="dev", thresholds_same_split=allow_same_split))
+    spec = resolve(cfg.dataset, custom, data_root)
+    _check_data(run_dir, (original.get("data") or {}).get("sha256"), staged_manifest(data_root, spec.name)["sha256"])
+    train, _ = load_split(data_root, spec, spec.split_key(cfg.train_split, cfg.fold))
+    evaluation, _ = load_split(data_root, spec, spec.split_key(cfg.eval_split, cfg.fold))
+    dev, _ = load_split(data_root, spec, spec.split_key(dev_split, cfg.fold))
+    data = RunData(types, train, evaluation, dev)
+    warning = threshold_split_check(tuned, data, data_root, custom, option="erbench calibrate --dev-split")
+    thresholds = tune_thresholds(model, tokenizer, dev, types, tuned, max_len, target, spec.custom,
+                                 (spec_values["entity"], spec_values["relation"]))
+    thresholds["same_split"] = bool(warning)
+    model.options = replace(model.options, entity_threshold=thresholds["entity"],
+                            rel_filter_threshold=thresholds["relation"])
+    eval_enc, _ = encode_documents(tokenizer, evaluation, max_len, cfg.train.long_documents)
+    predictions, diagnostics = decode_eval(model, eval_enc, tokenizer.pad_token_id, target, tuned, evaluation)
+    metrics = score_predictions(evaluation, predictions, types, tuned)
+    digest = hashlib.sha256((run_dir / "metrics.json").read_bytes()).hexdigest()
+    result = {**original, "run": run_identity(tuned), "protocol": protocol(tuned), "metrics": metrics,
+              "thresholds": thresholds,
+              "diagnostics": {**(original.get("diagnostics") or {}),
+                              "entity_scores": {"split": cfg.eval_split, **diagnostics}},
+              "warnings": [*(original.get("warnings") or []), *([warning] if warning else [])],
+              "calibrated_from": {"path": str(run_dir), "metrics_sha256": digest, "dev_split": dev_split}}
+    decoded = replace(tuned, model=model.options)
+    new_config = {**config, "run": decoded.to_dict(),
+                  "thresholds": {k: v for k, v in thresholds.items() if k != "dev_scores"}}
+    files = {
+        "metrics.json": json.dumps(result, indent=1) + "\n",
+        "config.json": json.dumps(new_config, indent=1) + "\n",
+        "predictions.jsonl": jsonl(prediction_records(evaluation, predictions)),
+        SUMMARY_FILE: json.dumps(summary(result, cfg.eval_split), indent=1) + "\n",
+    }
+    for name in ("steps.jsonl", "environment.json"):  # the training's, unchanged
+        if (run_dir / name).is_file():
+            files[name] = (run_dir / name).read_bytes()
+    from safetensors.torch import load_file
+
+    write_run_folder(Path(out), files, load_file(str(run_dir / "model.safetensors")), force=force)
+    return result
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--dev-split", required=True, help="The split of the run's dataset the thresholds are tuned on.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The new run folder (default: RUN_DIR-devthr); the original is never changed.")
+@click.option("--force", is_flag=True, help="Replace an existing erbench run folder at OUT.")
+@click.option("--allow-same-split", is_flag=True,
+              help="Allow a dev split that is also the run's eval split (optimistic scores; recorded, warned).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A params file (for data.custom datasets).")
+@friendly_errors
+def calibrate(run_dir, dev_split, data_root, out, force, allow_same_split, device, params_path) -> None:
+    """Tune a finished run's entity and relation thresholds on DEV_SPLIT (one forward pass, joint grid
+    0.05..0.95; ties go to the method's values) and write the re-decoded eval split as a new run folder."""
+    from erbench.calibrate import new_run_folder
+
+    target = new_run_folder(run_dir, out, force)
+    custom = (load_params(params_path).get("data") or {}).get("custom")
+    result = calibrate_run(run_dir, dev_split, data_root, target, force=force, allow_same_split=allow_same_split,
+                           device=device, custom=custom)
+    for warning in result["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    t, split, m = result["thresholds"], result["protocol"]["eval_split"], result["metrics"]
+    spec_scores = t["spec_scores"] or {}
+    console.print(
+        f"[bold]{result['run']['name']}[/] thresholds on {dev_split} ({t['metric']}, {t['search']} grid): "
+        f"entity {t['spec']['entity']} -> {t['entity']}"
+        + ("" if t["entity_searched"] else " (not used by these heads)")
+        + f", relation {t['spec']['relation']} -> {t['relation']}; dev {t['metric']} "
+        f"{spec_scores.get(t['metric'].split('/')[0], float('nan')):.2f} -> "
+        f"{t['chosen_scores'][t['metric'].split('/')[0]]:.2f}  |  {split}: NER {m[f'{split}/ner/micro_f1']:.2f}  "
+        f"RE {m[f'{split}/rel/micro_f1']:.2f}  RE+ {m[f'{split}/rel_strict/micro_f1']:.2f}  ->  {target}",
+        highlight=False, soft_wrap=True)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default=None, help="Default: the run's eval split.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@friendly_errors
+def diagnose(run_dir, split, data_root, device, params_path) -> None:
+    """Print (JSON) the entity score (sigmoid(z_id), or 1 - p(no entity) for SpERT heads) on gold,
+    near-miss and far spans of a split, from one forward pass of the run's checkpoint."""
+    from erbench.calibrate import score_split, span_diagnostics
+    from erbench.datasets.registry import resolve
+    from erbench.datasets.stage import load_split
+    from erbench.models.encoder import encode_documents
+    from erbench.runner import load_checkpoint
+    from erbench.train import pick_device
+
+    model, tokenizer, cfg, _, max_len = load_checkpoint(run_dir, device)
+    split = split or cfg.eval_split
+    spec = resolve(cfg.dataset, (load_params(params_path).get("data") or {}).get("custom"), data_root)
+    docs, _ = load_split(data_root, spec, spec.split_key(split, cfg.fold))
+    encoded, _ = encode_documents(tokenizer, docs, max_len, cfg.train.long_documents)
+    cache = score_split(model, encoded, tokenizer.pad_token_id, pick_device(device), cfg.train.eval_batch_size)
+    click.echo(json.dumps({"run": str(run_dir), "split": split, **span_diagnostics(cache, docs)}, indent=1))
