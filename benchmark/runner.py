@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from erbench import environment, scoring
-from erbench.config import ModelOptions, RunConfig, TrainOptions, from_dict
+from erbench.config import ConfigError, ModelOptions, RunConfig, TrainOptions, from_dict
 from erbench.datasets.load import Document, TypeInventory
 from erbench.datasets.registry import resolve
 from erbench.datasets.stage import load_split, staged_manifest
@@ -120,7 +120,10 @@ def threshold_split_check(cfg: RunConfig, data: RunData, data_root: Path, custom
         key = spec.split_key(split, cfg.fold) if split else None
         return sha.get(spec.splits[key].name) if key in spec.splits else None
 
-    test_sha = digest("test") if any(spec.split_key("test", cfg.fold) == k for k in spec.splits) else None
+    try:
+        test_sha = digest("test")
+    except ConfigError:  # a custom dataset without a test split
+        test_sha = None
     warning = check_dev_split(option, cfg.dev_split, cfg.eval_split, allow_same_split=cfg.train.thresholds_same_split,
                               dev_sha=digest(cfg.dev_split), test_sha=test_sha)
     check_not_in_train(option, data.dev or [], data.train, cfg.dev_split, cfg.train_split)

@@ -48,15 +48,17 @@ def test_card_lists_every_setting_and_negatives_per_method():
     assert values["git_commit"] == "0123456789abcdef-dirty"
     sig = protocol.signature(card, average="micro", n_seeds=3, n_folds=0)
     assert sig.startswith("conll04|enc:bert-base-cased|split:train_dev->test|ep:20|sel:last|avg:micro|"
-                          "no_overlap:no|neg:spert=100/100,spert_mt=120/120|bs:2|lr:5e-05|opt:adamw|span:10|seeds:3|"
+                          "no_overlap:no|neg:spert=100/100,spert_mt=120/120|bs:2|lr:5e-05|opt:adamw|span:10|"
+                          "thr:spec|seeds:3|"
                           "case:cased")
     assert values["optimizer"] == "adamw (torch.optim.AdamW)"  # these runs did not record it: made before it existed
+    assert values["thresholds"] == "SPEC"  # nor thresholds: the method's own values
     assert "|agg:mean|" in sig and sig.endswith("|git:0123456789ab-dirty")
 
 
 @pytest.mark.parametrize("key, value", [("train_split", "train"), ("eval_split", "dev"), ("epochs", 3),
                                         ("selected_epoch", "best"), ("no_overlapping", True), ("encoder", "minilm"),
-                                        ("max_span_size", 8), ("optimizer", "adamw_legacy")])
+                                        ("max_span_size", 8), ("optimizer", "adamw_legacy"), ("thresholds", "dev")])
 def test_mismatch_names_the_key_and_the_runs(key, value):
     runs = [record("spert", 1), record("spert", 2), record("spert_mt", 1, **{key: value})]
     (found,) = protocol.mismatches("conll04", runs)
