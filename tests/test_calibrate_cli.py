@@ -87,7 +87,7 @@ def test_calibrate_writes_a_new_run_folder_and_never_tunes_on_test(data_root, tm
     assert done.exit_code == 0, done.output
     assert "warning: thresholds tuned on 'dev' and scored on 'dev', the same split" in done.output
     new = tmp_path / "spert_mt-synthetic-s1-devthr"
-    assert f"-> {new}" in done.output.replace("\n", "")
+    assert f"->  {new}" in done.output.replace("\n", "")
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in run.iterdir()} == before
     metrics = json.loads((new / "metrics.json").read_text())
     assert metrics["run"]["method"] == "spert_mt+devthr" and metrics["run"]["base_method"] == "spert_mt"
