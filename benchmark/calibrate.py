@@ -76,7 +76,7 @@ class SplitScores:
             rows_np = rows.cpu().numpy()
             local = np.full(len(b.ent_doc), -1, dtype=np.int64)
             local[rows_np] = np.arange(len(rows_np))
-            row_conf = heads.entity_confidence(b.ent_out, rows, ent_type[rows]).cpu().numpy()
+            row_conf = heads.entity_confidence(b.ent_out, rows, ent_type[rows], opts).cpu().numpy()
             found: list[tuple[int, int, int, float]] = []
             if len(b.pair_head):
                 keep = (local[b.pair_head] >= 0) & (local[b.pair_tail] >= 0)
@@ -84,7 +84,7 @@ class SplitScores:
                     index = torch.as_tensor(np.flatnonzero(keep), device=rows.device)
                     sub = {k: v.index_select(0, index) for k, v in b.rel_out.items()}
                     pair_rows, rel_type = heads.decide_relations(sub, opts)
-                    conf = heads.relation_confidence(sub, pair_rows, rel_type).tolist()
+                    conf = heads.relation_confidence(sub, pair_rows, rel_type, opts).tolist()
                     kept_head, kept_tail = local[b.pair_head[keep]], local[b.pair_tail[keep]]
                     for p, t, c in zip(pair_rows.tolist(), rel_type.tolist(), conf):
                         found.append((int(kept_head[p]), int(kept_tail[p]), t, c))
