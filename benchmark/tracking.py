@@ -16,6 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from erbench.lock import file_lock
+
 DEFAULT_URI = "sqlite:///mlflow.db"
 ARTIFACTS = ("metrics.json", "summary.json", "config.json", "predictions.jsonl", "steps.jsonl", "environment.json")
 ENV_TAGS = ("python", "device_type", "cpu", "threads", "cuda", "cudnn", "gpu")  # tagged as env.<key>
@@ -74,8 +76,6 @@ def store_lock(uri: str):
     beside the database (`mlflow.db.lock`); other stores (an MLflow server) take many writers."""
     if not uri.startswith("sqlite:///"):
         return contextlib.nullcontext()
-    from erbench.grid.lock import file_lock
-
     db = Path(uri[len("sqlite:///"):])
     return file_lock(db.with_name(db.name + ".lock"), what=f"MLflow store {db}")
 

@@ -42,7 +42,8 @@ def test_set_needs_key_value():
 
 
 def test_a_params_file_in_the_working_directory_is_not_read_unless_named(tmp_path, monkeypatch):
-    from erbench.cli import build_run_config, load_params
+    from erbench.cli._common import load_params
+    from erbench.cli.train import build_run_config
 
     (tmp_path / "params.yaml").write_text("train: {lr: 1.0e-4}\n")
     monkeypatch.chdir(tmp_path)

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import yaml
 from erbench.grid.driver import GridOptions, run_grid
-from erbench.grid.lock import LockHeld, file_lock
 from erbench.grid.lockfile import LockWriter
 from erbench.grid.pipeline import Fingerprints, GridStage, dvc_stages, stale_names
 from erbench.grid.view import GridView
 from erbench.grid.worker import run_stage, scratch_argv
+from erbench.lock import LockHeld, file_lock
 from rich.console import Console
 
 DVC_YAML = """\

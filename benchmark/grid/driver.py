@@ -24,9 +24,9 @@ from pathlib import Path
 
 from erbench.grid.executors import make_executor
 from erbench.grid.land import STATE_DIR, Lander, deferred_sigint, tracking_settings
-from erbench.grid.lock import file_lock
 from erbench.grid.pipeline import TRAIN_GROUPS, Fingerprints, dvc_stages, grid_stage, stale_names
 from erbench.grid.worker import StageTask, node_tags, run_stage
+from erbench.lock import file_lock
 
 
 class GridError(RuntimeError):

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 from erbench import stats
+from erbench.report import analysis_render as extra
 from erbench.report.tables import (
     Column,
     ReportTables,
@@ -25,37 +26,11 @@ from erbench.report.tables import (
     method_name,
     min_pairs,
 )
-
-# per baseline in order: (LaTeX better, LaTeX worse, text better, text worse)
-MARKERS = (("\\dagger", "\\ddagger", "†", "‡"), ("\\S", "\\P", "§", "¶"),
-           ("\\star", "\\diamond", "⋆", "⋄"), ("\\ast", "\\circ", "*", "∘"))
-DIGITS = 2
-
-_LATEX_SPECIALS = {
-    "\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_", "{": "\\{",
-    "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}", "<": "$<$", ">": "$>$", "|": "$|$",
-}
-
-
-def latex_escape(text: str) -> str:
-    """Plain text for LaTeX's text mode (OT1-safe: no T1-only glyphs)."""
-    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
-
-
-def markdown_escape(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+from erbench.report.text import DIGITS, MARKERS, format_p, latex_escape
 
 
 def _num(x: float) -> str:
     return f"{x:.{DIGITS}f}"
-
-
-def format_p(p: float | None) -> str:
-    if p is None or math.isnan(p):
-        return "–"
-    if p == 0:
-        return "0"
-    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
 
 
 def marker_legend(tables: ReportTables) -> list[tuple[str, str, str, str, str]]:
@@ -225,9 +200,7 @@ def latex_note(tables: ReportTables, analysis=None) -> str:
         text.append(f"{latex_escape(_test_phrase(tables)[:1].upper() + _test_phrase(tables)[1:])}, Holm-corrected "
                     f"over {latex_escape(_holm_phrase(tables))}.")
     if analysis is not None:
-        from erbench.report.analysis_render import seeds_phrase
-
-        phrase = seeds_phrase(tables, analysis)
+        phrase = extra.seeds_phrase(tables, analysis)
         text += [latex_escape(phrase)] if phrase else []
     sigs = "; ".join(_latex_signature(info.signature) for info in tables.datasets.values())
     text.append(f"Protocol: {sigs}.")
@@ -425,8 +398,6 @@ def _comparison_rows(tables: ReportTables, results: tuple[Result, ...], analysis
 
 def render_markdown(tables: ReportTables, title: str | None = None, analysis=None) -> str:
     """results.md: the main table, its protocol, comparisons and, given an Analysis, every analysis section."""
-    from erbench.report import analysis_render as extra
-
     best = best_means(tables, DIGITS)
     alpha = tables.settings["alpha"]
     lines = [f"# {title or 'Entity and relation extraction results'}", ""]
@@ -557,8 +528,6 @@ def stats_dict(tables: ReportTables, analysis=None) -> dict:
         "runs": runs,
     }
     if analysis is not None:
-        from erbench.report.analysis_render import analysis_json
-
-        out.update(analysis_json(tables, analysis))
+        out.update(extra.analysis_json(tables, analysis))
         out["warnings"] = list(dict.fromkeys([*tables.warnings, *tables.docs.notes, *analysis.notes]))
     return jsonable(out)

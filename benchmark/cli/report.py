@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from erbench.cli import console, friendly_errors
-from erbench.config import ConfigError
+from erbench.cli._common import console, friendly_errors, load_params
+from erbench.config import ConfigError, report_options
 
 
 def _averages(values: tuple[str, ...]) -> dict[str, str]:
@@ -70,9 +70,6 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
     published = []
     label = latex_label(title) if title else None
     if params_path is not None:
-        from erbench.cli import load_params
-        from erbench.config import report_options
-
         params = load_params(params_path)
         options, published = report_options(params, str(params_path))
         settings = params.get("report") or {}

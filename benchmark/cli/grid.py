@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import click
-from erbench.cli import _quiet, console, friendly_errors
+from erbench.cli._common import console, friendly_errors, is_quiet
 
 
 @click.group()
@@ -46,16 +46,16 @@ def grid_run(ctx, engine, address, gpus_per_run, cpus_per_run, max_retries, only
              scratch, repro, commit_every) -> None:
     """Submit every stale train stage of dvc.yaml, one task each; commit what finishes; then `dvc repro`."""
     from erbench.grid.driver import GridError, GridOptions, run_grid
-    from erbench.grid.lock import LockHeld
     from erbench.grid.pipeline import PipelineError
     from erbench.grid.view import GridView
+    from erbench.lock import LockHeld
 
     root = Path.cwd()
     if not (root / "dvc.yaml").is_file():
         raise click.UsageError("run `erbench grid run` in the checkout's root (where dvc.yaml is)")
     opts = GridOptions(root, engine, address, cpus_per_run, gpus_per_run, max_retries, only, workers, weights,
                        worker_root, scratch, repro, commit_every)
-    live = console.is_terminal and not _quiet(ctx)
+    live = console.is_terminal and not is_quiet(ctx)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         with GridView(console, live) as view:

@@ -1,0 +1,89 @@
+"""What every command shares: the stderr console, --quiet, the error boundary and the params reader.
+
+A leaf of the CLI package: it imports no command module, and no library module imports it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+import yaml
+from erbench.config import ConfigError
+from rich.console import Console
+
+console = Console(stderr=True)
+DATA_ROOT = Path("data")
+
+
+def is_quiet(ctx: click.Context) -> bool:
+    """--quiet on the root command, or CI=true."""
+    return bool((ctx.find_root().obj or {}).get("quiet")) or os.environ.get("CI", "").lower() == "true"
+
+
+def quiet_third_party() -> None:
+    """--quiet / CI=true: no progress bars or INFO lines from transformers, huggingface_hub, MLflow and
+    alembic (also in subprocesses, through the environment); their warnings still reach stderr."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "warning")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    for name in ("mlflow", "alembic", "transformers", "huggingface_hub", "ray"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if "transformers" in sys.modules:  # already imported: its progress switch was read at import time
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
+def warn(message: str) -> None:
+    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def friendly_errors(func):
+    """Turn the project's input errors into one red line and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from erbench.datasets.load import DataError
+        from erbench.datasets.stage import StageError
+        from erbench.models.encoder import EncoderError, LongDocumentError
+
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, DataError, StageError, LongDocumentError, EncoderError, FileNotFoundError,
+                ValueError) as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: nothing half-written was left behind[/]")
+            sys.exit(130)
+
+    return wrapper
+
+
+def load_params(path: Path | None) -> dict:
+    """Read a params file only when one is named: a params.yaml that merely sits in the working
+    directory never changes a run silently (dvc.yaml's stages pass `--params params.yaml`)."""
+    if path is None:
+        return {}
+    try:
+        params = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: params file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return params
+
+
+# options several commands take
+data_root_option = click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT,
+                                show_default=True, help="Where `erbench data stage` put the datasets.")
+params_option = click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path),
+                             default=None, help="A params file; none is read unless named.")

@@ -1,0 +1,126 @@
+"""`erbench train`: one run from the method registry, params and flags into a run folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from erbench.cli._common import DATA_ROOT, console, friendly_errors, is_quiet, load_params
+from erbench.config import ConfigError, RunConfig, TrainOptions, apply_overrides, split_overrides
+
+PROTOCOL_KEYS = {"train_split", "eval_split", "dev_split", "no_overlapping", "encoder"}
+
+
+def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
+                     params: dict, data_root: Path | None = None) -> RunConfig:
+    """RunConfig from the method registry, then params (`train`, `methods.M`, `protocol.D`), then flags and --set.
+
+    Split flags left unset take the dataset's protocol from params (e.g. CoNLL04: train_dev -> test),
+    else train -> test with per-epoch dev scores; `no_overlapping` defaults to the dataset's
+    literature setting (ADE) and is always written to the run's config.
+    """
+    from erbench.config import from_dict
+    from erbench.datasets.registry import resolve
+    from erbench.models.registry import load_plugins, method_options
+
+    load_plugins(params)  # params methods_include and the erbench.methods entry points, before any name is resolved
+    spec = resolve(dataset, (params.get("data") or {}).get("custom"), data_root)
+    overrides = split_overrides(sets)
+    model_keys = set(RunConfig.__dataclass_fields__["model"].default_factory().__dataclass_fields__)
+    train_keys = set(TrainOptions.__dataclass_fields__)
+    unknown = sorted(set(overrides) - model_keys - train_keys)
+    if unknown:
+        raise ConfigError(f"--set: unknown key '{unknown[0]}' (model options: {', '.join(sorted(model_keys))}; "
+                          f"train options: {', '.join(sorted(train_keys))})")
+    method_params = (params.get("methods") or {}).get(method) or {}
+    options = method_options(method, method_params)
+    options = apply_overrides(options, {k: v for k, v in overrides.items() if k in model_keys}, "--set")
+    proto = (params.get("protocol") or {}).get(dataset) or {}
+    bad = sorted(set(proto) - PROTOCOL_KEYS)
+    if bad:
+        valid = ", ".join(sorted(PROTOCOL_KEYS))
+        raise ConfigError(f"params protocol.{dataset}: unknown key '{bad[0]}' (valid: {valid})")
+    train = from_dict(TrainOptions, params.get("train") or {}, "params train")
+    train_over = {k: v for k, v in overrides.items() if k in train_keys}
+    if proto.get("encoder"):  # the papers use a different encoder per dataset
+        train_over.setdefault("encoder", proto["encoder"])
+    if encoder:
+        train_over["encoder"] = encoder
+    if epochs is not None:
+        if epochs < 1:
+            raise ConfigError(f"--epochs: must be >= 1, got {epochs}")
+        train_over["epochs"] = epochs
+    train = apply_overrides(train, train_over, "--set")
+    train_split = train_split or proto.get("train_split", "train")
+    eval_split = eval_split or proto.get("eval_split", "test")
+    dev_split = dev_split or proto.get("dev_split", "none" if spec.folds else "dev")
+    no_overlapping = proto.get("no_overlapping", spec.no_overlapping)
+    if spec.folds and fold is None:
+        raise ConfigError(f"--fold: dataset {dataset} has {spec.folds} folds; give --fold 0..{spec.folds - 1}")
+    if dev_split in ("none", None):
+        dev_split = None
+    for split in (train_split, eval_split, dev_split):
+        if split is not None:
+            spec.split_key(split, fold)  # fails early, naming the dataset's splits
+    return RunConfig(dataset, method, seed, fold, train_split, eval_split, dev_split, bool(no_overlapping),
+                     options, train)
+
+
+@click.command()
+@click.option("--dataset", required=True, help="A staged dataset name (conll04, scierc, ade, synthetic, custom).")
+@click.option("--fold", type=int, default=None, help="Fold index for k-fold datasets (ADE: 0..9).")
+@click.option("--method", required=True, help="A registered method (see `erbench methods`).")
+@click.option("--seed", type=int, required=True)
+@click.option("--encoder", default=None, help="Encoder alias, local path or hub name (default: minilm).")
+@click.option("--epochs", type=int, default=None)
+@click.option("--train-split", default=None, help="Default: params protocol, else train.")
+@click.option("--eval-split", default=None, help="Default: params protocol, else test.")
+@click.option("--dev-split", default=None,
+              help="Per-epoch dev scores; 'none' to skip. Default: params protocol, else dev.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a model or train option.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Replace an existing run folder at OUT (never a folder erbench did not "
+                                           "write as a run folder).")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A params file (train options, methods.M overrides, protocol.D); none is read unless named.")
+@click.option("--track/--no-track", default=None,
+              help="Log the finished run to MLflow (default: params tracking.enabled, else off).")
+@click.option("--mlflow-uri", default=None, help="Tracking URI (else $MLFLOW_TRACKING_URI, params, sqlite:///mlflow.db).")
+@click.pass_context
+@friendly_errors
+def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_split, dev_split, sets, out, force,
+          data_root, params_path, track, mlflow_uri) -> None:
+    """Train one run and write OUT/metrics.json, predictions.jsonl, config.json, model.safetensors."""
+    from erbench.files import check_output_folder
+    from erbench.models.encoder import check_encoder
+    from erbench.progress import Progress
+    from erbench.runner import execute_run
+
+    check_output_folder(out, force=force, kind="run")  # before the training, not after it
+    params = load_params(params_path)
+    cfg = build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
+                           params, data_root)
+    check_encoder(cfg.train.encoder)
+    with Progress(enabled=not is_quiet(ctx)) as progress:
+        result = execute_run(cfg, data_root, out, custom=(params.get("data") or {}).get("custom"),
+                             progress=progress, force=force)
+    for warning in result["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    m, t = result["metrics"], result["timing"]
+    split = cfg.eval_split
+    console.print(
+        f"[bold]{cfg.run_name}[/] {split}: NER {m[f'{split}/ner/micro_f1']:.2f}  RE {m[f'{split}/rel/micro_f1']:.2f}  "
+        f"RE+ {m[f'{split}/rel_strict/micro_f1']:.2f} (micro F1)  |  {t['seconds_per_epoch']:.1f} s/epoch, "
+        f"{t['train_sentences_per_s']:.1f} sent/s  ->  {out}", soft_wrap=True, highlight=False,
+    )
+    tracking = params.get("tracking") or {}
+    no_tracking = os.environ.get("ERBENCH_NO_TRACKING") == "1"  # set by `erbench grid run` workers: the driver logs
+    if (track if track is not None else bool(tracking.get("enabled", False))) and not no_tracking:
+        from erbench.tracking import log_run, resolve_uri
+
+        uri = resolve_uri(mlflow_uri, tracking.get("uri"))
+        experiment = tracking.get("experiment") or params.get("suite") or "erbench"
+        run_id = log_run(out, uri=uri, experiment=experiment, extra_tags={"suite": str(params.get("suite", ""))})
+        console.print(f"logged to MLflow ({uri}, experiment {experiment}): run {run_id}")
