@@ -18,6 +18,7 @@ from erbench.config import ModelOptions, RunConfig, TrainOptions, from_dict
 from erbench.datasets.load import Document, TypeInventory
 from erbench.datasets.registry import resolve
 from erbench.datasets.stage import load_split, staged_manifest
+from erbench.errors import UserInputError
 from erbench.models.encoder import EncodingReport, encode_documents, encoder_max_length, load_encoder
 from erbench.models.registry import interpretation
 from erbench.models.spert import SpanRelationModel
@@ -160,7 +161,9 @@ def load_checkpoint(run_dir: Path, device: str = "auto"):
     run_dir = Path(run_dir)
     weights = run_dir / "model.safetensors"
     if not weights.is_file():
-        raise FileNotFoundError(f"{weights}: no model weights in this run folder (was save_weights off?)")
+        raise UserInputError(f"{weights}: no model weights in this run folder (was save_weights off?)")
+    if not (run_dir / "config.json").is_file():
+        raise UserInputError(f"{run_dir}: no config.json; not a run folder written by `erbench train`")
     config = json.loads((run_dir / "config.json").read_text())
     raw = dict(config["run"])
     raw["model"] = from_dict(ModelOptions, raw["model"], f"{run_dir}/config.json: model")

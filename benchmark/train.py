@@ -24,6 +24,7 @@ import torch
 from erbench import scoring
 from erbench.config import RunConfig
 from erbench.datasets.load import Document, TypeInventory
+from erbench.errors import UserInputError
 from erbench.files import write_folder_atomic
 from erbench.models.collate import collate_train
 from erbench.models.encoder import EncodedDocument, encode_documents, encoder_max_length, load_encoder
@@ -56,7 +57,7 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{name}' was asked for, but CUDA is not available")
+        raise UserInputError(f"device '{name}' was asked for, but CUDA is not available")
     return torch.device(name)
 
 
@@ -195,7 +196,7 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
     stats = loss_statistics(model, train_enc, device)
     steps_per_epoch = len(train_enc) // tcfg.batch_size
     if steps_per_epoch == 0:
-        raise ValueError(f"train split has {len(train_enc)} documents, fewer than batch_size={tcfg.batch_size}")
+        raise UserInputError(f"train split has {len(train_enc)} documents, fewer than batch_size={tcfg.batch_size}")
     total = steps_per_epoch * tcfg.epochs
     optimizer = make_optimizer(model, tcfg.optimizer, tcfg.lr, tcfg.weight_decay)
     from transformers import get_linear_schedule_with_warmup

@@ -14,6 +14,8 @@ from pathlib import Path
 import click
 import yaml
 from erbench.config import ConfigError
+from erbench.config import ConfigError
+from erbench.errors import ErbenchError
 from rich.console import Console
 
 console = Console(stderr=True)
@@ -44,24 +46,32 @@ def warn(message: str) -> None:
     console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exception types that are the project's own: erbench's, and the model package's encoder errors
+    (looked up only when a command has imported the encoder, which keeps `erbench --help` light)."""
+    errors: list[type[BaseException]] = [ErbenchError, ConfigError]  # ConfigError: the model package's own
+    encoder = sys.modules.get("erbench.models.encoder")
+    if encoder is not None:
+        errors += [encoder.EncoderError, encoder.LongDocumentError]
+    return tuple(errors)
+
+
 def friendly_errors(func):
-    """Turn the project's input errors into one red line and exit status 2."""
+    """Turn the project's own errors into one red line and their exit status (2 for bad input); any
+    other exception is a bug and keeps its traceback."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from erbench.datasets.load import DataError
-        from erbench.datasets.stage import StageError
-        from erbench.models.encoder import EncoderError, LongDocumentError
-
         try:
             return func(*args, **kwargs)
-        except (ConfigError, DataError, StageError, LongDocumentError, EncoderError, FileNotFoundError,
-                ValueError) as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            sys.exit(2)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: nothing half-written was left behind[/]")
             sys.exit(130)
+        except Exception as exc:
+            if not isinstance(exc, user_errors()):
+                raise
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(getattr(exc, "exit_code", 2))
 
     return wrapper
 

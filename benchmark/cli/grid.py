@@ -45,10 +45,8 @@ def grid() -> None:
 def grid_run(ctx, engine, address, gpus_per_run, cpus_per_run, max_retries, only, workers, weights, worker_root,
              scratch, repro, commit_every) -> None:
     """Submit every stale train stage of dvc.yaml, one task each; commit what finishes; then `dvc repro`."""
-    from erbench.grid.driver import GridError, GridOptions, run_grid
-    from erbench.grid.pipeline import PipelineError
+    from erbench.grid.driver import GridOptions, run_grid
     from erbench.grid.view import GridView
-    from erbench.lock import LockHeld
 
     root = Path.cwd()
     if not (root / "dvc.yaml").is_file():
@@ -57,13 +55,9 @@ def grid_run(ctx, engine, address, gpus_per_run, cpus_per_run, max_retries, only
                        worker_root, scratch, repro, commit_every)
     live = console.is_terminal and not is_quiet(ctx)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    try:
-        with GridView(console, live) as view:
-            summary = run_grid(opts, view)
-            view.summary(summary)
-    except (GridError, LockHeld, PipelineError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+    with GridView(console, live) as view:  # GridError, LockHeld, PipelineError: friendly_errors, exit 2
+        summary = run_grid(opts, view)
+        view.summary(summary)
     if summary.interrupted:
         sys.exit(130)
     if not summary.ok:

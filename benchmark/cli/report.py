@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from erbench.cli._common import console, friendly_errors, load_params
 from erbench.config import ConfigError, report_options
+from erbench.errors import UserInputError
 
 
 def _averages(values: tuple[str, ...]) -> dict[str, str]:
@@ -89,7 +90,7 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
         where = f"{params_path}: report"
         names = settings.get("display_names") or None
         if names is not None and not isinstance(names, dict):
-            raise ValueError(f"{where}.display_names: expected a mapping of method id to printed name, got {names!r}")
+            raise ConfigError(f"{where}.display_names: expected a mapping of method id to printed name, got {names!r}")
         display_names([], names, f"{where}.display_names")  # the keys and names, before any work
         latex = latex_options(settings.get("latex"), f"{where}.latex")
         if not title and params.get("suite"):
@@ -97,7 +98,7 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
         dirs = grid_run_dirs(params, dirs[0])
     for folder in dirs:
         if not folder.exists():
-            raise FileNotFoundError(f"{folder}: no such folder of runs")
+            raise UserInputError(f"{folder}: no such folder of runs")
     check_output_folder(out, force=force, kind="report")
     check_names(dirs, baselines, _averages(averages))
     result = write_report_folder(out, dirs, baselines=tuple(baselines) or ("spert", "spert_mt"), alpha=alpha,
@@ -176,6 +177,6 @@ def grid_run_dirs(params: dict, root: Path) -> list[Path]:
                     dirs.append(root / "sweep" / f"{m}-{d}-n{n}-s{s}")
     missing = [str(p) for p in dirs if not (p / "metrics.json").is_file()]
     if missing:
-        raise FileNotFoundError(f"{len(missing)} run(s) of the params grid have no metrics.json, e.g. {missing[0]}; "
+        raise UserInputError(f"{len(missing)} run(s) of the params grid have no metrics.json, e.g. {missing[0]}; "
                                 "run `dvc repro` (or train them) first")
     return dirs

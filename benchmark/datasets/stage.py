@@ -17,13 +17,16 @@ from pathlib import Path
 
 from erbench.datasets.load import DataError, Document, TypeInventory, load_documents, load_types
 from erbench.datasets.registry import DatasetFile, DatasetSpec
+from erbench.errors import ErbenchError
 from erbench.files import make_temp_folder, replace_folder
 
 MANIFEST = "STAGED.json"
 
 
-class StageError(RuntimeError):
+class StageError(ErbenchError, RuntimeError):
     """Staging failed; the message names the file and the reason."""
+
+    exit_code = 2
 
 
 def sha256_of(path: Path) -> str:

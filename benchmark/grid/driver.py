@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from erbench.errors import ErbenchError
 from erbench.grid.executors import make_executor
 from erbench.grid.land import STATE_DIR, Lander, deferred_sigint, tracking_settings
 from erbench.grid.pipeline import TRAIN_GROUPS, Fingerprints, dvc_stages, grid_stage, stale_names
@@ -29,8 +30,10 @@ from erbench.grid.worker import StageTask, node_tags, run_stage
 from erbench.lock import file_lock
 
 
-class GridError(RuntimeError):
+class GridError(ErbenchError, RuntimeError):
     """The grid could not be run (a dvc command failed, another driver holds the lock, ...)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

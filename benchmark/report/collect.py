@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from erbench.datasets.load import Document, TypeInventory, parse_documents, parse_types
+from erbench.errors import UserInputError
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 CONFIG_FILE = "config.json"
 
 
-class RunError(ValueError):
+class RunError(UserInputError):
     """A run folder the report cannot use; the message names the file."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 from erbench import stats
+from erbench.errors import UserInputError
 from erbench.report import analysis_render as extra
 from erbench.report.tables import (
     Column,
@@ -36,7 +37,7 @@ def _num(x: float) -> str:
 def marker_legend(tables: ReportTables) -> list[tuple[str, str, str, str, str]]:
     """(baseline, latex better, latex worse, text better, text worse) for each baseline's table."""
     if len(tables.results) > len(MARKERS):
-        raise ValueError(f"at most {len(MARKERS)} baselines can be marked in one table, got {len(tables.results)}")
+        raise UserInputError(f"at most {len(MARKERS)} baselines can be marked in one table, got {len(tables.results)}")
     return [(b, *MARKERS[i]) for i, b in enumerate(tables.results)]
 
 
@@ -153,19 +154,19 @@ def latex_options(raw: Any = None, where: str = "report.latex") -> dict:
     """
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected a mapping with float / signature / label, got {raw!r}")
+        raise UserInputError(f"{where}: expected a mapping with float / signature / label, got {raw!r}")
     unknown = sorted(set(raw) - {"float", "signature", "label"})
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} (known: float, signature, label)")
+        raise UserInputError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} (known: float, signature, label)")
     out = {"float": raw.get("float", "auto"), "signature": raw.get("signature", "note"), "label": raw.get("label")}
     if out["float"] not in LATEX_FLOATS:
-        raise ValueError(f"{where}.float: expected one of {', '.join(LATEX_FLOATS)}, got {out['float']!r}")
+        raise UserInputError(f"{where}.float: expected one of {', '.join(LATEX_FLOATS)}, got {out['float']!r}")
     if out["signature"] not in LATEX_SIGNATURES:
-        raise ValueError(f"{where}.signature: expected one of {', '.join(LATEX_SIGNATURES)}, got "
+        raise UserInputError(f"{where}.signature: expected one of {', '.join(LATEX_SIGNATURES)}, got "
                          f"{out['signature']!r}")
     if out["label"] is not None and (not isinstance(out["label"], str) or not out["label"].strip()
                                      or any(c in out["label"] for c in "{}\\%# ")):
-        raise ValueError(f"{where}.label: expected a LaTeX label such as tab:results, got {out['label']!r}")
+        raise UserInputError(f"{where}.label: expected a LaTeX label such as tab:results, got {out['label']!r}")
     return out
 
 

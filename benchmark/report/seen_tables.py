@@ -20,6 +20,7 @@ from pathlib import Path
 from erbench import stats
 from erbench.analysis import seen
 from erbench.analysis.seeds import PowerRow, power_row
+from erbench.errors import UserInputError
 from erbench.report.collect import RunRecord
 from erbench.report.tables import ReportTables, Unit, Verdict, per_seed_means, per_seed_units
 from erbench.scoring import scores_from_counts
@@ -76,7 +77,7 @@ def _indexes(tables: ReportTables, dataset: str, data_root: Path, custom: Mappin
 
     spec = resolve(dataset, dict(custom or {}), data_root)
     if spec is None:
-        raise ValueError(f"dataset {dataset} is not registered (built-in or params data.custom)")
+        raise UserInputError(f"dataset {dataset} is not registered (built-in or params data.custom)")
     manifest = staged_manifest(data_root, dataset)
     out = {}
     for (d, _), by_unit in tables.runs.items():
@@ -89,7 +90,7 @@ def _indexes(tables: ReportTables, dataset: str, data_root: Path, custom: Mappin
             recorded = ((rec.data or {}).get("sha256") or {}).get(file)
             staged = (manifest.get("sha256") or {}).get(file)
             if recorded and staged and recorded != staged:
-                raise ValueError(f"staged {file} (sha256 {staged[:12]}) is not the file {rec.label} was trained on "
+                raise UserInputError(f"staged {file} (sha256 {staged[:12]}) is not the file {rec.label} was trained on "
                                  f"(sha256 {recorded[:12]})")
             if key not in out:
                 docs, types = load_split(data_root, spec, spec.split_key(split, rec.fold))
