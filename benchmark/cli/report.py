@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from erbench import runfolder
 from erbench.cli._common import console, friendly_errors, load_params
 from erbench.config import ConfigError, report_options
 from erbench.errors import UserInputError
@@ -175,7 +176,7 @@ def grid_run_dirs(params: dict, root: Path) -> list[Path]:
                     if f"{m}-{d}-s{s}" in main and opts.neg_entity_count == n == opts.neg_relation_count:
                         continue
                     dirs.append(root / "sweep" / f"{m}-{d}-n{n}-s{s}")
-    missing = [str(p) for p in dirs if not (p / "metrics.json").is_file()]
+    missing = [str(p) for p in dirs if not (p / runfolder.METRICS).is_file()]
     if missing:
         raise UserInputError(f"{len(missing)} run(s) of the params grid have no metrics.json, e.g. {missing[0]}; "
                                 "run `dvc repro` (or train them) first")

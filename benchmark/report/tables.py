@@ -34,6 +34,7 @@ from erbench.analysis import protocol
 from erbench.errors import UserInputError
 from erbench.report.collect import RunRecord
 from erbench.report.documents import RunDocs
+from erbench.runfolder import METRICS
 
 SETTINGS = (("ner", "NER"), ("rel", "RE"), ("rel_strict", "RE+"))
 DEFAULT_AVERAGE = {"ade": "macro"}  # SPEC 3: ADE's headline is macro; every other dataset micro
@@ -220,8 +221,8 @@ def value_matrix(records: Sequence[RunRecord], metric_average: Mapping[str, str]
         for setting, _ in SETTINGS:
             metric = f"{split}/{setting}/{averages[rec.dataset]}_f1"
             if metric not in rec.metrics:
-                raise UserInputError(f"{rec.path / 'metrics.json'}: no metric '{metric}' among its "
-                                 f"{len(rec.metrics)} metrics")
+                raise UserInputError(f"{rec.path / METRICS}: no metric '{metric}' among its "
+                                     f"{len(rec.metrics)} metrics")
             rows.append({"dataset": rec.dataset, "method": rec.method, "seed": rec.seed, "fold": rec.fold,
                          "metric": metric, "setting": setting, "value": rec.metrics[metric],
                          "neg_entity_count": rec.negatives[0], "neg_relation_count": rec.negatives[1],
