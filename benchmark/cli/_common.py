@@ -1,4 +1,4 @@
-"""What every command shares: the stderr console, --quiet, the error boundary and the params reader.
+"""What every command shares: the stderr console, --quiet and the error boundary.
 
 A leaf of the CLI package: it imports no command module, and no library module imports it.
 """
@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 
 import click
-import yaml
-from erbench.config import ConfigError
 from erbench.config import ConfigError
 from erbench.errors import ErbenchError
 from rich.console import Console
@@ -76,24 +74,12 @@ def friendly_errors(func):
     return wrapper
 
 
-def load_params(path: Path | None) -> dict:
-    """Read a params file only when one is named: a params.yaml that merely sits in the working
-    directory never changes a run silently (dvc.yaml's stages pass `--params params.yaml`)."""
-    if path is None:
-        return {}
-    try:
-        params = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: params file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(params, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return params
-
-
 # options several commands take
 data_root_option = click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT,
-                                show_default=True, help="Where `erbench data stage` put the datasets.")
-params_option = click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path),
-                             default=None, help="A params file; none is read unless named.")
+                                show_default=True)
+
+
+def params_option(help: str | None = None):
+    """--params FILE: none is read unless named."""
+    return click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help=help)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import click
-from erbench.cli._common import DATA_ROOT, console, friendly_errors
+from erbench.cli._common import console, data_root_option, friendly_errors
 from rich.console import Console
 from rich.table import Table
 
@@ -22,7 +22,7 @@ from rich.table import Table
 @click.option("--threads", type=int, default=0, help="torch threads (0: torch's default).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True)
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@data_root_option
 @click.option("--checkpoint", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="A trained run folder of this method: inference then decodes a trained model.")
 @click.option("--optimizer", type=click.Choice(["adamw_legacy", "adamw"]), default=None,

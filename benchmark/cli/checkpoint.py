@@ -6,17 +6,18 @@ import json
 from pathlib import Path
 
 import click
-from erbench.cli._common import DATA_ROOT, console, friendly_errors, is_quiet, load_params
+from erbench.cli._common import console, data_root_option, friendly_errors, is_quiet, params_option
+from erbench.params import read_params
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--split", default="test", show_default=True, help="Split of the run's dataset to score.")
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@data_root_option
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the metrics (JSON) here instead of printing them.")
-@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@params_option()
 @click.pass_context
 @friendly_errors
 def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: Path | None, params_path) -> None:
@@ -30,7 +31,7 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
     from erbench.train import pick_device
 
     model, tokenizer, cfg, types, max_len = load_checkpoint(run_dir, device)
-    spec = resolve(cfg.dataset, (load_params(params_path).get("data") or {}).get("custom"), data_root)
+    spec = resolve(cfg.dataset, read_params(params_path).data.custom, data_root)
     docs, _ = load_split(data_root, spec, spec.split_key(split, cfg.fold))
     encoded, encoding = encode_documents(tokenizer, docs, max_len, cfg.train.long_documents)
     if encoding.warning(split):

@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 import click
-from erbench.cli._common import DATA_ROOT, console, friendly_errors, load_params
+from erbench.cli._common import console, data_root_option, friendly_errors, params_option
 from erbench.config import ConfigError
+from erbench.params import read_params
 from rich.console import Console
 
 
@@ -22,28 +23,22 @@ def data() -> None:
 @click.option("--mirror", type=click.Path(file_okay=False, path_type=Path),
               help="Local directory holding the files (NAME/FILE or FILE); else $ERBENCH_DATA_MIRROR, "
                    "params data.mirror, or the canonical URLs.")
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
-@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="params.yaml with data.custom datasets and data.synthetic settings.")
+@data_root_option
+@params_option("params.yaml with data.custom datasets and data.synthetic settings.")
 @friendly_errors
 def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Path | None) -> None:
     """Copy or download dataset NAME into DATA_ROOT/raw/NAME, verify sha256 and validate it."""
     from erbench.datasets.registry import resolve
     from erbench.datasets.stage import stage_dataset
-    from erbench.datasets.synthetic import SyntheticConfig
 
-    params = load_params(params_path).get("data", {}) or {}
-    spec = resolve(name, params.get("custom"))  # a custom name that shadows a built-in is an error
+    data = read_params(params_path).data
+    spec = resolve(name, data.custom)  # a custom name that shadows a built-in is an error
     source = "--mirror"
     if mirror is None and os.environ.get("ERBENCH_DATA_MIRROR"):
         mirror, source = Path(os.environ["ERBENCH_DATA_MIRROR"]), "$ERBENCH_DATA_MIRROR"
-    elif mirror is None and params.get("mirror"):
-        mirror, source = Path(params["mirror"]), "params data.mirror"
-    from erbench.config import from_dict
-
-    synthetic = None
-    if spec.generated:  # only the generated corpus reads data.synthetic
-        synthetic = from_dict(SyntheticConfig, params.get("synthetic") or {}, "params data.synthetic")
+    elif mirror is None and data.mirror:
+        mirror, source = Path(data.mirror), "params data.mirror"
+    synthetic = data.synthetic if spec.generated else None  # only the generated corpus reads data.synthetic
     if mirror is not None and not mirror.is_dir() and not spec.generated:
         raise ConfigError(f"{source}: {mirror} is not a directory")
     target = stage_dataset(spec, data_root, mirror=mirror, synthetic=synthetic)
@@ -55,10 +50,10 @@ def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Pat
 
 @data.command("stats")
 @click.argument("name")
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@data_root_option
 @click.option("--max-span-size", type=int, default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@params_option()
 @friendly_errors
 def data_stats(name: str, data_root: Path, max_span_size: int, as_json: bool, params_path: Path | None) -> None:
     """Per-split counts, overlaps, wide entities, duplicate relations and negative:positive ratios."""
@@ -66,7 +61,7 @@ def data_stats(name: str, data_root: Path, max_span_size: int, as_json: bool, pa
     from erbench.datasets.stage import load_split
     from erbench.datasets.stats import render_stats, split_stats
 
-    spec = resolve(name, (load_params(params_path).get("data", {}) or {}).get("custom"), data_root)
+    spec = resolve(name, read_params(params_path).data.custom, data_root)
     result = {}
     for split in spec.splits:
         docs, types = load_split(data_root, spec, split)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from erbench.cli._common import console, friendly_errors, is_quiet
+from erbench.params import read_params
 
 
 @click.group()
@@ -51,8 +52,10 @@ def grid_run(ctx, engine, address, gpus_per_run, cpus_per_run, max_retries, only
     root = Path.cwd()
     if not (root / "dvc.yaml").is_file():
         raise click.UsageError("run `erbench grid run` in the checkout's root (where dvc.yaml is)")
+    params_file = root / "params.yaml"  # the file dvc.yaml's stages name; the driver logs with its tracking
+    params = read_params(params_file if params_file.is_file() else None, sections=("suite", "tracking"))
     opts = GridOptions(root, engine, address, cpus_per_run, gpus_per_run, max_retries, only, workers, weights,
-                       worker_root, scratch, repro, commit_every)
+                       worker_root, scratch, repro, commit_every, params)
     live = console.is_terminal and not is_quiet(ctx)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     with GridView(console, live) as view:  # GridError, LockHeld, PipelineError: friendly_errors, exit 2

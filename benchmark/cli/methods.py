@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from erbench.cli._common import friendly_errors, load_params
+from erbench.cli._common import friendly_errors
+from erbench.params import read_params
 
 
 @click.command()
@@ -16,7 +17,7 @@ def methods(params_path: Path | None) -> None:
     """List the registered methods (built in, from entry points and from params methods_include)."""
     from erbench.models.registry import METHODS, load_plugins
 
-    load_plugins(load_params(params_path))
+    load_plugins(read_params(params_path).plugins())
     for method in METHODS.values():
         opts = ", ".join(f"{k}={v}" for k, v in method.options.items()) or "SpERT defaults"
         click.echo(f"{method.name}: {method.description}\n    {opts}")

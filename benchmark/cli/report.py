@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 from erbench import runfolder
-from erbench.cli._common import console, friendly_errors, load_params
-from erbench.config import ConfigError, report_options
+from erbench.cli._common import console, friendly_errors
+from erbench.config import ConfigError, run_name
 from erbench.errors import UserInputError
+from erbench.params import Params, read_params
 
 
 def _averages(values: tuple[str, ...]) -> dict[str, str]:
@@ -64,7 +65,7 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
     """Compare methods over seeds (paired tests, Holm) and write LaTeX/Markdown/HTML reports, stats and figures."""
     from erbench.analysis.protocol import project_commit
     from erbench.files import check_output_folder
-    from erbench.report.render import latex_label, latex_options
+    from erbench.report.render import latex_label
     from erbench.report.tables import display_names
 
     dirs = list(runs_dirs) or [Path("runs")]
@@ -72,30 +73,26 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
     published = []
     label = latex_label(title) if title else None
     if params_path is not None:
-        params = load_params(params_path)
-        options, published = report_options(params, str(params_path))
-        settings = params.get("report") or {}
+        params = read_params(params_path)
+        settings = params.report
         source = click.core.ParameterSource.DEFAULT
 
         def pick(name: str, value):
-            keep = name not in settings or ctx.get_parameter_source(name) != source
-            return value if keep else getattr(options, name)
+            return getattr(settings, name) if ctx.get_parameter_source(name) == source else value
 
         alpha, seed = pick("alpha", alpha), pick("seed", seed)
         ar_trials, aso_bootstrap = pick("ar_trials", ar_trials), pick("aso_bootstrap", aso_bootstrap)
         fold_test, equivalence_margin = pick("fold_test", fold_test), pick("equivalence_margin", equivalence_margin)
-        latex_comparisons = latex_comparisons or options.latex_comparisons
-        baselines = tuple(baselines) or tuple(options.baselines or ())
-        allow_mixed = allow_mixed or options.allow_mixed
-        custom = (params.get("data") or {}).get("custom") or None
-        where = f"{params_path}: report"
-        names = settings.get("display_names") or None
-        if names is not None and not isinstance(names, dict):
-            raise ConfigError(f"{where}.display_names: expected a mapping of method id to printed name, got {names!r}")
-        display_names([], names, f"{where}.display_names")  # the keys and names, before any work
-        latex = latex_options(settings.get("latex"), f"{where}.latex")
-        if not title and params.get("suite"):
-            label = latex_label(str(params["suite"]))
+        latex_comparisons = latex_comparisons or settings.latex_comparisons
+        published = list(settings.published)
+        baselines = tuple(baselines) or settings.baselines
+        allow_mixed = allow_mixed or settings.allow_mixed
+        custom = params.data.custom or None
+        names = settings.display_names or None
+        display_names([], names, f"{params_path}: report.display_names")  # the keys and names, before any work
+        latex = settings.latex.as_dict()
+        if not title and params.suite:
+            label = latex_label(params.suite)
         dirs = grid_run_dirs(params, dirs[0])
     for folder in dirs:
         if not folder.exists():
@@ -151,7 +148,7 @@ def write_report_folder(out: Path, dirs: list[Path], **options) -> dict:
     return result
 
 
-def grid_run_dirs(params: dict, root: Path) -> list[Path]:
+def grid_run_dirs(params: Params, root: Path) -> list[Path]:
     """The run folders dvc.yaml's train, train_kfold, ablation and sweep stages write for these params.
 
     A sweep run that repeats a main run (same method, dataset, seed and negative counts) is left
@@ -159,25 +156,23 @@ def grid_run_dirs(params: dict, root: Path) -> list[Path]:
     """
     from erbench.models.registry import method_options
 
-    grid, ablations, sweep = params.get("grid") or {}, params.get("ablations") or {}, params.get("sweep") or {}
-    seeds, methods = grid.get("seeds") or [], grid.get("methods") or []
-    names = [f"{m}-{d}-s{s}" for d in grid.get("datasets") or [] for m in methods for s in seeds]
-    names += [f"{m}-{d}-s{s}-f{f}" for d in grid.get("kfold_datasets") or [] for f in grid.get("folds") or []
-              for m in methods for s in seeds]
-    names += [f"{m}-{d}-s{s}" for d in ablations.get("datasets") or [] for m in ablations.get("methods") or []
-              for s in seeds]
+    grid, ablations, sweep = params.grid, params.ablations, params.sweep
+    names = [run_name(m, d, s) for d in grid.datasets for m in grid.methods for s in grid.seeds]
+    names += [run_name(m, d, s, f) for d in grid.kfold_datasets for f in grid.folds for m in grid.methods
+              for s in grid.seeds]
+    names += [run_name(m, d, s) for d in ablations.datasets for m in ablations.methods for s in grid.seeds]
     main = set(names)
     dirs = [root / n for n in names]
-    for d in sweep.get("datasets") or []:
-        for m in sweep.get("methods") or []:
-            opts = method_options(m, (params.get("methods") or {}).get(m) or {})
-            for n in sweep.get("neg_counts") or []:
-                for s in sweep.get("seeds") or []:
-                    if f"{m}-{d}-s{s}" in main and opts.neg_entity_count == n == opts.neg_relation_count:
+    for d in sweep.datasets:
+        for m in sweep.methods:
+            opts = method_options(m, params.method_overrides(m))
+            for n in sweep.neg_counts:
+                for s in sweep.seeds:
+                    if run_name(m, d, s) in main and opts.neg_entity_count == n == opts.neg_relation_count:
                         continue
-                    dirs.append(root / "sweep" / f"{m}-{d}-n{n}-s{s}")
+                    dirs.append(root / "sweep" / run_name(m, d, s, negatives=n))
     missing = [str(p) for p in dirs if not (p / runfolder.METRICS).is_file()]
     if missing:
         raise UserInputError(f"{len(missing)} run(s) of the params grid have no metrics.json, e.g. {missing[0]}; "
-                                "run `dvc repro` (or train them) first")
+                             "run `dvc repro` (or train them) first")
     return dirs

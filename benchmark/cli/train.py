@@ -6,26 +6,24 @@ import os
 from pathlib import Path
 
 import click
-from erbench.cli._common import DATA_ROOT, console, friendly_errors, is_quiet, load_params
+from erbench.cli._common import console, data_root_option, friendly_errors, is_quiet, params_option
 from erbench.config import ConfigError, RunConfig, TrainOptions, apply_overrides, split_overrides
-
-PROTOCOL_KEYS = {"train_split", "eval_split", "dev_split", "no_overlapping", "encoder"}
+from erbench.params import Params, Protocol, read_params
 
 
 def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
-                     params: dict, data_root: Path | None = None) -> RunConfig:
+                     params: Params, data_root: Path | None = None) -> RunConfig:
     """RunConfig from the method registry, then params (`train`, `methods.M`, `protocol.D`), then flags and --set.
 
     Split flags left unset take the dataset's protocol from params (e.g. CoNLL04: train_dev -> test),
     else train -> test with per-epoch dev scores; `no_overlapping` defaults to the dataset's
     literature setting (ADE) and is always written to the run's config.
     """
-    from erbench.config import from_dict
     from erbench.datasets.registry import resolve
     from erbench.models.registry import load_plugins, method_options
 
-    load_plugins(params)  # params methods_include and the erbench.methods entry points, before any name is resolved
-    spec = resolve(dataset, (params.get("data") or {}).get("custom"), data_root)
+    load_plugins(params.plugins())  # methods_include and the erbench.methods entry points, before any name
+    spec = resolve(dataset, params.data.custom, data_root)
     overrides = split_overrides(sets)
     model_keys = set(RunConfig.__dataclass_fields__["model"].default_factory().__dataclass_fields__)
     train_keys = set(TrainOptions.__dataclass_fields__)
@@ -33,18 +31,13 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
     if unknown:
         raise ConfigError(f"--set: unknown key '{unknown[0]}' (model options: {', '.join(sorted(model_keys))}; "
                           f"train options: {', '.join(sorted(train_keys))})")
-    method_params = (params.get("methods") or {}).get(method) or {}
-    options = method_options(method, method_params)
+    options = method_options(method, params.method_overrides(method))
     options = apply_overrides(options, {k: v for k, v in overrides.items() if k in model_keys}, "--set")
-    proto = (params.get("protocol") or {}).get(dataset) or {}
-    bad = sorted(set(proto) - PROTOCOL_KEYS)
-    if bad:
-        valid = ", ".join(sorted(PROTOCOL_KEYS))
-        raise ConfigError(f"params protocol.{dataset}: unknown key '{bad[0]}' (valid: {valid})")
-    train = from_dict(TrainOptions, params.get("train") or {}, "params train")
+    proto = params.protocol.get(dataset) or Protocol()
+    train = params.train
     train_over = {k: v for k, v in overrides.items() if k in train_keys}
-    if proto.get("encoder"):  # the papers use a different encoder per dataset
-        train_over.setdefault("encoder", proto["encoder"])
+    if proto.encoder:  # the papers use a different encoder per dataset
+        train_over.setdefault("encoder", proto.encoder)
     if encoder:
         train_over["encoder"] = encoder
     if epochs is not None:
@@ -52,10 +45,10 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
             raise ConfigError(f"--epochs: must be >= 1, got {epochs}")
         train_over["epochs"] = epochs
     train = apply_overrides(train, train_over, "--set")
-    train_split = train_split or proto.get("train_split", "train")
-    eval_split = eval_split or proto.get("eval_split", "test")
-    dev_split = dev_split or proto.get("dev_split", "none" if spec.folds else "dev")
-    no_overlapping = proto.get("no_overlapping", spec.no_overlapping)
+    train_split = train_split or proto.train_split or "train"
+    eval_split = eval_split or proto.eval_split or "test"
+    dev_split = dev_split or proto.dev_split or ("none" if spec.folds else "dev")
+    no_overlapping = spec.no_overlapping if proto.no_overlapping is None else proto.no_overlapping
     if spec.folds and fold is None:
         raise ConfigError(f"--fold: dataset {dataset} has {spec.folds} folds; give --fold 0..{spec.folds - 1}")
     if dev_split in ("none", None):
@@ -82,9 +75,8 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--force", is_flag=True, help="Replace an existing run folder at OUT (never a folder erbench did not "
                                            "write as a run folder).")
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
-@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="A params file (train options, methods.M overrides, protocol.D); none is read unless named.")
+@data_root_option
+@params_option("A params file (train options, methods.M overrides, protocol.D); none is read unless named.")
 @click.option("--track/--no-track", default=None,
               help="Log the finished run to MLflow (default: params tracking.enabled, else off).")
 @click.option("--mlflow-uri", default=None, help="Tracking URI (else $MLFLOW_TRACKING_URI, params, sqlite:///mlflow.db).")
@@ -99,12 +91,12 @@ def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_s
     from erbench.runner import execute_run
 
     check_output_folder(out, force=force, kind="run")  # before the training, not after it
-    params = load_params(params_path)
+    params = read_params(params_path)
     cfg = build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
                            params, data_root)
     check_encoder(cfg.train.encoder)
     with Progress(enabled=not is_quiet(ctx)) as progress:
-        result = execute_run(cfg, data_root, out, custom=(params.get("data") or {}).get("custom"),
+        result = execute_run(cfg, data_root, out, custom=params.data.custom,
                              progress=progress, force=force)
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
@@ -115,12 +107,11 @@ def train(ctx, dataset, fold, method, seed, encoder, epochs, train_split, eval_s
         f"RE+ {m[f'{split}/rel_strict/micro_f1']:.2f} (micro F1)  |  {t['seconds_per_epoch']:.1f} s/epoch, "
         f"{t['train_sentences_per_s']:.1f} sent/s  ->  {out}", soft_wrap=True, highlight=False,
     )
-    tracking = params.get("tracking") or {}
     no_tracking = os.environ.get("ERBENCH_NO_TRACKING") == "1"  # set by `erbench grid run` workers: the driver logs
-    if (track if track is not None else bool(tracking.get("enabled", False))) and not no_tracking:
+    if (track if track is not None else params.tracking.enabled) and not no_tracking:
         from erbench.tracking import log_run, resolve_uri
 
-        uri = resolve_uri(mlflow_uri, tracking.get("uri"))
-        experiment = tracking.get("experiment") or params.get("suite") or "erbench"
-        run_id = log_run(out, uri=uri, experiment=experiment, extra_tags={"suite": str(params.get("suite", ""))})
+        uri = resolve_uri(mlflow_uri, params.tracking.uri)
+        experiment = params.experiment_name()
+        run_id = log_run(out, uri=uri, experiment=experiment, extra_tags={"suite": params.suite})
         console.print(f"logged to MLflow ({uri}, experiment {experiment}): run {run_id}")

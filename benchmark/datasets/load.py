@@ -16,7 +16,6 @@ from erbench.errors import UserInputError
 from erbench.models.documents import Document, Entity, Relation, TypeInventory
 
 
-
 class DataError(UserInputError):
     """Bad input data; the message names file, document index and field."""
 

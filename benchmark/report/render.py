@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from erbench import stats
 from erbench.errors import UserInputError
+from erbench.params import LATEX_FLOATS, LATEX_SIGNATURES
 from erbench.report import analysis_render as extra
 from erbench.report.tables import (
     Column,
@@ -138,8 +139,6 @@ def _latex_signature(sig: str) -> str:
     return "\\texttt{" + "$|$\\allowbreak ".join(parts) + "}"
 
 
-LATEX_FLOATS = ("auto", "table", "table*", "resizebox")
-LATEX_SIGNATURES = ("note", "comment")
 COLUMN_PT, TEXT_PT = 219.0, 455.0  # a two-column paper's column and text width (ACL: 219pt / 455pt)
 
 
