@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from erbench import environment, runfolder, scoring
 from erbench.config import ModelOptions, RunConfig, TrainOptions, from_dict
-from erbench.datasets.load import Document, TypeInventory
+from erbench.datasets.load import Document, TypeInventory, parse_types
 from erbench.datasets.registry import resolve
 from erbench.datasets.stage import load_split, staged_manifest
 from erbench.models.encoder import EncodingReport, encode_documents, encoder_max_length, load_encoder
@@ -141,7 +141,6 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
 
 def load_checkpoint(run_dir: Path, device: str = "auto"):
     """(model, tokenizer, RunConfig, types, max_length) from a run folder's config.json + weights."""
-    from erbench.datasets.load import parse_types
     from safetensors.torch import load_file
 
     run_dir = Path(run_dir)

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 from erbench.datasets import lexicon as lx
 from erbench.errors import UserInputError
+from erbench.files import make_temp_folder
 
 NAME = "synthetic"
 SPLITS = ("train", "dev", "test", "train_dev")
@@ -341,8 +342,6 @@ def write_synthetic(dest: Path, config: SyntheticConfig) -> dict[str, Path]:
     names["types"] = f"{NAME}_types.json"
     splits, types = generate(config)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    from erbench.files import make_temp_folder
-
     tmp = make_temp_folder(dest.parent, f".{dest.name}.tmp-")
     try:
         for split in SPLITS:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from erbench.errors import ErbenchError
+from erbench.files import write_text_atomic
 from erbench.grid.executors import make_executor
 from erbench.grid.land import STATE_DIR, Lander, deferred_sigint, tracking_settings
 from erbench.grid.pipeline import TRAIN_GROUPS, Fingerprints, dvc_stages, grid_stage, stale_names
@@ -235,8 +236,6 @@ def _land(outcome, stage, snapshots, lander, view, summary, root: Path, base_tag
     if result is None:
         summary.failed[outcome.name] = outcome.error or "failed"
         if outcome.log:
-            from erbench.files import write_text_atomic
-
             log = write_text_atomic(root / STATE_DIR / "logs" / f"{outcome.name}.log", outcome.log + "\n")
             summary.failed[outcome.name] += f" (log: {log.relative_to(root)})"
         view.finished(outcome.name, "failed", error=summary.failed[outcome.name])

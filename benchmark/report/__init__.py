@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from erbench.config import ConfigError
+from erbench.datasets.registry import BUILTIN, resolve
 from erbench.files import write_bytes_atomic, write_json_atomic, write_text_atomic
 from erbench.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
 from erbench.report.analysis_render import latex_seen
@@ -106,9 +108,6 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
 def custom_declarations(datasets, custom: Mapping | None, data_root: Path | None) -> dict[str, dict]:
     """dataset -> its declaration (display_name, relation, average) for the user's own datasets, from
     params data.custom or what staging recorded under data_root."""
-    from erbench.config import ConfigError
-    from erbench.datasets.registry import BUILTIN, resolve
-
     out = {}
     for d in sorted(set(datasets) - set(BUILTIN)):
         try:

@@ -32,6 +32,7 @@ import pandas as pd
 from erbench import stats
 from erbench.analysis import protocol
 from erbench.errors import UserInputError
+from erbench.models.registry import METHODS
 from erbench.report.collect import RunRecord
 from erbench.report.documents import RunDocs
 from erbench.runfolder import METRICS
@@ -180,8 +181,6 @@ def display_names(methods: Sequence[str], overrides: Mapping[str, str] | None = 
     Overrides must map method ids to non-empty strings, and no two methods may print the same name;
     a ValueError names `where` and the key. Raw ids stay in stats.json, file names and MLflow.
     """
-    from erbench.models.registry import METHODS
-
     overrides = dict(overrides or {})
     for key, value in overrides.items():
         if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
