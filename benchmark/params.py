@@ -164,6 +164,28 @@ class Params:
     def method_overrides(self, method: str) -> dict[str, Any]:
         return dict(self.methods.get(method) or {})
 
+    def run_folders(self) -> list[str]:
+        """The run folders (relative to runs/) that dvc.yaml's train, train_kfold, ablation and sweep
+        stages write for these params. A sweep run that repeats a main run (same method, dataset, seed
+        and negative counts) is left out, so the main table pairs each setting once."""
+        from erbench.models.registry import method_options  # on use: the model registry may load torch
+
+        grid, ablations, sweep = self.grid, self.ablations, self.sweep
+        names = [run_name(m, d, s) for d in grid.datasets for m in grid.methods for s in grid.seeds]
+        names += [run_name(m, d, s, f) for d in grid.kfold_datasets for f in grid.folds for m in grid.methods
+                  for s in grid.seeds]
+        names += [run_name(m, d, s) for d in ablations.datasets for m in ablations.methods for s in grid.seeds]
+        main = set(names)
+        for d in sweep.datasets:
+            for m in sweep.methods:
+                opts = method_options(m, self.method_overrides(m))
+                for n in sweep.neg_counts:
+                    for s in sweep.seeds:
+                        if run_name(m, d, s) in main and opts.neg_entity_count == n == opts.neg_relation_count:
+                            continue
+                        names.append(f"sweep/{run_name(m, d, s, negatives=n)}")
+        return names
+
 
 _MODEL_HINTS = typing.get_type_hints(ModelOptions)
 

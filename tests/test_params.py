@@ -107,3 +107,13 @@ def test_dvc_yaml_names_runs_as_run_name_does() -> None:
         folders = set(re.findall(r"runs/([\w./-]+?)/(?:config|predictions|metrics|environment|summary)\.json", text))
         assert folders == {want}, (name, folders)
         assert f"--out runs/{want}" in " ".join(text.split())
+
+
+def test_run_folders_of_the_grid() -> None:
+    params = parse_params({"grid": {"datasets": ["conll04"], "kfold_datasets": ["ade"], "folds": [0], "seeds": [1],
+                                    "methods": ["spert"]},
+                           "ablations": {"datasets": ["conll04"], "methods": ["spert_mt_no_iou"]},
+                           "sweep": {"datasets": ["conll04"], "methods": ["spert"], "neg_counts": [50, 100],
+                                     "seeds": [1]}})
+    assert params.run_folders() == ["spert-conll04-s1", "spert-ade-s1-f0", "spert_mt_no_iou-conll04-s1",
+                                    "sweep/spert-conll04-n50-s1"]  # n100 is spert's default: the main run

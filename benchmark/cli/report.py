@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from erbench import runfolder
 from erbench.cli._common import console, friendly_errors
-from erbench.config import ConfigError, run_name
+from erbench.config import ConfigError
 from erbench.errors import UserInputError
 from erbench.params import Params, read_params
 
@@ -65,6 +65,7 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
     """Compare methods over seeds (paired tests, Holm) and write LaTeX/Markdown/HTML reports, stats and figures."""
     from erbench.analysis.protocol import project_commit
     from erbench.files import check_output_folder
+    from erbench.report import write_report_folder
     from erbench.report.render import latex_label
     from erbench.report.tables import display_names
 
@@ -128,49 +129,9 @@ def check_names(dirs: list[Path], baselines: tuple[str, ...], averages: dict[str
                               f"{', '.join(map(str, dirs))} (datasets: {', '.join(datasets)})")
 
 
-def write_report_folder(out: Path, dirs: list[Path], **options) -> dict:
-    """Build the report in a temporary folder beside OUT and rename it into place: a failed report
-    leaves the previous one as it was, and a replaced one keeps no stale figure."""
-    import shutil
-
-    from erbench.files import MARKER, make_temp_folder, replace_folder
-    from erbench.report import build_report
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_folder(out.parent, f".{out.name}.tmp-")
-    try:
-        result = build_report(dirs, tmp, **options)
-        (tmp / MARKER).write_text('{"kind": "report"}\n')
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return result
-
-
 def grid_run_dirs(params: Params, root: Path) -> list[Path]:
-    """The run folders dvc.yaml's train, train_kfold, ablation and sweep stages write for these params.
-
-    A sweep run that repeats a main run (same method, dataset, seed and negative counts) is left
-    out, so the main table pairs each setting once. A missing run folder is an error.
-    """
-    from erbench.models.registry import method_options
-
-    grid, ablations, sweep = params.grid, params.ablations, params.sweep
-    names = [run_name(m, d, s) for d in grid.datasets for m in grid.methods for s in grid.seeds]
-    names += [run_name(m, d, s, f) for d in grid.kfold_datasets for f in grid.folds for m in grid.methods
-              for s in grid.seeds]
-    names += [run_name(m, d, s) for d in ablations.datasets for m in ablations.methods for s in grid.seeds]
-    main = set(names)
-    dirs = [root / n for n in names]
-    for d in sweep.datasets:
-        for m in sweep.methods:
-            opts = method_options(m, params.method_overrides(m))
-            for n in sweep.neg_counts:
-                for s in sweep.seeds:
-                    if run_name(m, d, s) in main and opts.neg_entity_count == n == opts.neg_relation_count:
-                        continue
-                    dirs.append(root / "sweep" / run_name(m, d, s, negatives=n))
+    """The run folders of the params grid below `root`; a missing one is an error."""
+    dirs = [root / name for name in params.run_folders()]
     missing = [str(p) for p in dirs if not (p / runfolder.METRICS).is_file()]
     if missing:
         raise UserInputError(f"{len(missing)} run(s) of the params grid have no metrics.json, e.g. {missing[0]}; "
