@@ -57,6 +57,11 @@ def test_unknown_keys_name_their_path(section, message) -> None:
     ({"report": {"display_names": {"spert": 3}}}, "params.yaml: report.display_names.spert: expected str"),
     ({"data": {"synthetic": {"train_size": -3}}}, "params.yaml: data.synthetic: SyntheticConfig.train_size"),
     ({"protocol": {"ade": "train"}}, "params.yaml: protocol.ade: expected a mapping"),
+    ({"report": {"fold_test": "fold"}}, "params.yaml: report: fold_test: expected one of seed, corrected"),
+    ({"report": {"published": [{"dataset": "conll04", "method": "spert", "metric": "rel_strict/micro_f1",
+                                "value": 120, "source": "paper", "seeds": 5}]}},
+     "params.yaml: report.published[0]: value: F1 in percent must lie in [0, 100]"),
+    ({"report": {"published": [{"datset": "conll04"}]}}, "params.yaml: report.published[0].datset: unknown key"),
 ])
 def test_wrong_types_and_values_name_their_path(section, message) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
