@@ -16,22 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from erbench.config import ConfigError
+from erbench.config import ConfigError, run_name
 
 KEYS = ("method", "set")
 
 
-def variants(params: dict) -> dict[str, dict]:
-    """name -> {"method": M, "set": {...}}, validated; ConfigError names the params key."""
-    section = params.get("choices") or {}
-    if not isinstance(section, dict):
-        raise ConfigError("params choices: expected a mapping with datasets, seeds and variants")
-    bad = sorted(set(section) - {"datasets", "seeds", "variants"})
-    if bad:
-        raise ConfigError(f"params choices: unknown key '{bad[0]}' (valid: datasets, seeds, variants)")
-    raw = section.get("variants") or {}
-    if not isinstance(raw, dict):
-        raise ConfigError("params choices.variants: expected a mapping NAME: {method: M, set: {...}}")
+def variants(params) -> dict[str, dict]:
+    """name -> {"method": M, "set": {...}} of a Params' choices (erbench.params: the section's keys
+    and types are checked there), each entry validated; ConfigError names the params key."""
+    raw = params.choices.variants
     out = {}
     for name, entry in raw.items():
         where = f"params choices.variants.{name}"
@@ -49,7 +42,7 @@ def variants(params: dict) -> dict[str, dict]:
     return out
 
 
-def variant(params: dict, name: str, method: str | None) -> dict[str, Any]:
+def variant(params, name: str, method: str | None) -> dict[str, Any]:
     """The variant NAME; its method must be `method` when one is given (--method)."""
     found = variants(params)
     if name not in found:
@@ -62,9 +55,8 @@ def variant(params: dict, name: str, method: str | None) -> dict[str, Any]:
     return entry
 
 
-def run_names(params: dict) -> list[str]:
+def run_names(params) -> list[str]:
     """The run folders (relative to runs/) dvc.yaml's `choices` stage writes for these params."""
-    section = params.get("choices") or {}
     names = sorted(variants(params))
-    return [f"choices/{v}-{d}-s{s}" for d in section.get("datasets") or [] for v in names
-            for s in section.get("seeds") or []]
+    return [f"choices/{run_name(v, d, s)}" for d in params.choices.datasets for v in names
+            for s in params.choices.seeds]

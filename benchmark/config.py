@@ -63,6 +63,14 @@ class TrainOptions:
             raise ConfigError(f"lr: must be > 0, got {self.lr}")
 
 
+def run_name(method: str, dataset: str, seed: int, fold: int | None = None, negatives: int | None = None) -> str:
+    """The run's name, its folder's name and its MLflow run name: spert-conll04-s3, spert-ade-s1-f4,
+    spert-conll04-n50-s1 (a negative-sample sweep run). dvc.yaml spells the same pattern
+    (tests/test_params.py checks it)."""
+    sweep = "" if negatives is None else f"-n{negatives}"
+    return f"{method}-{dataset}{sweep}-s{seed}" + ("" if fold is None else f"-f{fold}")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """One training run: identity (dataset, method, seed, fold), the protocol, and all options."""
@@ -88,8 +96,7 @@ class RunConfig:
 
     @property
     def run_name(self) -> str:
-        fold = "" if self.fold is None else f"-f{self.fold}"
-        return f"{self.run_method}-{self.dataset}-s{self.seed}{fold}"
+        return run_name(self.run_method, self.dataset, self.seed, self.fold)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -147,45 +154,3 @@ class PublishedResult:
         for name in ("dataset", "method", "source"):
             if not getattr(self, name):
                 raise ConfigError(f"{name}: must be a non-empty string")
-
-
-@dataclass(frozen=True)
-class ReportOptions:
-    """params.yaml's `report` section; every key is optional (the CLI's defaults apply)."""
-
-    baselines: list | None = None
-    alpha: float = 0.05
-    seed: int = 0
-    ar_trials: int = 10000
-    aso_bootstrap: int = 1000
-    allow_mixed: bool = False
-    equivalence_margin: float = 1.0  # F1 points: TOST splits "not significant" into equivalent / inconclusive
-    fold_test: str = "seed"  # k-fold data: seed (folds averaged per seed) | corrected (Nadeau & Bengio)
-    latex_comparisons: bool = False  # results.tex also gets a table of Δ [t CI], p and epsilon_min
-    published: list | None = None  # list of PublishedResult mappings
-    display_names: dict | None = None  # method id -> printed name (checked by tables.display_names)
-    latex: dict | None = None  # float / signature / label (checked by render.latex_options)
-
-    def __post_init__(self) -> None:
-        if not 0 < self.alpha < 1:
-            raise ConfigError(f"alpha: must lie in (0, 1), got {self.alpha}")
-        for name in ("ar_trials", "aso_bootstrap"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name}: must be >= 0, got {getattr(self, name)}")
-        _positive(self, "equivalence_margin")
-        _choice(self, "fold_test", ("seed", "corrected"))
-        if self.baselines is not None and not all(isinstance(b, str) and b for b in self.baselines):
-            raise ConfigError(f"baselines: expected a list of method names, got {self.baselines!r}")
-        if self.published is not None and not isinstance(self.published, list):
-            raise ConfigError(f"published: expected a list of mappings, got {type(self.published).__name__}")
-
-    def published_results(self, source: str = "report") -> list[PublishedResult]:
-        return [from_dict(PublishedResult, item, f"{source}.published[{i}]") for i, item in
-                enumerate(self.published or [])]
-
-
-def report_options(params: dict, source: str = "params.yaml") -> tuple[ReportOptions, list[PublishedResult]]:
-    """The validated `report` section of a params mapping (ConfigError names the file and key)."""
-    section = params.get("report") or {}
-    options = from_dict(ReportOptions, section, f"{source}: report")
-    return options, options.published_results(f"{source}: report")

@@ -14,8 +14,6 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-FILE = "environment.json"
-
 
 def distributions() -> dict[str, str]:
     """{name: version} of every installed distribution, names normalised as pip prints them (PEP 503)."""

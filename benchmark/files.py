@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from erbench.errors import UserInputError
+
 # Written into every folder erbench writes as a whole (run folders, reports); `kind` says which.
 MARKER = ".erbench"
 # Folders written before the marker existed are recognised by the file that defines them, or (what
@@ -26,7 +28,7 @@ KNOWN_NAMES = {
 }
 
 
-class OutputExists(ValueError):
+class OutputExists(UserInputError):
     """An output folder exists and may not be replaced; the message names it and the way out."""
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import torch
+from erbench.errors import UserInputError
 
 
 class AdamWLegacy(torch.optim.Optimizer):
@@ -107,4 +108,4 @@ def make_optimizer(model: torch.nn.Module, name: str, lr: float, weight_decay: f
             return torch.optim.AdamW(groups, lr=lr, fused=True)
         except (RuntimeError, TypeError):  # fused AdamW is not built for this device
             return torch.optim.AdamW(groups, lr=lr)
-    raise ValueError(f"optimizer: expected adamw_legacy or adamw, got '{name}'")
+    raise UserInputError(f"optimizer: expected adamw_legacy or adamw, got '{name}'")

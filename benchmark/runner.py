@@ -1,21 +1,18 @@
 """One run end to end: staged data -> training -> evaluation -> run folder (+ tracking hook).
 
-A run folder holds `metrics.json` (every metric, the protocol, timing, per-epoch history),
-`predictions.jsonl` (gold and predicted entities and relations per document),
-`config.json` (the full RunConfig and the type inventory) and `model.safetensors`.
+What the run folder holds, and how it is written and read: erbench.runfolder.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from erbench import environment, scoring
+from erbench import environment, runfolder, scoring
 from erbench.config import ConfigError, ModelOptions, RunConfig, TrainOptions, from_dict
-from erbench.datasets.load import Document, TypeInventory
+from erbench.datasets.load import Document, TypeInventory, parse_types
 from erbench.datasets.registry import resolve
 from erbench.datasets.stage import load_split, staged_manifest
 from erbench.models.encoder import EncodingReport, encode_documents, encoder_max_length, load_encoder
@@ -24,16 +21,12 @@ from erbench.models.spert import SpanRelationModel
 from erbench.progress import Progress
 from erbench.train import (
     RunData,
-    jsonl,
     peak_rss_mb,
     pick_device,
     prediction_records,
     state_dict_for_saving,
     train_model,
-    write_run_folder,
 )
-
-SUMMARY_FILE = "summary.json"  # the headline numbers: dvc.yaml's metrics (metrics.json is a plain output)
 
 
 def summary(result: dict, split: str) -> dict:
@@ -222,34 +215,25 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
     decoded = replace(cfg, model=model.options)  # the thresholds the eval split was decoded with
     config = {"run": decoded.to_dict(), "types": data.types.to_json(), "max_length": info["max_length"],
               "thresholds": {k: v for k, v in thresholds.items() if k != "dev_scores"}}
-    files = {
-        "metrics.json": json.dumps(result, indent=1) + "\n",
-        "config.json": json.dumps(config, indent=1) + "\n",
-        "predictions.jsonl": jsonl(prediction_records(data.eval, predictions)),
-        "steps.jsonl": jsonl(info["steps_log"]),
-        environment.FILE: json.dumps(env, indent=1) + "\n",
-        SUMMARY_FILE: json.dumps(summary(result, cfg.eval_split), indent=1) + "\n",
-    }
     weights = state_dict_for_saving(model) if cfg.train.save_weights else None
-    write_run_folder(Path(out_dir), files, weights, force=force)
+    runfolder.write_run_folder(out_dir, metrics=result, config=config,
+                               predictions=prediction_records(data.eval, predictions), steps=info["steps_log"],
+                               environment=env, summary=summary(result, cfg.eval_split), weights=weights, force=force)
     return result
 
 
 def load_checkpoint(run_dir: Path, device: str = "auto"):
     """(model, tokenizer, RunConfig, types, max_length) from a run folder's config.json + weights."""
-    from erbench.datasets.load import parse_types
     from safetensors.torch import load_file
 
     run_dir = Path(run_dir)
-    weights = run_dir / "model.safetensors"
-    if not weights.is_file():
-        raise FileNotFoundError(f"{weights}: no model weights in this run folder (was save_weights off?)")
-    config = json.loads((run_dir / "config.json").read_text())
+    weights = runfolder.weights_path(run_dir)
+    config, where = runfolder.read_config(run_dir), run_dir / runfolder.CONFIG
     raw = dict(config["run"])
-    raw["model"] = from_dict(ModelOptions, raw["model"], f"{run_dir}/config.json: model")
-    raw["train"] = from_dict(TrainOptions, raw["train"], f"{run_dir}/config.json: train")
-    cfg = from_dict(RunConfig, raw, f"{run_dir}/config.json")
-    types = parse_types(config["types"], f"{run_dir}/config.json: types")
+    raw["model"] = from_dict(ModelOptions, raw["model"], f"{where}: model")
+    raw["train"] = from_dict(TrainOptions, raw["train"], f"{where}: train")
+    cfg = from_dict(RunConfig, raw, str(where))
+    types = parse_types(config["types"], f"{where}: types")
     transformer, tokenizer = load_encoder(cfg.train.encoder, seed=cfg.seed)
     model = SpanRelationModel(transformer, types, cfg.model)
     model.load_state_dict(load_file(str(weights)))

@@ -16,8 +16,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from erbench import runfolder
+from erbench.lock import file_lock
+
 DEFAULT_URI = "sqlite:///mlflow.db"
-ARTIFACTS = ("metrics.json", "summary.json", "config.json", "predictions.jsonl", "steps.jsonl", "environment.json")
 ENV_TAGS = ("python", "device_type", "cpu", "threads", "cuda", "cudnn", "gpu")  # tagged as env.<key>
 
 
@@ -48,7 +50,7 @@ def flatten(prefix: str, value, out: dict[str, str]) -> dict[str, str]:
 
 
 def run_key(run_dir: Path) -> str:
-    digest = hashlib.sha256((Path(run_dir) / "config.json").read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256((Path(run_dir) / runfolder.CONFIG).read_bytes()).hexdigest()[:16]
     return f"{Path(run_dir).name}:{digest}"
 
 
@@ -74,8 +76,6 @@ def store_lock(uri: str):
     beside the database (`mlflow.db.lock`); other stores (an MLflow server) take many writers."""
     if not uri.startswith("sqlite:///"):
         return contextlib.nullcontext()
-    from erbench.grid.lock import file_lock
-
     db = Path(uri[len("sqlite:///"):])
     return file_lock(db.with_name(db.name + ".lock"), what=f"MLflow store {db}")
 
@@ -92,8 +92,7 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
     from mlflow.entities import Metric, Param, RunTag
 
     run_dir = Path(run_dir)
-    result = json.loads((run_dir / "metrics.json").read_text())
-    config = json.loads((run_dir / "config.json").read_text())
+    result, config = runfolder.read_metrics(run_dir), runfolder.read_config(run_dir)
     client = _client(uri)
     exp_id = _experiment_id(client, experiment, uri)
     key = run_key(run_dir)
@@ -124,13 +123,10 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
             step, stamp = int(entry["epoch"]), int(entry.get("time", now / 1000) * 1000)
             metrics += [Metric(k, float(v), stamp, step) for k, v in entry.items()
                         if k not in ("epoch", "time") and v is not None]
-        steps_file = run_dir / "steps.jsonl"
-        if steps_file.is_file():  # the training loss every N optimizer steps, with real step numbers and times
-            for line in steps_file.read_text().splitlines():
-                entry = json.loads(line)
-                step, stamp = int(entry["step"]), int(entry["time"] * 1000)
-                metrics += [Metric(f"step/{k}", float(v), stamp, step) for k, v in entry.items()
-                            if k not in ("step", "time", "epoch") and v is not None]
+        for entry in runfolder.read_steps(run_dir):  # the training loss every N optimizer steps, with times
+            step, stamp = int(entry["step"]), int(entry["time"] * 1000)
+            metrics += [Metric(f"step/{k}", float(v), stamp, step) for k, v in entry.items()
+                        if k not in ("step", "time", "epoch") and v is not None]
         for part in ("train_encoding", "eval_encoding"):  # long documents: how many were truncated or split
             counts = (result.get("data") or {}).get(part) or {}
             metrics += [Metric(f"data/{part}/{k}", float(v), now, 0) for k, v in counts.items()
@@ -148,7 +144,7 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
         for i in range(0, len(metrics), 1000):
             client.log_batch(run_id, metrics=metrics[i: i + 1000])
         client.log_batch(run_id, tags=[RunTag("erbench.logged", "true")])
-        for name in ARTIFACTS + (("model.safetensors",) if log_weights else ()):
+        for name in runfolder.TEXT_FILES + ((runfolder.WEIGHTS,) if log_weights else ()):
             if (run_dir / name).is_file():
                 client.log_artifact(run_id, str(run_dir / name))
         client.set_terminated(run_id, "FINISHED")

@@ -10,21 +10,19 @@ so an interrupted run leaves nothing half-written.
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 import resource
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from erbench import scoring
 from erbench.config import RunConfig
 from erbench.datasets.load import Document, TypeInventory
-from erbench.files import write_folder_atomic
+from erbench.errors import UserInputError
 from erbench.models.collate import collate_train
 from erbench.models.encoder import EncodedDocument, encode_documents, encoder_max_length, load_encoder
 from erbench.models.sampling import sample_document
@@ -56,7 +54,7 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{name}' was asked for, but CUDA is not available")
+        raise UserInputError(f"device '{name}' was asked for, but CUDA is not available")
     return torch.device(name)
 
 
@@ -195,7 +193,7 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
     stats = loss_statistics(model, train_enc, device)
     steps_per_epoch = len(train_enc) // tcfg.batch_size
     if steps_per_epoch == 0:
-        raise ValueError(f"train split has {len(train_enc)} documents, fewer than batch_size={tcfg.batch_size}")
+        raise UserInputError(f"train split has {len(train_enc)} documents, fewer than batch_size={tcfg.batch_size}")
     total = steps_per_epoch * tcfg.epochs
     optimizer = make_optimizer(model, tcfg.optimizer, tcfg.lr, tcfg.weight_decay)
     from transformers import get_linear_schedule_with_warmup
@@ -274,22 +272,5 @@ def prediction_records(gold: list[Document], pred: list[Document]) -> list[dict]
     return rows
 
 
-def write_run_folder(out_dir: Path, files: dict[str, bytes | str], weights: dict | None = None,
-                     force: bool = False) -> Path:
-    """Write the run's files (and its weights as safetensors) atomically into `out_dir`
-    (an existing non-empty one only with `force`, and only if it is an erbench run folder)."""
-
-    def save_weights(tmp: Path) -> None:
-        from safetensors.torch import save_file
-
-        save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-
-    return write_folder_atomic(out_dir, files, save_weights if weights is not None else None, force=force)
-
-
 def state_dict_for_saving(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-
-
-def jsonl(rows: list[dict]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

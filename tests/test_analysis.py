@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from erbench import stats
 from erbench.analysis import errors, protocol, seeds, seen
-from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.datasets.load import Document, Entity, Relation
 from erbench.report.collect import RunRecord
 from erbench.scoring import document_counts, document_tuples, scores_from_counts
 
-TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Located_In", "Married"), frozenset({"Married"}))
+from tests.conftest import make_types
+
+TYPES = make_types(relations=("Work_For", "Located_In", "Married"), symmetric=("Married",))
 
 
 def doc(tokens: str, ents, rels=()) -> Document:

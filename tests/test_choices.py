@@ -15,6 +15,7 @@ import yaml
 from erbench import choices
 from erbench.analysis.protocol import ProtocolMismatch
 from erbench.config import ConfigError
+from erbench.params import parse_params
 from erbench.report import build_report
 
 from tests.test_report import CONLL, CONLL_DOCS, CONLL_TYPES, FAST, write_run
@@ -25,7 +26,7 @@ VARIANTS = {"mt_detach": {"method": "spert_mt", "set": {"detach_entity_logits": 
 
 
 def test_variants_are_validated_and_name_their_runs():
-    params = {"choices": {"datasets": ["synthetic"], "seeds": [1, 2], "variants": VARIANTS}}
+    params = parse_params({"choices": {"datasets": ["synthetic"], "seeds": [1, 2], "variants": VARIANTS}})
     assert choices.run_names(params) == ["choices/mt_detach-synthetic-s1", "choices/mt_detach-synthetic-s2",
                                          "choices/mt_thr-synthetic-s1", "choices/mt_thr-synthetic-s2"]
     assert choices.variant(params, "mt_thr", None)["set"] == {"thresholds": "dev", "entity_threshold": 0.6}
@@ -34,22 +35,24 @@ def test_variants_are_validated_and_name_their_runs():
     with pytest.raises(ConfigError, match="method is spert_mt, not --method spert"):
         choices.variant(params, "mt_thr", "spert")
     with pytest.raises(ConfigError, match="choices.variants.Bad-Name: a variant name must be lower_snake_case"):
-        choices.variants({"choices": {"variants": {"Bad-Name": {"method": "spert"}}}})
+        choices.variants(parse_params({"choices": {"variants": {"Bad-Name": {"method": "spert"}}}}))
     with pytest.raises(ConfigError, match="choices.variants.x: unknown key 'sets'"):
-        choices.variants({"choices": {"variants": {"x": {"method": "spert", "sets": {}}}}})
+        choices.variants(parse_params({"choices": {"variants": {"x": {"method": "spert", "sets": {}}}}}))
+    with pytest.raises(ConfigError, match="choices.variant: unknown key"):  # the section's keys: erbench.params
+        parse_params({"choices": {"variant": {}}})
 
 
 def test_build_run_config_applies_a_choice_under_the_set_flags():
-    from erbench.cli import build_run_config
+    from erbench.cli.train import build_run_config
 
-    params = {"choices": {"variants": VARIANTS}}
+    params = parse_params({"choices": {"variants": VARIANTS}})
     cfg = build_run_config("synthetic", None, 1, None, None, None, None, None, None, ("entity_threshold=0.7",),
                            params, choice="mt_thr")
     assert (cfg.method, cfg.choice, cfg.run_method, cfg.run_name) == ("spert_mt", "mt_thr", "mt_thr",
                                                                       "mt_thr-synthetic-s1")
     assert cfg.train.thresholds == "dev" and cfg.model.entity_threshold == 0.7  # --set wins
     assert cfg.model.heads == "multitask"  # the registry's spert_mt under the variant
-    bad = {"choices": {"variants": {"v": {"method": "spert", "set": {"no_such_option": 1}}}}}
+    bad = parse_params({"choices": {"variants": {"v": {"method": "spert", "set": {"no_such_option": 1}}}}})
     with pytest.raises(ConfigError, match="params choices.variants.v.set: unknown key 'no_such_option'"):
         build_run_config("synthetic", None, 1, None, None, None, None, None, None, (), bad, choice="v")
 
@@ -66,7 +69,7 @@ def test_dvc_expands_choices_into_named_stages(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with Repo(str(tmp_path)) as repo:
         stages = grid_stages(repo, only="choices@*")
-    assert sorted(s.out_dir for s in stages) == sorted(f"runs/{n}" for n in choices.run_names(params))
+    assert sorted(s.out_dir for s in stages) == sorted(f"runs/{n}" for n in choices.run_names(parse_params(params)))
     one = next(s for s in stages if s.out_dir == "runs/choices/mt_thr-synthetic-s2")
     assert "--choice mt_thr" in one.cmd and "--seed 2" in one.cmd
     assert ("params.yaml", ("train", "protocol.synthetic", "methods", "choices.variants.mt_thr")) in one.params

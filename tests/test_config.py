@@ -42,13 +42,14 @@ def test_set_needs_key_value():
 
 
 def test_a_params_file_in_the_working_directory_is_not_read_unless_named(tmp_path, monkeypatch):
-    from erbench.cli import build_run_config, load_params
+    from erbench.cli.train import build_run_config
+    from erbench.params import Params, read_params
 
     (tmp_path / "params.yaml").write_text("train: {lr: 1.0e-4}\n")
     monkeypatch.chdir(tmp_path)
-    assert load_params(None) == {}
-    cfg = build_run_config("conll04", "spert", 1, None, "train", "test", "none", None, None, (), load_params(None))
+    assert read_params(None) == Params()
+    cfg = build_run_config("conll04", "spert", 1, None, "train", "test", "none", None, None, (), read_params(None))
     assert cfg.train.lr == 5e-5
     named = build_run_config("conll04", "spert", 1, None, "train", "test", "none", None, None, (),
-                             load_params(tmp_path / "params.yaml"))
+                             read_params(tmp_path / "params.yaml"))
     assert named.train.lr == 1e-4

@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.datasets.load import Document, Entity, Relation
 from erbench.datasets.registry import BUILTIN
 from erbench.datasets.stage import load_split, stage_dataset
 from erbench.datasets.stats import candidate_span_count, render_stats, split_stats
@@ -17,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-TYPES = TypeInventory(("X", "Y", "Z"), ("R", "S", "T"), frozenset({"S"}))
+from tests.conftest import make_types
+
+TYPES = make_types(("X", "Y", "Z"), ("R", "S", "T"), symmetric=("S",))
 
 
 def make_doc(n_tokens: int, entities: list[tuple], relations: list[tuple]) -> Document:
@@ -173,7 +175,7 @@ def test_render_shows_every_split_and_the_main_numbers():
 
 
 def test_render_handles_empty_splits_and_missing_ratios():
-    text = render({"train": split_stats([DOC_C], TypeInventory(("X",), ()), 10)})
+    text = render({"train": split_stats([DOC_C], make_types(("X",), ()), 10)})
     assert " - " in text  # a ratio without positives
     assert "relations per type" not in text  # no relation types: no table
     assert render({}) == "tiny: no splits\n"

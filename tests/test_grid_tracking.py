@@ -7,6 +7,7 @@ import json
 import multiprocessing
 from pathlib import Path
 
+import pytest
 from erbench.tracking import log_run
 
 
@@ -31,6 +32,7 @@ def _log_many(uri: str, folders: list[str], barrier) -> list[str]:
     return [log_run(Path(f), uri=uri, experiment="parallel") for f in folders]
 
 
+@pytest.mark.slow
 def test_parallel_log_runs_to_one_sqlite_store(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     writers = 3

@@ -14,17 +14,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 from erbench.grid.driver import GridOptions, run_grid
-from erbench.grid.lock import LockHeld, file_lock
 from erbench.grid.lockfile import LockWriter
 from erbench.grid.pipeline import Fingerprints, GridStage, dvc_stages, stale_names
 from erbench.grid.view import GridView
 from erbench.grid.worker import run_stage, scratch_argv
+from erbench.lock import LockHeld, file_lock
 from rich.console import Console
 
 DVC_YAML = """\
@@ -168,6 +169,7 @@ def test_lock_writer_round_trips_through_dvc_and_keeps_order(tmp_path):
     assert data["stages"]["b"] == {"cmd": "echo B"} and data["stages"]["c"] == {"cmd": "echo C"}
 
 
+@pytest.mark.slow
 def test_stale_names_agree_with_dvc_status(toy, monkeypatch):
     from dvc.repo import Repo
 
@@ -196,6 +198,7 @@ def test_stale_names_agree_with_dvc_status(toy, monkeypatch):
     assert fast == slow and len(fast) == 4
 
 
+@pytest.mark.slow
 def test_local_grid_commits_everything_then_submits_nothing(toy):
     summary, out = grid(toy)
     assert "staging data first: dvc repro prepare@toy" in out
@@ -209,6 +212,7 @@ def test_local_grid_commits_everything_then_submits_nothing(toy):
     assert "nothing to submit" in out
 
 
+@pytest.mark.slow
 def test_failing_stage_is_reported_and_the_others_land(toy):
     write_params(toy, {"a": {}, "b": {"fail": True}})
     summary, out = grid(toy)
@@ -231,6 +235,7 @@ def edit_code_then_run(task, node, notify=None):
     return result
 
 
+@pytest.mark.slow
 def test_results_of_changed_code_are_not_committed(toy):
     summary, _ = grid(toy, workers=1, fn=edit_code_then_run)  # one at a time: a-1, a-2, b-1, b-2
     assert sorted(summary.committed) == ["train@a-1", "train@a-2"]
@@ -240,6 +245,7 @@ def test_results_of_changed_code_are_not_committed(toy):
     assert dvc_stale(toy) == {"train@a-1", "train@a-2", "train@b-1", "train@b-2"}  # the code changed under all
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_what_finished_and_leaves_no_orphans(toy, tmp_path):
     pidfile = str(tmp_path / "sleeper-")
     write_params(toy, {"a": {}, "b": {"sleep": 120, "pidfile": pidfile}})
@@ -258,10 +264,43 @@ def test_ctrl_c_keeps_what_finished_and_leaves_no_orphans(toy, tmp_path):
     assert "interrupted" in out
     assert dvc_stale(toy) == {"train@b-1", "train@b-2"}, out  # a's were committed on the way out
     assert sorted(p.name for p in (toy / "runs").iterdir()) == ["a-1", "a-2"]  # nothing half-written
-    time.sleep(1)
-    for pid in sleepers:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    assert still_running(sleepers, timeout=60) == [], out  # a bounded wait for the exit, not a fixed sleep
+
+
+def _running(pid: int) -> bool:
+    """pid exists and has not exited (a zombie has exited; only its parent's wait is pending)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return not Path("/proc").is_dir()  # no /proc (macOS): kill(pid, 0) is all we know
+
+
+def still_running(pids: list[int], timeout: float) -> list[int]:
+    """The pids that are still running after waiting up to `timeout` seconds for them to exit."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in pids if _running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in alive if _running(p)]
+    return alive
+
+
+@pytest.mark.slow
+def test_still_running_sees_a_live_process_and_waits_for_its_exit(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
+    try:
+        assert still_running([child.pid], timeout=0) == [child.pid]
+        reaper = threading.Thread(target=child.wait)  # as init reaps an orphan
+        reaper.start()
+        assert still_running([child.pid], timeout=60) == []
+        reaper.join()
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_live_view_renders_counts_per_node():
@@ -296,6 +335,7 @@ def die_once(task, node, notify=None):
     return RunResult(task.name, {"config.json": b"{}"}, node, 0.0)
 
 
+@pytest.mark.slow
 def test_local_executor_retries_a_dead_worker_process(tmp_path):
     from erbench.grid.executors import LocalExecutor
     from erbench.grid.worker import StageTask

@@ -8,11 +8,13 @@ from dataclasses import replace
 import pytest
 import torch
 from erbench.config import ModelOptions
-from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.datasets.load import Document, Entity, Relation
 from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
 from erbench.models.heads import MultiTaskHeads, SpertHeads
 from erbench.models.spans import enumerate_spans
 from erbench.models.spert import SpanRelationModel
+
+from tests.conftest import make_types
 
 AT_04 = math.log(0.4 / 0.6)  # sigmoid(AT_04) == 0.4
 
@@ -90,7 +92,7 @@ def test_heads_shapes() -> None:
 
 
 # -- predict: from decisions to documents -----------------------------------------------------------------
-TYPES = TypeInventory(("Peop", "Org"), ("Work_For", "Near"), frozenset({"Near"}))
+TYPES = make_types(("Peop", "Org"), ("Work_For", "Near"))
 MAX_SPAN = 3
 
 

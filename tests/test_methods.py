@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from erbench.models.documents import Document, Entity, Relation, TypeInventory
+from erbench.models.documents import Document, Entity, Relation
 from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
 from erbench.models.options import ConfigError, ModelOptions
 from erbench.models.registry import METHODS, get_method, method_options, register
 from erbench.models.spert import SpanRelationModel
 from erbench.train import loss_statistics, train_step
 
-TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Live_In", "Near"), frozenset({"Near"}))
+from tests.conftest import make_types
+
+TYPES = make_types()
 DOCS = [
     Document(("John", "Smith", "works", "for", "Acme", "in", "Paris", "."),
              (Entity("Peop", 0, 2), Entity("Org", 4, 5), Entity("Loc", 6, 7)),

@@ -22,7 +22,7 @@ def test_built_wheel_installs_only_erbench(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
     assert top == {"erbench"}, f"the wheel installs {sorted(top)}"
-    assert "erbench/models/spert.py" in names and "erbench/cli.py" in names
+    assert "erbench/models/spert.py" in names and "erbench/cli/__init__.py" in names
     assert not any(n.startswith(("benchmark/", "models/")) for n in names)
 
 

@@ -552,7 +552,7 @@ def test_bad_report_params_exit_2(tmp_path):
                              "seeds": 5}]}, "report.published[0]: metric: expected one of"),
             ({"equivalence_margin": 0}, "report: equivalence_margin: must be > 0"),
             ({"fold_test": "fold"}, "report: fold_test: expected one of seed, corrected"),
-            ({"equivalnce_margin": 1.0}, "report: unknown key 'equivalnce_margin'")):
+            ({"equivalnce_margin": 1.0}, "report.equivalnce_margin: unknown key")):
         params = {"grid": {"datasets": ["synthetic"], "methods": ["spert"], "seeds": [1, 2, 3, 4, 5]},
                   "report": report_section}
         (tmp_path / "params.yaml").write_text(json.dumps(params))

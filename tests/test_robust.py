@@ -16,29 +16,9 @@ import yaml
 from click.testing import CliRunner
 from erbench.cli import main
 
-from tests.test_train import SPLITS, TYPES_JSON, train_args, write_dataset
+from tests.conftest import TINY_SPLITS, TINY_TYPES_JSON, tiny_train_args, write_tiny_dataset
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def staged(tmp_path_factory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("robust")
-    params = write_dataset(base / "src")
-    root = base / "data"
-    result = CliRunner().invoke(main, ["--quiet", "data", "stage", "tiny", "--params", str(params),
-                                       "--data-root", str(root)])
-    assert result.exit_code == 0, result.output
-    return root, params
-
-
-@pytest.fixture(scope="module")
-def trained(staged, tmp_path_factory) -> Path:
-    root, params = staged
-    out = tmp_path_factory.mktemp("runs") / "spert-tiny-s1"
-    result = CliRunner().invoke(main, train_args(root, params, out))
-    assert result.exit_code == 0, result.output
-    return out
 
 
 def one_line_error(result, *parts: str) -> str:
@@ -57,22 +37,22 @@ def test_train_refuses_a_non_empty_folder_and_force_replaces_only_run_folders(st
     notes = tmp_path / "mine"
     notes.mkdir()
     (notes / "notes.txt").write_text("my notes")
-    result = CliRunner().invoke(main, train_args(root, params, notes))
+    result = CliRunner().invoke(main, tiny_train_args(root, params, notes))
     one_line_error(result, str(notes), "not empty", "--force")
-    result = CliRunner().invoke(main, train_args(root, params, notes, "--force"))
+    result = CliRunner().invoke(main, tiny_train_args(root, params, notes, "--force"))
     one_line_error(result, "not a run folder written by erbench", "even with --force")
     assert (notes / "notes.txt").read_text() == "my notes"
     # a run folder of erbench's is replaced with --force, and only then
     run = tmp_path / "runs" / "spert-tiny-s1"
     shutil.copytree(trained, run)
-    result = CliRunner().invoke(main, train_args(root, params, run))
+    result = CliRunner().invoke(main, tiny_train_args(root, params, run))
     one_line_error(result, "not empty")
     before = (run / "metrics.json").stat().st_mtime_ns
-    result = CliRunner().invoke(main, train_args(root, params, run, "--force"))
+    result = CliRunner().invoke(main, tiny_train_args(root, params, run, "--force"))
     assert result.exit_code == 0, result.output
     assert (run / "metrics.json").stat().st_mtime_ns != before and (run / ".erbench").is_file()
     # `--out runs` (a folder of run folders) is never a run folder
-    result = CliRunner().invoke(main, train_args(root, params, run.parent, "--force"))
+    result = CliRunner().invoke(main, tiny_train_args(root, params, run.parent, "--force"))
     one_line_error(result, "not a run folder")
     assert (run / "metrics.json").is_file()
 
@@ -123,7 +103,7 @@ def test_outputs_get_the_users_umask(tmp_path) -> None:
 # -- 3. truncation is visible ----------------------------------------------------------------------------
 def long_dataset(folder: Path) -> Path:
     """The tiny dataset with one test document far longer than max_length=24 pieces."""
-    params = write_dataset(folder)
+    params = write_tiny_dataset(folder)
     test = json.loads((folder / "test.json").read_text())
     words = test[0]["tokens"] * 6
     ents = [{"type": "Peop", "start": 40, "end": 42}, {"type": "Org", "start": 44, "end": 45}]
@@ -148,7 +128,7 @@ def test_truncation_warns_logs_and_the_report_refuses_it(long_staged, tmp_path) 
     root, params, _ = long_staged
     out = tmp_path / "runs" / "spert-tiny-s1"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = CliRunner().invoke(main, train_args(root, params, out, "--set", "max_length=24", "--set",
+    result = CliRunner().invoke(main, tiny_train_args(root, params, out, "--set", "max_length=24", "--set",
                                                  "long_documents=truncate", "--track", "--mlflow-uri", uri))
     assert result.exit_code == 0, result.output
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("warning:")]
@@ -181,7 +161,7 @@ def test_truncation_warns_logs_and_the_report_refuses_it(long_staged, tmp_path) 
 def test_window_policy_keeps_every_gold_entity_end_to_end(long_staged, tmp_path) -> None:
     root, params, _ = long_staged
     out = tmp_path / "spert-tiny-s1"
-    result = CliRunner().invoke(main, train_args(root, params, out, "--set", "max_length=24"))
+    result = CliRunner().invoke(main, tiny_train_args(root, params, out, "--set", "max_length=24"))
     assert result.exit_code == 0, result.output
     assert "warning" not in result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
@@ -193,7 +173,7 @@ def test_window_policy_keeps_every_gold_entity_end_to_end(long_staged, tmp_path)
 
 
 # -- 5. malformed datasets name the user's file, document and field ---------------------------------------
-GOOD_DOC = SPLITS["train"][0]
+GOOD_DOC = TINY_SPLITS["train"][0]
 
 
 def _doc(**change) -> dict:
@@ -228,16 +208,16 @@ DEFECTS = {  # id: (file content (bytes, or JSON value), expected parts besides 
 TYPES_DEFECTS = {
     "types empty": (b"", ["empty file"]),
     "types top level": (["Peop"], ["must be a JSON object"]),
-    "types missing relations": ({"entities": TYPES_JSON["entities"]}, ["missing key 'relations'"]),
-    "types symmetric": ({**TYPES_JSON, "relations": {"Work_For": {"symmetric": "no"}}},
+    "types missing relations": ({"entities": TINY_TYPES_JSON["entities"]}, ["missing key 'relations'"]),
+    "types symmetric": ({**TINY_TYPES_JSON, "relations": {"Work_For": {"symmetric": "no"}}},
                         ["relations.Work_For.symmetric must be true or false"]),
-    "types spec": ({**TYPES_JSON, "entities": {"Peop": "P"}}, ["entities.Peop must be an object"]),
+    "types spec": ({**TINY_TYPES_JSON, "entities": {"Peop": "P"}}, ["entities.Peop must be an object"]),
 }
 
 
 @pytest.mark.parametrize("name", [*DEFECTS, *TYPES_DEFECTS])
 def test_a_malformed_custom_dataset_names_the_users_file(tmp_path, name) -> None:
-    params = write_dataset(tmp_path / "src")
+    params = write_tiny_dataset(tmp_path / "src")
     content, parts = DEFECTS.get(name) or TYPES_DEFECTS[name]
     target = tmp_path / "src" / ("types.json" if name in TYPES_DEFECTS else "train.json")
     target.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
@@ -253,7 +233,7 @@ def test_a_malformed_custom_dataset_names_the_users_file(tmp_path, name) -> None
 def test_unknown_encoder_offline_is_one_line(staged, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     root, params = staged
-    args = [a if a != "tiny-random" else "nosuch" for a in train_args(root, params, tmp_path / "run")]
+    args = [a if a != "tiny-random" else "nosuch" for a in tiny_train_args(root, params, tmp_path / "run")]
     one_line_error(CliRunner().invoke(main, args), "encoder 'nosuch' is neither a known alias", "local directory",
                    "offline")
     assert not (tmp_path / "run").exists()
@@ -261,7 +241,7 @@ def test_unknown_encoder_offline_is_one_line(staged, tmp_path, monkeypatch) -> N
 
 def test_epochs_zero_names_epochs(staged, tmp_path) -> None:
     root, params = staged
-    args = train_args(root, params, tmp_path / "run")
+    args = tiny_train_args(root, params, tmp_path / "run")
     args[args.index("--epochs") + 1] = "0"
     message = one_line_error(CliRunner().invoke(main, args), "--epochs", ">= 1")
     assert "--set" not in message
@@ -280,7 +260,7 @@ def test_report_baseline_and_average_must_exist(trained, tmp_path) -> None:
 
 # -- 7. custom datasets are first-class --------------------------------------------------------------------
 def test_a_staged_custom_dataset_needs_no_params_afterwards(tmp_path) -> None:
-    params = write_dataset(tmp_path / "src")
+    params = write_tiny_dataset(tmp_path / "src")
     raw = yaml.safe_load(params.read_text())
     raw["data"]["custom"]["tiny"].update(display_name="TinyCorp", relation="rel", average="macro")
     params.write_text(yaml.safe_dump(raw))
@@ -300,7 +280,7 @@ def test_a_staged_custom_dataset_needs_no_params_afterwards(tmp_path) -> None:
     # stats, train, evaluate and report without --params
     result = CliRunner().invoke(main, ["data", "stats", "tiny", "--data-root", str(root), "--json"])
     assert result.exit_code == 0 and set(json.loads(result.stdout)) == {"train", "dev", "test"}
-    args = [a for a in train_args(root, params, tmp_path / "runs" / "spert-tiny-s1") if a != str(params)]
+    args = [a for a in tiny_train_args(root, params, tmp_path / "runs" / "spert-tiny-s1") if a != str(params)]
     args.remove("--params")
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -320,7 +300,7 @@ def test_a_staged_custom_dataset_needs_no_params_afterwards(tmp_path) -> None:
 
 
 def test_a_custom_dataset_may_not_shadow_a_built_in(tmp_path) -> None:
-    params = write_dataset(tmp_path / "src")
+    params = write_tiny_dataset(tmp_path / "src")
     raw = yaml.safe_load(params.read_text())
     raw["data"]["custom"]["synthetic"] = raw["data"]["custom"].pop("tiny")
     params.write_text(yaml.safe_dump(raw))
@@ -330,10 +310,11 @@ def test_a_custom_dataset_may_not_shadow_a_built_in(tmp_path) -> None:
 
 
 # -- 8. quiet is quiet --------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_quiet_silences_third_party_progress_and_info_but_keeps_warnings(staged, tmp_path) -> None:
     root, params = staged
     out = tmp_path / "run"
-    args = [a if a != "tiny-random" else "minilm" for a in train_args(root, params, out)]
+    args = [a if a != "tiny-random" else "minilm" for a in tiny_train_args(root, params, out)]
     args += ["--set", "max_length=8", "--set", "long_documents=truncate", "--set", "save_weights=false",
              "--dev-split", "none", "--track", "--mlflow-uri",
              f"sqlite:///{tmp_path / 'mlflow.db'}"]

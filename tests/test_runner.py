@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from erbench.config import RunConfig
-from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.datasets.load import Document, Entity, Relation
 from erbench.runner import score_predictions
 
-TYPES = TypeInventory(("A", "B"), ("R",))
+from tests.conftest import make_types
+
+TYPES = make_types(("A", "B"), ("R",))
 
 
 def _doc(entities, relations=()):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.datasets.load import Document, Entity, Relation
 from erbench.models.collate import collate_candidates, collate_train, word_to_piece
 from erbench.models.encoder import EncodedDocument, encode_documents, load_tokenizer
 from erbench.models.sampling import TrainSample, canonical_relations, class_counts, sample_document
 from erbench.models.spans import enumerate_spans
 
-TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Live_In", "Near"), frozenset({"Near"}))
+from tests.conftest import make_types
+
+TYPES = make_types()
 
 # words:   0      1       2      3     4      5
 TOKENS = ("John", "Smith", "Rome", "at", "Acme", ".")

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from click.testing import CliRunner
 from erbench import scoring
 from erbench.cli import main
 from erbench.config import ModelOptions, RunConfig, TrainOptions
-from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.datasets.load import Document, Entity, Relation
 from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
 from erbench.train import RunData, evaluate, train_model
+
+from tests.conftest import TINY_SPLITS, make_types, tiny_train_args
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -27,35 +28,12 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-TYPES_JSON = {
-    "entities": {"Peop": {"short": "P", "verbose": "People"}, "Org": {"short": "O", "verbose": "Org"},
-                 "Loc": {"short": "L", "verbose": "Location"}},
-    "relations": {"Work_For": {"short": "W", "verbose": "Work for", "symmetric": False},
-                  "Near": {"short": "N", "verbose": "Near", "symmetric": True}},
-}
-TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Near"), frozenset({"Near"}))
-
-
-def raw_doc(i: int) -> dict:
-    people = ["John", "Mary", "Anna", "Paul", "Lena", "Omar"]
-    orgs = ["Acme", "Initech", "Globex"]
-    towns = ["Paris", "Rome", "Oslo", "Lima"]
-    return {
-        "tokens": [people[i % 6], "Smith", "works", "for", orgs[i % 3], "near", towns[i % 4], "."],
-        "entities": [{"type": "Peop", "start": 0, "end": 2}, {"type": "Org", "start": 4, "end": 5},
-                     {"type": "Loc", "start": 6, "end": 7}],
-        "relations": [{"type": "Work_For", "head": 0, "tail": 1}, {"type": "Near", "head": 2, "tail": 1}],
-        "orig_id": i,
-    }
-
-
-SPLITS = {"train": [raw_doc(i) for i in range(4)], "dev": [raw_doc(i) for i in range(4, 6)],
-          "test": [raw_doc(i) for i in range(6, 9)]}
+TYPES = make_types(relations=("Work_For", "Near"))
 
 
 def documents(split: str) -> list[Document]:
     out = []
-    for i, d in enumerate(SPLITS[split]):
+    for i, d in enumerate(TINY_SPLITS[split]):
         ents = tuple(Entity(e["type"], e["start"], e["end"]) for e in d["entities"])
         rels = tuple(Relation(r["type"], r["head"], r["tail"]) for r in d["relations"])
         out.append(Document(tuple(d["tokens"]), ents, rels, d["orig_id"], i))
@@ -119,48 +97,6 @@ def test_too_few_training_documents_is_a_clear_error(tokenizer) -> None:
 
 
 # -- the command line --------------------------------------------------------------------------------
-def write_dataset(folder: Path) -> Path:
-    """A tiny custom dataset in SpERT JSON and the params.yaml that registers it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "types.json").write_text(json.dumps(TYPES_JSON))
-    for split, docs in SPLITS.items():
-        (folder / f"{split}.json").write_text(json.dumps(docs))
-    params = {"data": {"custom": {"tiny": {"types": str(folder / "types.json"),
-                                           "splits": {s: str(folder / f"{s}.json") for s in SPLITS}}}}}
-    path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
-
-
-def train_args(root: Path, params: Path, out: Path, *extra: str) -> list[str]:
-    return ["--quiet", "train", "--dataset", "tiny", "--encoder", "tiny-random", "--epochs", "1",
-            "--method", "spert", "--seed", "1", "--set", "neg_entity_count=10", "--set", "threads=1",
-            "--set", "device=cpu", "--set", "log_every=2", "--data-root", str(root), "--out", str(out),
-            "--params", str(params), *extra]
-
-
-@pytest.fixture(scope="module")
-def staged(tmp_path_factory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("cli")
-    params = write_dataset(base / "src")
-    root = base / "data"
-    result = CliRunner().invoke(main, ["--quiet", "data", "stage", "tiny", "--params", str(params),
-                                       "--data-root", str(root)])
-    assert result.exit_code == 0, result.output
-    return root, params
-
-
-@pytest.fixture(scope="module")
-def trained(staged, tmp_path_factory) -> Path:
-    root, params = staged
-    out = tmp_path_factory.mktemp("runs") / "spert-tiny-s1"
-    result = CliRunner().invoke(main, train_args(root, params, out))
-    assert result.exit_code == 0, result.output
-    assert "spert-tiny-s1" in result.stderr and "RE+" in result.stderr
-    assert "epochs: 1/1" not in result.stderr  # --quiet: no progress lines either (tests/test_progress.py)
-    return out
-
-
 def test_train_writes_the_run_folder(trained: Path) -> None:
     assert sorted(p.name for p in trained.iterdir()) == [
         ".erbench", "config.json", "environment.json", "metrics.json", "model.safetensors", "predictions.jsonl",
@@ -178,8 +114,8 @@ def test_train_writes_the_run_folder(trained: Path) -> None:
     assert set(metrics["data"]["sha256"]) == {"tiny_train.json", "tiny_test.json"}
 
     rows = [json.loads(line) for line in (trained / "predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == len(SPLITS["test"])
-    for row, gold in zip(rows, SPLITS["test"]):
+    assert len(rows) == len(TINY_SPLITS["test"])
+    for row, gold in zip(rows, TINY_SPLITS["test"]):
         assert row["tokens"] == gold["tokens"] and row["orig_id"] == gold["orig_id"]
         assert row["gold"] == {"entities": gold["entities"], "relations": gold["relations"]}
         assert set(row["pred"]) == {"entities", "relations"}
@@ -222,7 +158,7 @@ def test_predict_prints_spert_json(trained: Path, tmp_path: Path) -> None:
 def test_bad_set_key_is_one_line_and_exit_2(staged, tmp_path: Path) -> None:
     root, params = staged
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, train_args(root, params, out, "--set", "foo=1"))
+    result = CliRunner().invoke(main, tiny_train_args(root, params, out, "--set", "foo=1"))
     assert result.exit_code == 2, result.output
     message = result.stderr.strip()
     assert "\n" not in message and "'foo'" in message and message.startswith("error:")
@@ -239,7 +175,7 @@ def test_interrupted_run_leaves_nothing_behind(staged, tmp_path: Path, monkeypat
     monkeypatch.setattr(target, interrupt)
     runs = tmp_path / "runs"
     out = runs / "spert-tiny-s1"
-    result = CliRunner().invoke(main, train_args(root, params, out))
+    result = CliRunner().invoke(main, tiny_train_args(root, params, out))
     assert result.exit_code == 130, result.output
     assert "interrupted" in result.stderr
     assert not out.exists()

@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 import torch
 from erbench.config import ModelOptions
-from erbench.datasets.load import Document, Entity, Relation, TypeInventory
+from erbench.datasets.load import Document, Entity, Relation
 from erbench.models.collate import collate_candidates, collate_train
 from erbench.models.encoder import encode_documents, load_tokenizer, plan_windows, tiny_encoder
 from erbench.models.sampling import sample_document
 from erbench.models.spert import SpanRelationModel
 
-TYPES = TypeInventory(("Peop", "Org"), ("Work_For",))
+from tests.conftest import make_types
+
+TYPES = make_types(("Peop", "Org"), ("Work_For",))
 MAX = 16  # pieces incl. [CLS] and [SEP]: 14 per window
 
 

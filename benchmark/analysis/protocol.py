@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from erbench.errors import UserInputError
+
 # protocol key -> card label; runs of one table must share every value
 REFUSED = {
     "eval_split": "scored on (dev or test)",
@@ -80,7 +82,7 @@ class Mismatch:
         return f"{self.dataset}: runs differ in protocol key '{self.key}': " + "; ".join(parts)
 
 
-class ProtocolMismatch(ValueError):
+class ProtocolMismatch(UserInputError):
     """Runs whose protocol differs were put into one table without allow_mixed."""
 
     def __init__(self, mismatches: Sequence[Mismatch]):

@@ -12,10 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from erbench.errors import UserInputError
 from erbench.models.documents import Document, Entity, Relation, TypeInventory
 
 
-class DataError(ValueError):
+class DataError(UserInputError):
     """Bad input data; the message names file, document index and field."""
 
 

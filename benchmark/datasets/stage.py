@@ -17,13 +17,17 @@ from pathlib import Path
 
 from erbench.datasets.load import DataError, Document, TypeInventory, load_documents, load_types
 from erbench.datasets.registry import DatasetFile, DatasetSpec
+from erbench.datasets.synthetic import SyntheticConfig, write_synthetic
+from erbench.errors import ErbenchError
 from erbench.files import make_temp_folder, replace_folder
 
 MANIFEST = "STAGED.json"
 
 
-class StageError(RuntimeError):
+class StageError(ErbenchError, RuntimeError):
     """Staging failed; the message names the file and the reason."""
+
+    exit_code = 2
 
 
 def sha256_of(path: Path) -> str:
@@ -92,8 +96,6 @@ def stage_dataset(
     labels: dict[str, str] = {}
     try:
         if spec.generated:
-            from erbench.datasets.synthetic import SyntheticConfig, write_synthetic
-
             write_synthetic(tmp / "gen", synthetic if synthetic is not None else SyntheticConfig())
             for f in spec.files:
                 os.replace(tmp / "gen" / f.name, tmp / f.name)

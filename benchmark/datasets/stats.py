@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 
 from erbench.datasets.load import Document, TypeInventory
+from erbench.errors import UserInputError
 from rich.console import Console
 from rich.table import Table
 
@@ -67,7 +68,7 @@ def _overlaps(doc: Document) -> tuple[set[int], set[int], int]:
 def split_stats(docs: list[Document], types: TypeInventory, max_span_size: int = 10) -> dict:
     """Counts and negative:positive ratios of one split (definitions in the module docstring)."""
     if max_span_size < 1:
-        raise ValueError(f"max_span_size: must be >= 1, got {max_span_size}")
+        raise UserInputError(f"max_span_size: must be >= 1, got {max_span_size}")
     ent_types: Counter[str] = Counter()
     rel_types: Counter[str] = Counter()
     tokens = max_tokens = entities = relations = 0

@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 from erbench.datasets import lexicon as lx
+from erbench.errors import UserInputError
+from erbench.files import make_temp_folder
 
 NAME = "synthetic"
 SPLITS = ("train", "dev", "test", "train_dev")
@@ -88,11 +90,11 @@ class SyntheticConfig:
             if isinstance(value, bool) or not isinstance(value, int if name in ints else (int, float)):
                 wanted = "an integer" if name in ints else "a number"
                 got = f"{type(value).__name__} {value!r}"
-                raise ValueError(f"SyntheticConfig.{name}: expected {wanted}, got {got}")
+                raise UserInputError(f"SyntheticConfig.{name}: expected {wanted}, got {got}")
             if not (math.isfinite(value) and lo <= value <= hi):
-                raise ValueError(f"SyntheticConfig.{name}: {value} is outside [{lo}, {hi}]")
+                raise UserInputError(f"SyntheticConfig.{name}: {value} is outside [{lo}, {hi}]")
         if self.min_entities > self.max_entities:
-            raise ValueError(f"SyntheticConfig.min_entities: {self.min_entities} exceeds "
+            raise UserInputError(f"SyntheticConfig.min_entities: {self.min_entities} exceeds "
                              f"max_entities={self.max_entities}")
 
 
@@ -283,7 +285,7 @@ def _sentence(rng: np.random.Generator, config: SyntheticConfig) -> dict:
         doc = _try_sentence(rng, config)
         if doc is not None:
             return doc
-    raise ValueError(f"SyntheticConfig.max_tokens: {config.max_tokens} tokens are too few for sentences with "
+    raise UserInputError(f"SyntheticConfig.max_tokens: {config.max_tokens} tokens are too few for sentences with "
                      f"min_entities={config.min_entities}")
 
 
@@ -308,7 +310,7 @@ def generate(config: SyntheticConfig) -> tuple[dict[str, list[dict]], dict]:
         if tuple(doc["tokens"]) in seen:
             repeats += 1
             if repeats > 20 * total + 1000:
-                raise ValueError(f"SyntheticConfig.train_size: cannot draw {total} distinct sentences "
+                raise UserInputError(f"SyntheticConfig.train_size: cannot draw {total} distinct sentences "
                                  f"(train+dev+test) with these knobs; got {len(docs)}")
             continue
         seen.add(tuple(doc["tokens"]))
@@ -340,8 +342,6 @@ def write_synthetic(dest: Path, config: SyntheticConfig) -> dict[str, Path]:
     names["types"] = f"{NAME}_types.json"
     splits, types = generate(config)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    from erbench.files import make_temp_folder
-
     tmp = make_temp_folder(dest.parent, f".{dest.name}.tmp-")
     try:
         for split in SPLITS:

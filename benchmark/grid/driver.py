@@ -22,15 +22,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from erbench.errors import ErbenchError
+from erbench.files import write_text_atomic
 from erbench.grid.executors import make_executor
 from erbench.grid.land import STATE_DIR, Lander, deferred_sigint, tracking_settings
-from erbench.grid.lock import file_lock
 from erbench.grid.pipeline import TRAIN_GROUPS, Fingerprints, dvc_stages, grid_stage, stale_names
 from erbench.grid.worker import StageTask, node_tags, run_stage
+from erbench.lock import file_lock
+from erbench.params import Params
 
 
-class GridError(RuntimeError):
+class GridError(ErbenchError, RuntimeError):
     """The grid could not be run (a dvc command failed, another driver holds the lock, ...)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class GridOptions:
     scratch: str | None = None
     repro: bool = True
     commit_every: float = 30.0
+    params: Params = field(default_factory=Params)  # the pipeline's params (tracking, suite), as the CLI read them
 
 
 @dataclass
@@ -144,8 +150,6 @@ def _run(repo, root: Path, opts: GridOptions, view, fn: Callable, summary: GridS
     """Plan and execute; return how many train-like stages are still stale afterwards."""
     import fnmatch
 
-    import yaml
-
     start = time.perf_counter()
     every = dvc_stages(repo, TRAIN_GROUPS)
     chosen = [s for s in every if not opts.only or fnmatch.fnmatchcase(s.addressing, opts.only)]
@@ -155,8 +159,7 @@ def _run(repo, root: Path, opts: GridOptions, view, fn: Callable, summary: GridS
     summary.timings["plan"] = time.perf_counter() - start
     if opts.only and not chosen:
         raise GridError(f"--only {opts.only}: no train stage matches (e.g. {every[0].addressing if every else '-'})")
-    params = yaml.safe_load((root / "params.yaml").read_text()) if (root / "params.yaml").is_file() else {}
-    tracking = tracking_settings(params or {}, root)
+    tracking = tracking_settings(opts.params, root)
     fingerprints = Fingerprints(root)
     lander = Lander(repo, root, fingerprints, tracking, commit_every=opts.commit_every)
     if not stages:
@@ -233,8 +236,6 @@ def _land(outcome, stage, snapshots, lander, view, summary, root: Path, base_tag
     if result is None:
         summary.failed[outcome.name] = outcome.error or "failed"
         if outcome.log:
-            from erbench.files import write_text_atomic
-
             log = write_text_atomic(root / STATE_DIR / "logs" / f"{outcome.name}.log", outcome.log + "\n")
             summary.failed[outcome.name] += f" (log: {log.relative_to(root)})"
         view.finished(outcome.name, "failed", error=summary.failed[outcome.name])

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from erbench.errors import UserInputError
 from erbench.grid.worker import RunResult, StageFailed, StageTask, WorkerDied, run_stage
 
 
@@ -276,7 +277,7 @@ def make_executor(engine: str, *, address: str | None, cpus_per_run: float, gpus
                   max_retries: int, workers: int | None, fn: Callable = run_stage) -> Executor:
     if engine == "local":
         if address:
-            raise ValueError("--address: only with --engine ray")
+            raise UserInputError("--address: only with --engine ray")
         executor = LocalExecutor(workers=workers, cpus_per_run=int(cpus_per_run), max_retries=max_retries, fn=fn)
         if gpus_per_run:
             executor.note = "--engine local does not schedule GPUs (--gpus-per-run ignored): use --engine ray"
@@ -284,4 +285,4 @@ def make_executor(engine: str, *, address: str | None, cpus_per_run: float, gpus
     if engine == "ray":
         return RayExecutor(address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
                            max_retries=max_retries, local_cpus=workers and int(workers * cpus_per_run), fn=fn)
-    raise ValueError(f"--engine: unknown engine '{engine}' (valid: ray, local)")
+    raise UserInputError(f"--engine: unknown engine '{engine}' (valid: ray, local)")

@@ -27,6 +27,8 @@ from pathlib import Path
 from erbench.files import write_folder_atomic, write_json_atomic
 from erbench.grid.lockfile import LockWriter
 from erbench.grid.pipeline import Fingerprints, GridStage, commit_stages
+from erbench.params import Params
+from erbench.tracking import log_run, resolve_uri
 
 STATE_DIR = Path(".dvc/tmp/erbench-grid")
 
@@ -44,16 +46,12 @@ class Tracking:
         return self.enabled and self.uri.startswith(("http://", "https://"))
 
 
-def tracking_settings(params: dict, root: Path) -> Tracking:
+def tracking_settings(params: Params, root: Path) -> Tracking:
     """params `tracking` as `erbench train` reads it; a relative sqlite path is taken from the checkout."""
-    from erbench.tracking import resolve_uri
-
-    section = params.get("tracking") or {}
-    uri = resolve_uri(None, section.get("uri"))
+    uri = resolve_uri(None, params.tracking.uri)
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         uri = f"sqlite:///{(root / uri[len('sqlite:///'):]).resolve()}"
-    experiment = section.get("experiment") or params.get("suite") or "erbench"
-    return Tracking(bool(section.get("enabled", False)), uri, experiment, str(params.get("suite", "")))
+    return Tracking(params.tracking.enabled, uri, params.experiment_name(), params.suite)
 
 
 @contextmanager
@@ -102,8 +100,6 @@ class Journal:
 
 
 def _log(root: Path, tracking: Tracking, entry: dict) -> tuple[str, float]:
-    from erbench.tracking import log_run
-
     start = time.perf_counter()
     run_id = log_run(root / entry["out_dir"], uri=tracking.uri, experiment=tracking.experiment,
                      extra_tags=entry["tags"])

@@ -19,11 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from erbench.errors import UserInputError
+
 TRAIN_GROUPS = ("train", "train_kfold", "ablation", "choices", "sweep")
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 
 
-class PipelineError(ValueError):
+class PipelineError(UserInputError):
     """dvc.yaml does not describe a grid this command can run."""
 
 

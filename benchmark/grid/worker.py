@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from erbench.grid.pipeline import Fingerprints, option_value
+from erbench.tracking import log_run
 
 
 class StageFailed(Exception):
@@ -146,8 +147,6 @@ def run_stage(task: StageTask, node: dict, notify: Callable[[dict], None] | None
             raise StageFailed(f"{task.name}: the command wrote no {', '.join(missing)}", log)
         run_id = None
         if task.tracking:
-            from erbench.tracking import log_run
-
             tags = {**task.tracking["tags"], **node_tags(node)}
             os.chdir(root)  # log_run tags the run with the git commit of the working directory
             run_id = log_run(run_dir, uri=task.tracking["uri"], experiment=task.tracking["experiment"],

@@ -16,10 +16,20 @@ Every file is written atomically (a temporary file beside the target, then os.re
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from erbench.files import write_bytes_atomic, write_json_atomic, write_text_atomic
+from erbench.config import ConfigError
+from erbench.datasets.registry import BUILTIN, resolve
+from erbench.files import (
+    MARKER,
+    make_temp_folder,
+    replace_folder,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from erbench.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
 from erbench.report.analysis_render import latex_seen
 from erbench.report.analysis_tables import Analysis, build_analysis
@@ -38,7 +48,7 @@ from erbench.report.summary import summary_dict
 from erbench.report.tables import ReportTables, build_tables, value_matrix
 
 __all__ = ["Analysis", "RunError", "RunRecord", "ReportTables", "build_analysis", "build_report", "build_tables",
-           "collect_runs", "value_matrix", "write_report"]
+           "collect_runs", "value_matrix", "write_report", "write_report_folder"]
 
 OPTIONAL = {  # written only when there is something to show; a previous report's copy is removed
     "neg_sweep": ("neg_sweep.png", "neg_sweep.pdf", "plots/neg_sweep.csv"),
@@ -113,9 +123,6 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
 def custom_declarations(datasets, custom: Mapping | None, data_root: Path | None) -> dict[str, dict]:
     """dataset -> its declaration (display_name, relation, average) for the user's own datasets, from
     params data.custom or what staging recorded under data_root."""
-    from erbench.config import ConfigError
-    from erbench.datasets.registry import BUILTIN, resolve
-
     out = {}
     for d in sorted(set(datasets) - set(BUILTIN)):
         try:
@@ -178,3 +185,18 @@ def build_report(
     analysis = build_analysis(tables, data_root=data_root, custom=custom, published=published)
     return write_report(tables, out_dir, title=title, seed=seed, analysis=analysis, latex=latex, label=label,
                         latex_comparisons=latex_comparisons)
+
+
+def write_report_folder(out: Path, dirs: list[Path], **options) -> dict:
+    """Build the report in a temporary folder beside OUT and rename it into place: a failed report
+    leaves the previous one as it was, and a replaced one keeps no stale figure."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = make_temp_folder(out.parent, f".{out.name}.tmp-")
+    try:
+        result = build_report(dirs, tmp, **options)
+        (tmp / MARKER).write_text('{"kind": "report"}\n')
+        replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return result

@@ -10,6 +10,7 @@ from erbench.analysis.seeds import EFFECT, TARGET_POWER
 from erbench.analysis.seen import partitions_of
 from erbench.report.analysis_tables import Analysis
 from erbench.report.tables import SETTINGS, ReportTables, display_name, method_name
+from erbench.report.text import MARKERS, latex_escape
 
 LABELS = dict(SETTINGS)
 DIGITS = 2
@@ -153,8 +154,6 @@ def md_seen(tables: ReportTables, analysis: Analysis) -> list[str]:
               "P / R / F1 per partition, mean over seeds; markers as in the main table (paired t-test, Holm over "
               "each baseline's partition comparisons); ASO is not run here.", ""]
     markers = {b: i for i, b in enumerate(seen.results)}
-    from erbench.report.render import MARKERS
-
     for d, settings in seen.settings.items():
         for setting in settings:
             parts = partitions_of(setting)
@@ -220,8 +219,6 @@ def md_errors(tables: ReportTables, analysis: Analysis) -> list[str]:
 
 def latex_seen(tables: ReportTables, analysis: Analysis) -> str | None:
     """A booktabs table of F1 per partition (mean +- std), or None without a seen/unseen split."""
-    from erbench.report.render import latex_escape
-
     seen = analysis.seen
     if seen is None:
         return None

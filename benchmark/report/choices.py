@@ -170,12 +170,9 @@ def entity_score_data(tables: ReportTables) -> dict[str, dict]:
 
 
 def _diagnostics(rec) -> dict | None:
-    import json
+    from erbench import runfolder
 
-    try:
-        raw = json.loads((rec.path / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    raw = runfolder.read_metrics(rec.path)  # the report read it already: an error here is a real one
     return ((raw.get("diagnostics") or {}).get("entity_scores")) or None
 
 

@@ -6,7 +6,6 @@ later and only when a sentence-level test needs them (`load_documents`, `RunReco
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,14 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from erbench.datasets.load import Document, TypeInventory, parse_documents, parse_types
+from erbench.runfolder import CONFIG, METRICS, PREDICTIONS, RunError, read_config, read_json, read_jsonl
 
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions.jsonl"
-CONFIG_FILE = "config.json"
-
-
-class RunError(ValueError):
-    """A run folder the report cannot use; the message names the file."""
+__all__ = ["RunError", "RunRecord", "collect_runs", "load_documents", "load_types_of", "read_run",
+           "truncation_warnings"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +48,7 @@ class RunRecord:
 
     @property
     def predictions_path(self) -> Path:
-        return self.path / PREDICTIONS_FILE
+        return self.path / PREDICTIONS
 
 
 def _int_or_none(value: Any) -> bool:
@@ -62,12 +57,7 @@ def _int_or_none(value: Any) -> bool:
 
 def read_run(metrics_file: Path) -> RunRecord:
     """One run from its metrics.json; RunError names the file and the missing or bad key."""
-    try:
-        raw = json.loads(metrics_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"{metrics_file}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{metrics_file}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    raw = read_json(metrics_file)
     if not isinstance(raw, dict):
         raise RunError(f"{metrics_file}: expected a JSON object with 'run', 'protocol' and 'metrics'")
     for key in ("run", "protocol", "metrics"):
@@ -99,13 +89,13 @@ def read_run(metrics_file: Path) -> RunRecord:
 
 def _metrics_files(root: Path) -> list[Path]:
     if root.is_file():
-        if root.name != METRICS_FILE:
-            raise RunError(f"{root}: not a {METRICS_FILE} file or a folder of runs")
+        if root.name != METRICS:
+            raise RunError(f"{root}: not a {METRICS} file or a folder of runs")
         return [root]
     if not root.is_dir():
         raise RunError(f"{root}: no such folder")
     found = []
-    for path in sorted(root.rglob(METRICS_FILE)):
+    for path in sorted(root.rglob(METRICS)):
         if not any(part.startswith(".") for part in path.relative_to(root).parts):  # temp folders of writers
             found.append(path)
     return found
@@ -132,8 +122,8 @@ def collect_runs(paths: Iterable[Path]) -> list[RunRecord]:
         key = (rec.dataset, rec.method, rec.seed, rec.fold, *rec.negatives)
         if key in by_key:
             raise RunError(
-                f"duplicate run {rec.label} (negatives {rec.negatives}): {by_key[key].path / METRICS_FILE} and "
-                f"{rec.path / METRICS_FILE}; report them separately"
+                f"duplicate run {rec.label} (negatives {rec.negatives}): {by_key[key].path / METRICS} and "
+                f"{rec.path / METRICS}; report them separately"
             )
         by_key[key] = rec
     return sorted(records, key=lambda r: (r.dataset, r.method, r.seed, -1 if r.fold is None else r.fold,
@@ -165,13 +155,10 @@ def truncation_warnings(records: Iterable[RunRecord], allow_truncated: bool = Fa
 
 def load_types_of(record: RunRecord) -> TypeInventory | None:
     """The run's type inventory from its config.json (symmetric relation types matter for scoring)."""
-    config = record.path / CONFIG_FILE
+    config = record.path / CONFIG
     if not config.is_file():
         return None
-    try:
-        raw = json.loads(config.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{config}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    raw = read_config(record.path)
     if not isinstance(raw, dict) or "types" not in raw:
         raise RunError(f"{config}: missing key 'types'")
     return parse_types(raw["types"], f"{config}: types")
@@ -181,16 +168,9 @@ def load_documents(record: RunRecord) -> tuple[list[Document], list[Document]]:
     """(gold, predicted) documents of the run's evaluation split, in predictions.jsonl order."""
     path = record.predictions_path
     gold, pred = [], []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RunError(f"{path}: line {line_no}: malformed JSON: {exc.msg}") from None
-            if not isinstance(rec, dict) or not all(isinstance(rec.get(k), dict) for k in ("gold", "pred")):
-                raise RunError(f"{path}: line {line_no}: expected an object with 'tokens', 'gold' and 'pred'")
-            gold.append({"tokens": rec.get("tokens"), **rec["gold"]})
-            pred.append({"tokens": rec.get("tokens"), **rec["pred"]})
+    for line_no, rec in read_jsonl(path):
+        if not isinstance(rec, dict) or not all(isinstance(rec.get(k), dict) for k in ("gold", "pred")):
+            raise RunError(f"{path}: line {line_no}: expected an object with 'tokens', 'gold' and 'pred'")
+        gold.append({"tokens": rec.get("tokens"), **rec["gold"]})
+        pred.append({"tokens": rec.get("tokens"), **rec["pred"]})
     return parse_documents(gold, f"{path} (gold)"), parse_documents(pred, f"{path} (pred)")

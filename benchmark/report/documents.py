@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from erbench.datasets.load import Document, TypeInventory
 from erbench.report.collect import RunRecord, load_documents, load_types_of
+from erbench.runfolder import CONFIG, PREDICTIONS
 from erbench.scoring import Counts, document_counts
 
 RunDocuments = tuple[list[Document], list[Document], TypeInventory]  # gold, predicted, types
@@ -28,7 +29,7 @@ class RunDocs:
         if key not in self.docs:
             types = load_types_of(rec)
             if not rec.predictions_path.is_file() or types is None:
-                missing = "predictions.jsonl" if not rec.predictions_path.is_file() else "config.json (types)"
+                missing = PREDICTIONS if not rec.predictions_path.is_file() else f"{CONFIG} (types)"
                 self.notes.append(f"{rec.label}: no {missing}; {why}")
                 self.docs[key] = None
             else:

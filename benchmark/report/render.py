@@ -15,6 +15,9 @@ from typing import Any
 
 import pandas as pd
 from erbench import stats
+from erbench.errors import UserInputError
+from erbench.params import LATEX_FLOATS, LATEX_SIGNATURES
+from erbench.report import analysis_render as extra
 from erbench.report.tables import (
     Column,
     ReportTables,
@@ -25,43 +28,17 @@ from erbench.report.tables import (
     method_name,
     min_pairs,
 )
-
-# per baseline in order: (LaTeX better, LaTeX worse, text better, text worse)
-MARKERS = (("\\dagger", "\\ddagger", "†", "‡"), ("\\S", "\\P", "§", "¶"),
-           ("\\star", "\\diamond", "⋆", "⋄"), ("\\ast", "\\circ", "*", "∘"))
-DIGITS = 2
-
-_LATEX_SPECIALS = {
-    "\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_", "{": "\\{",
-    "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}", "<": "$<$", ">": "$>$", "|": "$|$",
-}
-
-
-def latex_escape(text: str) -> str:
-    """Plain text for LaTeX's text mode (OT1-safe: no T1-only glyphs)."""
-    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
-
-
-def markdown_escape(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+from erbench.report.text import DIGITS, MARKERS, format_p, latex_escape
 
 
 def _num(x: float) -> str:
     return f"{x:.{DIGITS}f}"
 
 
-def format_p(p: float | None) -> str:
-    if p is None or math.isnan(p):
-        return "–"
-    if p == 0:
-        return "0"
-    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
-
-
 def marker_legend(tables: ReportTables) -> list[tuple[str, str, str, str, str]]:
     """(baseline, latex better, latex worse, text better, text worse) for each baseline's table."""
     if len(tables.results) > len(MARKERS):
-        raise ValueError(f"at most {len(MARKERS)} baselines can be marked in one table, got {len(tables.results)}")
+        raise UserInputError(f"at most {len(MARKERS)} baselines can be marked in one table, got {len(tables.results)}")
     return [(b, *MARKERS[i]) for i, b in enumerate(tables.results)]
 
 
@@ -162,8 +139,6 @@ def _latex_signature(sig: str) -> str:
     return "\\texttt{" + "$|$\\allowbreak ".join(parts) + "}"
 
 
-LATEX_FLOATS = ("auto", "table", "table*", "resizebox")
-LATEX_SIGNATURES = ("note", "comment")
 COLUMN_PT, TEXT_PT = 219.0, 455.0  # a two-column paper's column and text width (ACL: 219pt / 455pt)
 
 
@@ -178,19 +153,19 @@ def latex_options(raw: Any = None, where: str = "report.latex") -> dict:
     """
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected a mapping with float / signature / label, got {raw!r}")
+        raise UserInputError(f"{where}: expected a mapping with float / signature / label, got {raw!r}")
     unknown = sorted(set(raw) - {"float", "signature", "label"})
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} (known: float, signature, label)")
+        raise UserInputError(f"{where}: unknown key(s) {', '.join(map(str, unknown))} (known: float, signature, label)")
     out = {"float": raw.get("float", "auto"), "signature": raw.get("signature", "note"), "label": raw.get("label")}
     if out["float"] not in LATEX_FLOATS:
-        raise ValueError(f"{where}.float: expected one of {', '.join(LATEX_FLOATS)}, got {out['float']!r}")
+        raise UserInputError(f"{where}.float: expected one of {', '.join(LATEX_FLOATS)}, got {out['float']!r}")
     if out["signature"] not in LATEX_SIGNATURES:
-        raise ValueError(f"{where}.signature: expected one of {', '.join(LATEX_SIGNATURES)}, got "
+        raise UserInputError(f"{where}.signature: expected one of {', '.join(LATEX_SIGNATURES)}, got "
                          f"{out['signature']!r}")
     if out["label"] is not None and (not isinstance(out["label"], str) or not out["label"].strip()
                                      or any(c in out["label"] for c in "{}\\%# ")):
-        raise ValueError(f"{where}.label: expected a LaTeX label such as tab:results, got {out['label']!r}")
+        raise UserInputError(f"{where}.label: expected a LaTeX label such as tab:results, got {out['label']!r}")
     return out
 
 
@@ -225,9 +200,7 @@ def latex_note(tables: ReportTables, analysis=None) -> str:
         text.append(f"{latex_escape(_test_phrase(tables)[:1].upper() + _test_phrase(tables)[1:])}, Holm-corrected "
                     f"over {latex_escape(_holm_phrase(tables))}.")
     if analysis is not None:
-        from erbench.report.analysis_render import seeds_phrase
-
-        phrase = seeds_phrase(tables, analysis)
+        phrase = extra.seeds_phrase(tables, analysis)
         text += [latex_escape(phrase)] if phrase else []
     sigs = "; ".join(_latex_signature(info.signature) for info in tables.datasets.values())
     text.append(f"Protocol: {sigs}.")
@@ -425,8 +398,6 @@ def _comparison_rows(tables: ReportTables, results: tuple[Result, ...], analysis
 
 def render_markdown(tables: ReportTables, title: str | None = None, analysis=None) -> str:
     """results.md: the main table, its protocol, comparisons and, given an Analysis, every analysis section."""
-    from erbench.report import analysis_render as extra
-
     best = best_means(tables, DIGITS)
     alpha = tables.settings["alpha"]
     lines = [f"# {title or 'Entity and relation extraction results'}", ""]
@@ -557,8 +528,6 @@ def stats_dict(tables: ReportTables, analysis=None) -> dict:
         "runs": runs,
     }
     if analysis is not None:
-        from erbench.report.analysis_render import analysis_json
-
-        out.update(analysis_json(tables, analysis))
+        out.update(extra.analysis_json(tables, analysis))
         out["warnings"] = list(dict.fromkeys([*tables.warnings, *tables.docs.notes, *analysis.notes]))
     return jsonable(out)

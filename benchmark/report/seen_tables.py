@@ -20,6 +20,11 @@ from pathlib import Path
 from erbench import stats
 from erbench.analysis import seen
 from erbench.analysis.seeds import PowerRow, power_row
+from erbench.config import ConfigError
+from erbench.datasets.load import DataError
+from erbench.datasets.registry import resolve
+from erbench.datasets.stage import StageError, load_split, staged_manifest
+from erbench.errors import UserInputError
 from erbench.report.collect import RunRecord
 from erbench.report.tables import ReportTables, Unit, Verdict, per_seed_means, per_seed_units
 from erbench.scoring import scores_from_counts
@@ -71,12 +76,9 @@ class SeenTables:
 
 def _indexes(tables: ReportTables, dataset: str, data_root: Path, custom: Mapping | None) -> dict:
     """(fold, train split) -> TrainIndex for every run of the dataset; raises ValueError with the reason."""
-    from erbench.datasets.registry import resolve
-    from erbench.datasets.stage import load_split, staged_manifest
-
     spec = resolve(dataset, dict(custom or {}), data_root)
     if spec is None:
-        raise ValueError(f"dataset {dataset} is not registered (built-in or params data.custom)")
+        raise UserInputError(f"dataset {dataset} is not registered (built-in or params data.custom)")
     manifest = staged_manifest(data_root, dataset)
     out = {}
     for (d, _), by_unit in tables.runs.items():
@@ -89,7 +91,7 @@ def _indexes(tables: ReportTables, dataset: str, data_root: Path, custom: Mappin
             recorded = ((rec.data or {}).get("sha256") or {}).get(file)
             staged = (manifest.get("sha256") or {}).get(file)
             if recorded and staged and recorded != staged:
-                raise ValueError(f"staged {file} (sha256 {staged[:12]}) is not the file {rec.label} was trained on "
+                raise UserInputError(f"staged {file} (sha256 {staged[:12]}) is not the file {rec.label} was trained on "
                                  f"(sha256 {recorded[:12]})")
             if key not in out:
                 docs, types = load_split(data_root, spec, spec.split_key(split, rec.fold))
@@ -105,10 +107,6 @@ def _part_scores(counts, average: str) -> tuple[float, float, float]:
 def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | None, notes: list[str], *,
                ar_trials: int, seed: int) -> SeenTables | None:
     """Partition every table run's test tuples; None when no dataset could be partitioned."""
-    from erbench.config import ConfigError
-    from erbench.datasets.load import DataError
-    from erbench.datasets.stage import StageError
-
     if data_root is None:
         return None
     names = list(tables.datasets)

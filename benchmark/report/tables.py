@@ -31,8 +31,11 @@ import numpy as np
 import pandas as pd
 from erbench import stats
 from erbench.analysis import protocol
+from erbench.errors import UserInputError
+from erbench.models.registry import METHODS
 from erbench.report.collect import RunRecord
 from erbench.report.documents import RunDocs
+from erbench.runfolder import METRICS
 
 SETTINGS = (("ner", "NER"), ("rel", "RE"), ("rel_strict", "RE+"))
 DEFAULT_AVERAGE = {"ade": "macro"}  # SPEC 3: ADE's headline is macro; every other dataset micro
@@ -158,7 +161,7 @@ def averages_for(datasets: Sequence[str], metric_average: Mapping[str, str] | No
     merged = {**DEFAULT_AVERAGE, **(metric_average or {})}
     for name, avg in merged.items():
         if avg not in ("micro", "macro"):
-            raise ValueError(f"metric_average[{name!r}] must be 'micro' or 'macro', got {avg!r}")
+            raise UserInputError(f"metric_average[{name!r}] must be 'micro' or 'macro', got {avg!r}")
     return {d: merged.get(d, "micro") for d in datasets}
 
 
@@ -178,21 +181,19 @@ def display_names(methods: Sequence[str], overrides: Mapping[str, str] | None = 
     Overrides must map method ids to non-empty strings, and no two methods may print the same name;
     a ValueError names `where` and the key. Raw ids stay in stats.json, file names and MLflow.
     """
-    from erbench.models.registry import METHODS
-
     overrides = dict(overrides or {})
     for key, value in overrides.items():
         if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{where}.{key}: expected a non-empty string (the name to print), got {value!r}")
+            raise UserInputError(f"{where}.{key}: expected a non-empty string (the name to print), got {value!r}")
     unknown = sorted(set(overrides) - set(METHODS) - set(methods))
     if unknown:
-        raise ValueError(f"{where}: {', '.join(unknown)}: not a registered method nor one of the runs' methods "
+        raise UserInputError(f"{where}: {', '.join(unknown)}: not a registered method nor one of the runs' methods "
                          f"(known: {', '.join(sorted(set(METHODS) | set(methods)))})")
     out = {m: overrides.get(m) or (METHODS[m].display if m in METHODS and METHODS[m].display else m) for m in methods}
     seen: dict[str, str] = {}
     for m, name in out.items():
         if name in seen:
-            raise ValueError(f"{where}: {seen[name]} and {m} would both print as {name!r}; give one another name")
+            raise UserInputError(f"{where}: {seen[name]} and {m} would both print as {name!r}; give one another name")
         seen[name] = m
     return out
 
@@ -219,8 +220,8 @@ def value_matrix(records: Sequence[RunRecord], metric_average: Mapping[str, str]
         for setting, _ in SETTINGS:
             metric = f"{split}/{setting}/{averages[rec.dataset]}_f1"
             if metric not in rec.metrics:
-                raise ValueError(f"{rec.path / 'metrics.json'}: no metric '{metric}' among its "
-                                 f"{len(rec.metrics)} metrics")
+                raise UserInputError(f"{rec.path / METRICS}: no metric '{metric}' among its "
+                                     f"{len(rec.metrics)} metrics")
             rows.append({"dataset": rec.dataset, "method": rec.method, "seed": rec.seed, "fold": rec.fold,
                          "metric": metric, "setting": setting, "value": rec.metrics[metric],
                          "neg_entity_count": rec.negatives[0], "neg_relation_count": rec.negatives[1],
@@ -302,13 +303,13 @@ def build_tables(
     declared = declared or {}
     metric_average = {**{d: v["average"] for d, v in declared.items() if v.get("average")}, **(metric_average or {})}
     if not records:
-        raise ValueError("no runs to report")
+        raise UserInputError("no runs to report")
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+        raise UserInputError(f"alpha must lie in (0, 1), got {alpha}")
     if fold_test not in ("seed", "corrected"):
-        raise ValueError(f"fold_test must be 'seed' or 'corrected', got {fold_test!r}")
+        raise UserInputError(f"fold_test must be 'seed' or 'corrected', got {fold_test!r}")
     if not equivalence_margin > 0:
-        raise ValueError(f"equivalence_margin must be > 0, got {equivalence_margin}")
+        raise UserInputError(f"equivalence_margin must be > 0, got {equivalence_margin}")
     notes: list[str] = []
     matrix = value_matrix(records, metric_average)
     matrix["in_table"] = _select_negatives(matrix, notes)

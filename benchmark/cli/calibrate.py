@@ -9,18 +9,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
-from erbench.cli import DATA_ROOT, console, friendly_errors, load_params
+from erbench import runfolder
+from erbench.cli._common import console, data_root_option, friendly_errors, params_option
+from erbench.errors import UserInputError
+from erbench.params import read_params
 
 SUFFIX = "+devthr"  # the calibrated run's method id: the original's with this suffix
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: missing; not a finished erbench run folder") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
 
 
 def _check_data(run_dir: Path, recorded: dict, manifest: dict) -> None:
@@ -28,8 +22,8 @@ def _check_data(run_dir: Path, recorded: dict, manifest: dict) -> None:
     for name, digest in (recorded or {}).items():
         now = manifest.get(name)
         if now != digest:
-            raise ValueError(f"{run_dir}/metrics.json: data file {name} had sha256 {str(digest)[:12]}, the staged "
-                             f"copy has {str(now)[:12]}; stage the run's data before calibrating it")
+            raise UserInputError(f"{run_dir / runfolder.METRICS}: data file {name} had sha256 {str(digest)[:12]}, "
+                                 f"the staged copy has {str(now)[:12]}; stage the run's data before calibrating it")
 
 
 def calibrate_run(run_dir: Path, dev_split: str, data_root: Path, out: Path, *, force: bool = False,
@@ -40,7 +34,6 @@ def calibrate_run(run_dir: Path, dev_split: str, data_root: Path, out: Path, *, 
     from erbench.files import check_output_folder
     from erbench.models.encoder import encode_documents
     from erbench.runner import (
-        SUMMARY_FILE,
         decode_eval,
         load_checkpoint,
         protocol,
@@ -50,12 +43,12 @@ def calibrate_run(run_dir: Path, dev_split: str, data_root: Path, out: Path, *, 
         threshold_split_check,
         tune_thresholds,
     )
-    from erbench.train import RunData, jsonl, pick_device, prediction_records, write_run_folder
+    from erbench.train import RunData, pick_device, prediction_records
 
     run_dir = Path(run_dir)
     check_output_folder(out, force=force, kind="run")
-    original = _read_json(run_dir / "metrics.json")
-    config = _read_json(run_dir / "config.json")
+    original = runfolder.read_metrics(run_dir)
+    config = runfolder.read_config(run_dir)
     model, tokenizer, cfg, types, max_len = load_checkpoint(run_dir, device)
     target = pick_device(device)
     recorded = config.get("thresholds") or {}
@@ -79,7 +72,7 @@ def calibrate_run(run_dir: Path, dev_split: str, data_root: Path, out: Path, *, 
     eval_enc, _ = encode_documents(tokenizer, evaluation, max_len, cfg.train.long_documents)
     predictions, diagnostics = decode_eval(model, eval_enc, tokenizer.pad_token_id, target, tuned, evaluation)
     metrics = score_predictions(evaluation, predictions, types, tuned)
-    digest = hashlib.sha256((run_dir / "metrics.json").read_bytes()).hexdigest()
+    digest = hashlib.sha256((run_dir / runfolder.METRICS).read_bytes()).hexdigest()
     result = {**original, "run": run_identity(tuned), "protocol": protocol(tuned), "metrics": metrics,
               "thresholds": thresholds,
               "diagnostics": {**(original.get("diagnostics") or {}),
@@ -89,33 +82,28 @@ def calibrate_run(run_dir: Path, dev_split: str, data_root: Path, out: Path, *, 
     decoded = replace(tuned, model=model.options)
     new_config = {**config, "run": decoded.to_dict(),
                   "thresholds": {k: v for k, v in thresholds.items() if k != "dev_scores"}}
-    files = {
-        "metrics.json": json.dumps(result, indent=1) + "\n",
-        "config.json": json.dumps(new_config, indent=1) + "\n",
-        "predictions.jsonl": jsonl(prediction_records(evaluation, predictions)),
-        SUMMARY_FILE: json.dumps(summary(result, cfg.eval_split), indent=1) + "\n",
-    }
-    for name in ("steps.jsonl", "environment.json"):  # the training's, unchanged
-        if (run_dir / name).is_file():
-            files[name] = (run_dir / name).read_bytes()
     from safetensors.torch import load_file
 
-    write_run_folder(Path(out), files, load_file(str(run_dir / "model.safetensors")), force=force)
+    env_file = run_dir / runfolder.ENVIRONMENT  # the training's steps and environment, unchanged
+    runfolder.write_run_folder(out, metrics=result, config=new_config,
+                               predictions=prediction_records(evaluation, predictions),
+                               steps=runfolder.read_steps(run_dir), environment=runfolder.read_json(env_file)
+                               if env_file.is_file() else {}, summary=summary(result, cfg.eval_split),
+                               weights=load_file(str(runfolder.weights_path(run_dir))), force=force)
     return result
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--dev-split", required=True, help="The split of the run's dataset the thresholds are tuned on.")
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@data_root_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The new run folder (default: RUN_DIR-devthr); the original is never changed.")
 @click.option("--force", is_flag=True, help="Replace an existing erbench run folder at OUT.")
 @click.option("--allow-same-split", is_flag=True,
               help="Allow a dev split that is also the run's eval split (optimistic scores; recorded, warned).")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="A params file (for data.custom datasets).")
+@params_option("A params file (for data.custom datasets).")
 @friendly_errors
 def calibrate(run_dir, dev_split, data_root, out, force, allow_same_split, device, params_path) -> None:
     """Tune a finished run's entity and relation thresholds on DEV_SPLIT (one forward pass, joint grid
@@ -123,7 +111,7 @@ def calibrate(run_dir, dev_split, data_root, out, force, allow_same_split, devic
     from erbench.calibrate import new_run_folder
 
     target = new_run_folder(run_dir, out, force)
-    custom = (load_params(params_path).get("data") or {}).get("custom")
+    custom = read_params(params_path).data.custom
     result = calibrate_run(run_dir, dev_split, data_root, target, force=force, allow_same_split=allow_same_split,
                            device=device, custom=custom)
     for warning in result["warnings"]:
@@ -144,9 +132,9 @@ def calibrate(run_dir, dev_split, data_root, out, force, allow_same_split, devic
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--split", default=None, help="Default: the run's eval split.")
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=DATA_ROOT, show_default=True)
+@data_root_option
 @click.option("--device", default="auto", show_default=True)
-@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@params_option("A params file (for data.custom datasets).")
 @friendly_errors
 def diagnose(run_dir, split, data_root, device, params_path) -> None:
     """Print (JSON) the entity score (sigmoid(z_id), or 1 - p(no entity) for SpERT heads) on gold,
@@ -160,7 +148,7 @@ def diagnose(run_dir, split, data_root, device, params_path) -> None:
 
     model, tokenizer, cfg, _, max_len = load_checkpoint(run_dir, device)
     split = split or cfg.eval_split
-    spec = resolve(cfg.dataset, (load_params(params_path).get("data") or {}).get("custom"), data_root)
+    spec = resolve(cfg.dataset, read_params(params_path).data.custom, data_root)
     docs, _ = load_split(data_root, spec, spec.split_key(split, cfg.fold))
     encoded, _ = encode_documents(tokenizer, docs, max_len, cfg.train.long_documents)
     cache = score_split(model, encoded, tokenizer.pad_token_id, pick_device(device), cfg.train.eval_batch_size)

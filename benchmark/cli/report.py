@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from erbench.cli import console, friendly_errors
+from erbench import runfolder
+from erbench.cli._common import console, friendly_errors
 from erbench.config import ConfigError
+from erbench.errors import UserInputError
+from erbench.params import Params, read_params
 
 
 def _averages(values: tuple[str, ...]) -> dict[str, str]:
@@ -62,7 +65,8 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
     """Compare methods over seeds (paired tests, Holm) and write LaTeX/Markdown/HTML reports, stats and figures."""
     from erbench.analysis.protocol import project_commit
     from erbench.files import check_output_folder
-    from erbench.report.render import latex_label, latex_options
+    from erbench.report import write_report_folder
+    from erbench.report.render import latex_label
     from erbench.report.tables import display_names
 
     dirs = list(runs_dirs) or [Path("runs")]
@@ -70,37 +74,30 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
     published = []
     label = latex_label(title) if title else None
     if params_path is not None:
-        from erbench.cli import load_params
-        from erbench.config import report_options
-
-        params = load_params(params_path)
-        options, published = report_options(params, str(params_path))
-        settings = params.get("report") or {}
+        params = read_params(params_path)
+        settings = params.report
         source = click.core.ParameterSource.DEFAULT
 
         def pick(name: str, value):
-            keep = name not in settings or ctx.get_parameter_source(name) != source
-            return value if keep else getattr(options, name)
+            return getattr(settings, name) if ctx.get_parameter_source(name) == source else value
 
         alpha, seed = pick("alpha", alpha), pick("seed", seed)
         ar_trials, aso_bootstrap = pick("ar_trials", ar_trials), pick("aso_bootstrap", aso_bootstrap)
         fold_test, equivalence_margin = pick("fold_test", fold_test), pick("equivalence_margin", equivalence_margin)
-        latex_comparisons = latex_comparisons or options.latex_comparisons
-        baselines = tuple(baselines) or tuple(options.baselines or ())
-        allow_mixed = allow_mixed or options.allow_mixed
-        custom = (params.get("data") or {}).get("custom") or None
-        where = f"{params_path}: report"
-        names = settings.get("display_names") or None
-        if names is not None and not isinstance(names, dict):
-            raise ValueError(f"{where}.display_names: expected a mapping of method id to printed name, got {names!r}")
-        display_names([], names, f"{where}.display_names")  # the keys and names, before any work
-        latex = latex_options(settings.get("latex"), f"{where}.latex")
-        if not title and params.get("suite"):
-            label = latex_label(str(params["suite"]))
+        latex_comparisons = latex_comparisons or settings.latex_comparisons
+        published = list(settings.published)
+        baselines = tuple(baselines) or settings.baselines
+        allow_mixed = allow_mixed or settings.allow_mixed
+        custom = params.data.custom or None
+        names = settings.display_names or None
+        display_names([], names, f"{params_path}: report.display_names")  # the keys and names, before any work
+        latex = settings.latex.as_dict()
+        if not title and params.suite:
+            label = latex_label(params.suite)
         dirs = grid_run_dirs(params, dirs[0])
     for folder in dirs:
         if not folder.exists():
-            raise FileNotFoundError(f"{folder}: no such folder of runs")
+            raise UserInputError(f"{folder}: no such folder of runs")
     check_output_folder(out, force=force, kind="report")
     check_names(dirs, baselines, _averages(averages))
     result = write_report_folder(out, dirs, baselines=tuple(baselines) or ("spert", "spert_mt"), alpha=alpha,
@@ -132,56 +129,11 @@ def check_names(dirs: list[Path], baselines: tuple[str, ...], averages: dict[str
                               f"{', '.join(map(str, dirs))} (datasets: {', '.join(datasets)})")
 
 
-def write_report_folder(out: Path, dirs: list[Path], **options) -> dict:
-    """Build the report in a temporary folder beside OUT and rename it into place: a failed report
-    leaves the previous one as it was, and a replaced one keeps no stale figure."""
-    import shutil
-
-    from erbench.files import MARKER, make_temp_folder, replace_folder
-    from erbench.report import build_report
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_folder(out.parent, f".{out.name}.tmp-")
-    try:
-        result = build_report(dirs, tmp, **options)
-        (tmp / MARKER).write_text('{"kind": "report"}\n')
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return result
-
-
-def grid_run_dirs(params: dict, root: Path) -> list[Path]:
-    """The run folders dvc.yaml's train, train_kfold, ablation and sweep stages write for these params.
-
-    A sweep run that repeats a main run (same method, dataset, seed and negative counts) is left
-    out, so the main table pairs each setting once. A missing run folder is an error.
-    """
-    from erbench.models.registry import method_options
-
-    grid, ablations, sweep = params.get("grid") or {}, params.get("ablations") or {}, params.get("sweep") or {}
-    seeds, methods = grid.get("seeds") or [], grid.get("methods") or []
-    names = [f"{m}-{d}-s{s}" for d in grid.get("datasets") or [] for m in methods for s in seeds]
-    names += [f"{m}-{d}-s{s}-f{f}" for d in grid.get("kfold_datasets") or [] for f in grid.get("folds") or []
-              for m in methods for s in seeds]
-    names += [f"{m}-{d}-s{s}" for d in ablations.get("datasets") or [] for m in ablations.get("methods") or []
-              for s in seeds]
-    from erbench.choices import run_names
-
-    names += run_names(params)  # choices/NAME-DATASET-sSEED
-    main = set(names)
-    dirs = [root / n for n in names]
-    for d in sweep.get("datasets") or []:
-        for m in sweep.get("methods") or []:
-            opts = method_options(m, (params.get("methods") or {}).get(m) or {})
-            for n in sweep.get("neg_counts") or []:
-                for s in sweep.get("seeds") or []:
-                    if f"{m}-{d}-s{s}" in main and opts.neg_entity_count == n == opts.neg_relation_count:
-                        continue
-                    dirs.append(root / "sweep" / f"{m}-{d}-n{n}-s{s}")
-    missing = [str(p) for p in dirs if not (p / "metrics.json").is_file()]
+def grid_run_dirs(params: Params, root: Path) -> list[Path]:
+    """The run folders of the params grid below `root`; a missing one is an error."""
+    dirs = [root / name for name in params.run_folders()]
+    missing = [str(p) for p in dirs if not (p / runfolder.METRICS).is_file()]
     if missing:
-        raise FileNotFoundError(f"{len(missing)} run(s) of the params grid have no metrics.json, e.g. {missing[0]}; "
-                                "run `dvc repro` (or train them) first")
+        raise UserInputError(f"{len(missing)} run(s) of the params grid have no metrics.json, e.g. {missing[0]}; "
+                             "run `dvc repro` (or train them) first")
     return dirs

@@ -13,9 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from erbench.errors import ErbenchError
 
-class LockHeld(RuntimeError):
+
+class LockHeld(ErbenchError, RuntimeError):
     """Raised by a non-blocking `file_lock` that another process holds."""
+
+    exit_code = 2
 
 
 @contextmanager

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import click
-from erbench.cli import _quiet, console, friendly_errors
+from erbench.cli._common import console, friendly_errors, is_quiet
+from erbench.params import read_params
 
 
 @click.group()
@@ -45,25 +46,21 @@ def grid() -> None:
 def grid_run(ctx, engine, address, gpus_per_run, cpus_per_run, max_retries, only, workers, weights, worker_root,
              scratch, repro, commit_every) -> None:
     """Submit every stale train stage of dvc.yaml, one task each; commit what finishes; then `dvc repro`."""
-    from erbench.grid.driver import GridError, GridOptions, run_grid
-    from erbench.grid.lock import LockHeld
-    from erbench.grid.pipeline import PipelineError
+    from erbench.grid.driver import GridOptions, run_grid
     from erbench.grid.view import GridView
 
     root = Path.cwd()
     if not (root / "dvc.yaml").is_file():
         raise click.UsageError("run `erbench grid run` in the checkout's root (where dvc.yaml is)")
+    params_file = root / "params.yaml"  # the file dvc.yaml's stages name; the driver logs with its tracking
+    params = read_params(params_file if params_file.is_file() else None, sections=("suite", "tracking"))
     opts = GridOptions(root, engine, address, cpus_per_run, gpus_per_run, max_retries, only, workers, weights,
-                       worker_root, scratch, repro, commit_every)
-    live = console.is_terminal and not _quiet(ctx)
+                       worker_root, scratch, repro, commit_every, params)
+    live = console.is_terminal and not is_quiet(ctx)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    try:
-        with GridView(console, live) as view:
-            summary = run_grid(opts, view)
-            view.summary(summary)
-    except (GridError, LockHeld, PipelineError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+    with GridView(console, live) as view:  # GridError, LockHeld, PipelineError: friendly_errors, exit 2
+        summary = run_grid(opts, view)
+        view.summary(summary)
     if summary.interrupted:
         sys.exit(130)
     if not summary.ok:

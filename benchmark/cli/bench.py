@@ -1,0 +1,61 @@
+"""`erbench bench`: training and inference throughput of a method against the bare encoder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from erbench.cli._common import console, data_root_option, friendly_errors
+from rich.console import Console
+from rich.table import Table
+
+
+@click.command()
+@click.option("--dataset", default="conll04", show_default=True)
+@click.option("--split", default="train", show_default=True)
+@click.option("--encoder", default="minilm", show_default=True)
+@click.option("--method", default="spert", show_default=True)
+@click.option("--sentences", type=int, default=200, show_default=True, help="Sentences per measurement.")
+@click.option("--batch-size", type=int, default=2, show_default=True)
+@click.option("--eval-batch-size", type=int, default=8, show_default=True)
+@click.option("--threads", type=int, default=0, help="torch threads (0: torch's default).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True)
+@data_root_option
+@click.option("--checkpoint", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A trained run folder of this method: inference then decodes a trained model.")
+@click.option("--optimizer", type=click.Choice(["adamw_legacy", "adamw"]), default=None,
+              help="Default: the training default (adamw_legacy).")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_size, threads, device, precision,
+          data_root, checkpoint, optimizer, as_json) -> None:
+    """Training and inference throughput and peak memory of a method vs the bare encoder."""
+    from erbench.bench import run_bench
+
+    result = run_bench(dataset=dataset, split=split, encoder=encoder, method=method, sentences=sentences,
+                       batch_size=batch_size, eval_batch_size=eval_batch_size, threads=threads, device=device,
+                       precision=precision, data_root=data_root, checkpoint=checkpoint, optimizer=optimizer)
+    for warning in result["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+        return
+    table = Table(title=f"erbench bench: {method} vs bare {encoder} on {dataset}/{split} ({result['device']})")
+    for col in ("phase", "method sent/s", "bare sent/s", "ratio (bare/method time)", "peak RSS MB"):
+        table.add_column(col)
+    for phase in ("train", "inference"):
+        r = result[phase]
+        table.add_row(phase, f"{r['method_sps']:.1f}", f"{r['bare_sps']:.1f}", f"{r['cost_ratio']:.2f}x",
+                      f"{r['peak_rss_mb']:.0f}")
+    Console().print(table)
+    steps = Table(title=f"one training step of {method}, phase by phase ({result['optimizer']})")
+    for col in ("phase", "ms/step", "share"):
+        steps.add_column(col)
+    b = result["breakdown"]
+    for phase, ms in b["ms_per_step"].items():
+        steps.add_row(phase, f"{ms:.1f}", f"{100 * b['share'][phase]:.1f}%")
+    steps.add_row("bare encoder step (fwd+bwd+opt)", f"{b['bare_encoder_ms_per_step']:.1f}", "")
+    Console().print(steps)
+    console.print(result["note"])
