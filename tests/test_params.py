@@ -122,3 +122,18 @@ def test_run_folders_of_the_grid() -> None:
                                      "seeds": [1]}})
     assert params.run_folders() == ["spert-conll04-s1", "spert-ade-s1-f0", "spert_mt_no_iou-conll04-s1",
                                     "sweep/spert-conll04-n50-s1"]  # n100 is spert's default: the main run
+
+
+def test_every_suite_has_every_list_dvc_yaml_expands():
+    """dvc.yaml's matrices read ${section.key} from params.yaml, which `erbench suite use` copies from a
+    suite: a suite without one of them makes `dvc repro` fail to parse (it did once for choices)."""
+    root = Path(__file__).resolve().parents[1]
+    refs = set(re.findall(r"\$\{((?!item\.)[a-z_]+\.[a-z_.]+)\}", (root / "dvc.yaml").read_text()))
+    assert {"grid.datasets", "choices.variants", "sweep.seeds"} <= refs
+    for suite in sorted((root / "suites").glob("*.yaml")):
+        raw = yaml.safe_load(suite.read_text())
+        for ref in sorted(refs):
+            node = raw
+            for key in ref.split("."):
+                assert isinstance(node, dict) and key in node, f"{suite.name}: no {ref} (dvc.yaml uses it)"
+                node = node[key]
