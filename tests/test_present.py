@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -339,7 +340,8 @@ def test_environment_capture_lists_what_pip_freeze_lists():
     assert env["torch"] == metadata.version("torch") and env["gpu"] is None
     installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in metadata.distributions()}
     assert env["packages"] == dict(sorted(installed.items()))
-    freeze = subprocess.run(["pip", "freeze", "--all", "--exclude-editable"], capture_output=True, text=True)
+    freeze = subprocess.run([sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"],
+                            capture_output=True, text=True)
     if freeze.returncode == 0:
         for line in freeze.stdout.splitlines():
             if "==" in line:
