@@ -10,7 +10,7 @@ from erbench.analysis.seeds import EFFECT, TARGET_POWER
 from erbench.analysis.seen import partitions_of
 from erbench.report.analysis_tables import Analysis
 from erbench.report.tables import SETTINGS, ReportTables, display_name, method_name
-from erbench.report.text import MARKERS, latex_escape
+from erbench.report.text import MARKERS, format_p, latex_escape
 
 LABELS = dict(SETTINGS)
 DIGITS = 2
@@ -18,12 +18,6 @@ DIGITS = 2
 
 def _row(cells) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _p(p: float | None) -> str:
-    if p is None or math.isnan(p):
-        return "–"
-    return "0" if p == 0 else (f"{p:.1e}" if p < 0.001 else f"{p:.3f}")
 
 
 def _f(x: float, digits: int = DIGITS) -> str:
@@ -100,7 +94,7 @@ def md_replication(tables: ReportTables, analysis: Analysis) -> list[str]:
         lines.append(_row([method_name(tables, r.baseline), method_name(tables, r.method), r.label,
                            ", ".join(display_name(d) for d in r.datasets),
                            f"{r.significant} of {len(r.datasets)}", f"{r.replicated} of {len(r.pc_pvalues)}",
-                           ", ".join(_p(p) for p in r.pc_pvalues)]))
+                           ", ".join(format_p(p) for p in r.pc_pvalues)]))
     return lines + [""]
 
 
@@ -185,8 +179,8 @@ def md_seen(tables: ReportTables, analysis: Analysis) -> list[str]:
                         "p (AR, pooled)", "Verdict"]), _row(["---"] * 4 + ["--:"] * 5 + ["---"])]
         for r in rs:
             lines.append(_row([display_name(r.dataset), LABELS[r.setting], r.partition, method_name(tables, r.method),
-                               r.comparison.n, f"{r.comparison.mean_diff:+.2f}", _p(r.comparison.t_pvalue),
-                               _p(r.t_holm), _p(r.comparison.ar_pvalue), r.power.verdict(r.significant)]))
+                               r.comparison.n, f"{r.comparison.mean_diff:+.2f}", format_p(r.comparison.t_pvalue),
+                               format_p(r.t_holm), format_p(r.comparison.ar_pvalue), r.power.verdict(r.significant)]))
         lines.append("")
     return lines
 
