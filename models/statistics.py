@@ -75,4 +75,7 @@ def _class_weights(encoded, types, options, known) -> dict[str, torch.Tensor]:
     """Effective-number weights (class-balanced loss) of the class counts at `cb_beta`."""
     if "class_counts" not in known:
         known["class_counts"] = _class_counts(encoded, types, options, known)
-    return {k: class_balanced_weights(v, options.cb_beta) for k, v in known["class_counts"].items()}
+    # a side with no samples at all (a split without any pair of entities has no relation samples)
+    # never reaches the loss: its weights are never used, so it gets ones instead of an error
+    return {k: class_balanced_weights(v, options.cb_beta) if any(c > 0 for c in v)
+            else torch.ones(len(v)) for k, v in known["class_counts"].items()}

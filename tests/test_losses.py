@@ -324,3 +324,20 @@ def test_multitask_without_relations_or_gold() -> None:
     assert parts["relation_id"].item() == 0.0 and parts["relation_cls"].item() == 0.0
     assert total.item() == pytest.approx(sum(bce(z, 0.0) for z in ent_id.tolist()) / 6, rel=1e-6)
     assert torch.isfinite(total)
+
+
+def test_class_weights_of_a_split_without_relation_samples() -> None:
+    """A training split with no pair of entities has no relation samples: spert_cb trains (the relation
+    weights are never used) instead of failing on an all-zero count."""
+    from erbench.models.documents import Document, Entity, TypeInventory
+    from erbench.models.encoder import encode_documents, load_tokenizer
+    from erbench.models.registry import method_options
+    from erbench.models.statistics import corpus_statistics
+
+    types = TypeInventory(("Peop", "Org"), ("Work_For",))
+    docs = [Document(("mary", "sleeps", "."), (Entity("Peop", 0, 1),), (), None, i) for i in range(3)]
+    encoded, _ = encode_documents(load_tokenizer("tiny-random"), docs, 64)
+    stats = corpus_statistics(["class_counts", "class_weights"], encoded, types, method_options("spert_cb"))
+    assert sum(stats["class_counts"]["relation"]) == 0 and sum(stats["class_counts"]["entity"]) > 0
+    assert stats["class_weights"]["relation"].tolist() == [1.0, 1.0]
+    assert stats["class_weights"]["entity"][0] > 0  # the entity side is weighed as before
