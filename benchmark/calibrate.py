@@ -102,6 +102,7 @@ def score_split(model, encoded: list, pad_id: int, device: torch.device, batch_s
     entities at some threshold of `entity_grid` (default: the model's own entity threshold)."""
     from erbench.models.collate import collate_candidates
     from erbench.models.spans import relation_context
+    from erbench.models.spert import document_pairs
     from erbench.train import autocast
 
     model.eval()
@@ -127,16 +128,7 @@ def score_split(model, encoded: list, pad_id: int, device: torch.device, batch_s
                 row_doc = batch.ent_doc[rows].cpu().numpy()
                 rows_np = rows.cpu().numpy()
                 pieces = torch.stack([batch.ent_start[rows], batch.ent_end[rows]], dim=1).cpu().numpy()
-                heads, tails = [], []
-                for d in range(len(docs)):
-                    idx = np.flatnonzero(row_doc == d)
-                    if len(idx) > 1:
-                        a, b = np.meshgrid(idx, idx, indexing="ij")
-                        keep = a != b
-                        heads.append(a[keep])
-                        tails.append(b[keep])
-                heads = np.concatenate(heads) if heads else np.zeros(0, dtype=np.int64)
-                tails = np.concatenate(tails) if tails else np.zeros(0, dtype=np.int64)
+                heads, tails = document_pairs(row_doc, len(docs))  # what predict pairs, on the union
                 ctx_start, ctx_end = relation_context(pieces[heads], pieces[tails]) if len(heads) else (heads, tails)
                 chunks = []
                 for c in range(0, len(heads), opts.max_pairs):

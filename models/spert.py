@@ -22,6 +22,21 @@ from erbench.models.spans import RangeMax, gather_rows, relation_context
 from torch import nn
 
 
+def document_pairs(row_doc: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """(heads, tails): every ordered pair of distinct rows within each document, rows given by
+    their document index `row_doc` (indices into it, document by document)."""
+    heads, tails = [], []
+    for d in range(n_docs):
+        idx = np.flatnonzero(row_doc == d)
+        if len(idx) > 1:
+            a, b = np.meshgrid(idx, idx, indexing="ij")
+            keep = a != b
+            heads.append(a[keep])
+            tails.append(b[keep])
+    empty = np.zeros(0, dtype=np.int64)
+    return (np.concatenate(heads) if heads else empty), (np.concatenate(tails) if tails else empty)
+
+
 def _untimed(name: str):
     return contextlib.nullcontext()
 
@@ -138,17 +153,7 @@ class SpanRelationModel(nn.Module):
         row_conf = self.heads.entity_confidence(ent_out, rows, ent_type[rows], opts).cpu().numpy()
         pieces = torch.stack([batch.ent_start[rows], batch.ent_end[rows]], dim=1).cpu().numpy()
 
-        # all ordered pairs of distinct predicted entities within each document
-        heads, tails = [], []
-        for d in range(len(docs)):
-            idx = np.flatnonzero(row_doc == d)
-            if len(idx) > 1:
-                a, b = np.meshgrid(idx, idx, indexing="ij")
-                keep = a != b
-                heads.append(a[keep])
-                tails.append(b[keep])
-        heads = np.concatenate(heads) if heads else np.zeros(0, dtype=np.int64)
-        tails = np.concatenate(tails) if tails else np.zeros(0, dtype=np.int64)
+        heads, tails = document_pairs(row_doc, len(docs))
         ctx_start, ctx_end = relation_context(pieces[heads], pieces[tails]) if len(heads) else (heads, tails)
         found: list[tuple[int, int, int, float]] = []
         for lo in range(0, len(heads), opts.max_pairs):
