@@ -109,3 +109,23 @@ def trained(staged, tmp_path_factory) -> Path:
     assert "spert-tiny-s1" in result.stderr and "RE+" in result.stderr
     assert "epochs: 1/1" not in result.stderr  # --quiet: no progress lines either (tests/test_progress.py)
     return out
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread (modules opt in with pytestmark usefixtures): tiny models run much faster than
+    with threads fighting over busy cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    """The tiny random BERT tokenizer (a module may define its own `tokenizer` instead)."""
+    from erbench.models.encoder import load_tokenizer
+
+    return load_tokenizer("tiny-random")

@@ -12,24 +12,13 @@ import torch
 from erbench import calibrate
 from erbench.config import ConfigError, ModelOptions
 from erbench.datasets.load import Document, Entity, Relation
-from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
+from erbench.models.encoder import encode_documents, tiny_encoder
 from erbench.models.heads import MultiTaskHeads
 from erbench.models.spert import SpanRelationModel
 
 from tests.test_train import TYPES, documents
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer("tiny-random")
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one torch thread per module
 
 
 def tiny_model(tokenizer, options: ModelOptions, seed: int = 0) -> SpanRelationModel:

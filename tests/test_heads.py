@@ -9,12 +9,14 @@ import pytest
 import torch
 from erbench.config import ModelOptions
 from erbench.datasets.load import Document, Entity, Relation
-from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
+from erbench.models.encoder import encode_documents, tiny_encoder
 from erbench.models.heads import MultiTaskHeads, SpertHeads
 from erbench.models.spans import enumerate_spans
 from erbench.models.spert import SpanRelationModel
 
 from tests.conftest import make_types
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one torch thread per module
 
 AT_04 = math.log(0.4 / 0.6)  # sigmoid(AT_04) == 0.4
 
@@ -94,20 +96,6 @@ def test_heads_shapes() -> None:
 # -- predict: from decisions to documents -----------------------------------------------------------------
 TYPES = make_types(("Peop", "Org"), ("Work_For", "Near"))
 MAX_SPAN = 3
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: tiny models run much faster than with threads fighting over busy cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer("tiny-random")
 
 
 def row_of(n_words: int, span: tuple[int, int], offset: int = 0) -> int:

@@ -12,13 +12,15 @@ from erbench.analysis import protocol
 from erbench.models import losses
 from erbench.models.collate import collate_train
 from erbench.models.documents import Document, Entity, Relation, TypeInventory
-from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
+from erbench.models.encoder import encode_documents, tiny_encoder
 from erbench.models.heads import MultiTaskHeads
 from erbench.models.options import ConfigError
 from erbench.models.registry import interpretation, method_options
 from erbench.models.sampling import class_counts, sample_document
 from erbench.models.spert import SpanRelationModel
 from erbench.train import train_step
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one torch thread per module
 
 TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Live_In"))
 DOCS = [
@@ -28,19 +30,6 @@ DOCS = [
     Document(("Mary", "lives", "in", "Berlin", "."), (Entity("Peop", 0, 1), Entity("Loc", 3, 4)),
              (Relation("Live_In", 0, 1),)),
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer("tiny-random")
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 import torch
 from erbench.models.documents import Document, Entity, Relation
-from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
+from erbench.models.encoder import encode_documents, tiny_encoder
 from erbench.models.options import ConfigError, ModelOptions
 from erbench.models.registry import METHODS, get_method, method_options, register
 from erbench.models.spert import SpanRelationModel
 from erbench.train import loss_statistics, train_step
 
 from tests.conftest import make_types
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one torch thread per module
 
 TYPES = make_types()
 DOCS = [
@@ -24,20 +26,6 @@ DOCS = [
              (Relation("Live_In", 0, 1), Relation("Near", 1, 2))),
 ]
 STEPS = 20
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: tiny models run much faster than with threads fighting over busy cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer("tiny-random")
 
 
 def train_losses(name: str, tokenizer, steps: int = STEPS) -> list[float]:

@@ -13,19 +13,12 @@ from erbench import scoring
 from erbench.cli import main
 from erbench.config import ModelOptions, RunConfig, TrainOptions
 from erbench.datasets.load import Document, Entity, Relation
-from erbench.models.encoder import encode_documents, load_tokenizer, tiny_encoder
+from erbench.models.encoder import encode_documents, tiny_encoder
 from erbench.train import RunData, evaluate, train_model
 
 from tests.conftest import TINY_SPLITS, make_types, tiny_train_args
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: tiny models run much faster than with threads fighting over busy cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one torch thread per module
 
 
 TYPES = make_types(relations=("Work_For", "Near"))
@@ -41,11 +34,6 @@ def documents(split: str) -> list[Document]:
 
 
 # -- determinism (SPEC 6) --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer("tiny-random")
-
-
 def run_once(cfg: RunConfig, tokenizer) -> tuple[list[dict], list[Document], dict]:
     data = RunData(TYPES, documents("train"), documents("test"), None)
     encoder = (tiny_encoder(tokenizer, seed=cfg.seed), tokenizer)  # == load_encoder("tiny-random", cfg.seed)
