@@ -145,6 +145,27 @@ def load_plugins(params: dict) -> list[str]:
     return load_entry_points() + load_files(include)
 
 
+def plugin_digest(params: dict) -> dict:
+    """What the plugins a run can load are, by content: each `methods_include` file (resolved path and
+    sha256) and each `erbench.methods` entry point (its distribution and version). dvc.yaml's `plugins`
+    stage writes it and the training stages depend on it; run folders record the include files."""
+    include = params.get("methods_include") or []
+    if isinstance(include, (str, Path)):
+        raise ConfigError("params methods_include: expected a list of paths, got a single string")
+    files = []
+    for raw in include:
+        path = Path(raw).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(f"params methods_include: {raw}: not a Python file")
+        files.append({"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+    points = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        points.append({"name": ep.name, "value": ep.value, "distribution": getattr(dist, "name", None),
+                       "version": getattr(dist, "version", None)})
+    return {"methods_include": files, "entry_points": sorted(points, key=lambda p: (p["name"], p["value"]))}
+
+
 _MT = dict(heads="multitask", iou_mode="scale", entity_logits="raw", neg_entity_count=120, neg_relation_count=120)
 
 register("spert", "SpERT (Eberts & Ulges 2020): softmax entity classifier, sigmoid relation classifier",

@@ -201,7 +201,7 @@ def test_stale_names_agree_with_dvc_status(toy, monkeypatch):
 @pytest.mark.slow
 def test_local_grid_commits_everything_then_submits_nothing(toy):
     summary, out = grid(toy)
-    assert "staging data first: dvc repro prepare@toy" in out
+    assert "before the grid: dvc repro prepare@toy" in out
     assert sorted(summary.committed) == ["train@a-1", "train@a-2", "train@b-1", "train@b-2"]
     assert summary.ok and summary.repro == "nothing to run", out
     assert dvc_stale(toy) == set()

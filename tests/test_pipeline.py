@@ -2,13 +2,14 @@
 
 Copies the project's tracked files into a fresh repo, switches to the micro suite (tiny random
 encoder, tiny synthetic corpus, 2 methods x 2 seeds), runs `dvc repro` the way a user does, and
-checks the reports, the MLflow store, DVC's metrics, and that a second `dvc repro` runs nothing.
+checks the reports, the MLflow store, DVC's metrics, and that a second `dvc repro` runs nothing but the
+plugins' digest.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,14 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.project_copy import copy_project
+from tests.project_copy import run as _run
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
-
-def _run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -31,23 +30,7 @@ def repo(tmp_path_factory) -> tuple[Path, dict]:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     dest = tmp_path_factory.mktemp("pipeline") / "erbench"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for name in files:
-        if name.startswith(("runs/", "data/", "reports/")) or not (ROOT / name).is_file():
-            continue
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, dest / name)
-    bindir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "DVC_NO_ANALYTICS": "1",
-           "HF_HUB_OFFLINE": "1", "CI": "true", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("ERBENCH_DATA_MIRROR", None)
-    _run(["git", "init", "-q"], dest, env)
-    _run([str(Path(bindir) / "erbench"), "suite", "use", "micro"], dest, env)
-    _run(["git", "add", "-A"], dest, env)
-    _run(["git", "commit", "-qm", "micro suite"], dest, env)
+    env = copy_project(dest)
     first = _run(["dvc", "repro"], dest, env)
     return dest, {"env": env, "first": first.stdout + first.stderr}
 
@@ -165,12 +148,16 @@ def test_run_environment_recorded(repo):
     assert short["torch"] == env["torch"] and "packages" not in short
 
 
-def test_second_repro_runs_nothing(repo):
+def test_second_repro_runs_only_the_plugins_digest(repo):
+    """`plugins` (always changed) rewrites the same digest, so no stage that depends on it runs."""
     dest, info = repo
+    first = re.findall(r"Running stage '([^']+)'", info["first"])
+    assert first[:1] == ["plugins"] or "plugins" in first
+    assert json.loads((dest / "runs" / "plugins.json").read_text()) == {"methods_include": [], "entry_points": []}
     second = _run(["dvc", "repro"], dest, info["env"])
-    assert "Running stage" not in second.stdout + second.stderr
-    status = _run(["dvc", "status"], dest, info["env"]).stdout
-    assert "up to date" in status
+    assert re.findall(r"Running stage '([^']+)'", second.stdout + second.stderr) == ["plugins"]
+    stale = json.loads(_run(["dvc", "status", "--json"], dest, info["env"]).stdout)
+    assert set(stale) <= {"plugins"}, stale
 
 
 def test_changing_one_method_reruns_only_its_stages(repo):

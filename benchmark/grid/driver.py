@@ -1,6 +1,7 @@
 """`erbench grid run`: dvc.yaml's stale train stages, run on a cluster, landed in the checkout.
 
-1. take the grid lock (one driver per checkout); stage data first if a `prepare` stage is stale;
+1. take the grid lock (one driver per checkout); stage data first if a `prepare` stage is stale, and
+   write the plugins' digest (`plugins`, which the train stages depend on);
 2. plan: the train-like stages (`--only` glob) that DVC would re-run, and a fingerprint of each;
 3. submit one task per stage to the executor (Ray or local processes);
 4. as runs finish: install each folder atomically, `dvc commit` them in batches, log them to
@@ -114,6 +115,10 @@ def _chdir(path: Path):
         os.chdir(before)
 
 
+# what the train stages depend on that a grid does not run itself (`plugins` runs every time: a digest)
+PRE_STAGES = ("prepare", "plugins")
+
+
 def run_grid(opts: GridOptions, view, fn: Callable = run_stage) -> GridSummary:
     """Plan, run, land and report the grid; see the module docstring. FN runs one stage (tests stub it)."""
     from dvc.repo import Repo
@@ -124,9 +129,9 @@ def run_grid(opts: GridOptions, view, fn: Callable = run_stage) -> GridSummary:
         summary = GridSummary()
         start = time.perf_counter()
         with Repo(str(root)) as repo:
-            stale_prepare = sorted(stale_names(repo, dvc_stages(repo, ["prepare"])))
+            stale_prepare = sorted(stale_names(repo, dvc_stages(repo, PRE_STAGES)))
         if stale_prepare:
-            view.note(f"staging data first: dvc repro {' '.join(stale_prepare)}")
+            view.note(f"before the grid: dvc repro {' '.join(stale_prepare)}")
             dvc(root, "repro", *stale_prepare)
         summary.timings["prepare"] = time.perf_counter() - start
         with Repo(str(root)) as repo:
