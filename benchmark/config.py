@@ -88,6 +88,9 @@ class RunConfig:
     # a named variant of `method` (params `choices`): its name is the run's method id in tables
     choice: str | None = None
     choice_set: dict | None = None  # the variant's overrides, as params states them
+    # params methods_include as resolved paths: the files that registered the run's method, loss or
+    # heads; loading the run folder (evaluate, predict, calibrate) imports them again
+    methods_include: tuple[str, ...] = ()
 
     @property
     def run_method(self) -> str:

@@ -6,7 +6,7 @@ What the run folder holds, and how it is written and read: erbench.runfolder.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -16,7 +16,7 @@ from erbench.datasets.load import Document, TypeInventory, parse_types
 from erbench.datasets.registry import resolve
 from erbench.datasets.stage import load_split, staged_manifest
 from erbench.models.encoder import EncodingReport, encode_documents, encoder_max_length, load_encoder
-from erbench.models.registry import interpretation
+from erbench.models.registry import interpretation, load_files, plugin_digest
 from erbench.models.spert import SpanRelationModel
 from erbench.progress import Progress
 from erbench.train import (
@@ -160,8 +160,6 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
                 progress: Progress | None = None, on_epoch: Callable[[int, dict], None] | None = None,
                 encoder=None, force: bool = False) -> dict:
     """Train and evaluate one run, write its folder atomically, and return metrics.json's content."""
-    from dataclasses import replace
-
     data = load_run_data(cfg, data_root, custom)
     same_split = None
     if cfg.train.thresholds == "dev":  # before the training, not after it
@@ -214,12 +212,27 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
     }
     decoded = replace(cfg, model=model.options)  # the thresholds the eval split was decoded with
     config = {"run": decoded.to_dict(), "types": data.types.to_json(), "max_length": info["max_length"],
-              "thresholds": {k: v for k, v in thresholds.items() if k != "dev_scores"}}
+              "thresholds": {k: v for k, v in thresholds.items() if k != "dev_scores"},
+              "plugins": plugin_digest({"methods_include": list(cfg.methods_include)})["methods_include"]}
     weights = state_dict_for_saving(model) if cfg.train.save_weights else None
     runfolder.write_run_folder(out_dir, metrics=result, config=config,
                                predictions=prediction_records(data.eval, predictions), steps=info["steps_log"],
                                environment=env, summary=summary(result, cfg.eval_split), weights=weights, force=force)
     return result
+
+
+def load_run_plugins(cfg: RunConfig, recorded: list[dict], where: Path) -> None:
+    """Import the methods_include files a run was trained with (a missing one is a ConfigError naming
+    it); a file whose content changed since is loaded with a warning naming it."""
+    import hashlib
+    import warnings
+
+    load_files(cfg.methods_include, source=f"{where}: run.methods_include")
+    for entry in recorded:
+        path = Path(entry["path"])
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+            warnings.warn(f"{where}: plugin file {path} changed since the run was trained (sha256 "
+                          f"{entry['sha256'][:12]}...); loaded as it is now", stacklevel=2)
 
 
 def load_checkpoint(run_dir: Path, device: str = "auto"):
@@ -233,6 +246,8 @@ def load_checkpoint(run_dir: Path, device: str = "auto"):
     raw["model"] = from_dict(ModelOptions, raw["model"], f"{where}: model")
     raw["train"] = from_dict(TrainOptions, raw["train"], f"{where}: train")
     cfg = from_dict(RunConfig, raw, str(where))
+    cfg = replace(cfg, methods_include=tuple(cfg.methods_include))
+    load_run_plugins(cfg, config.get("plugins") or [], where)
     types = parse_types(config["types"], f"{where}: types")
     transformer, tokenizer = load_encoder(cfg.train.encoder, seed=cfg.seed)
     model = SpanRelationModel(transformer, types, cfg.model)

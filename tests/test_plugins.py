@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -131,3 +132,76 @@ def test_entry_points_of_the_group_are_imported(monkeypatch, tmp_path):
         assert registry.load_entry_points() == []  # once per process
     finally:
         registry.METHODS.pop("ep_spert", None)
+
+
+def test_a_plugin_run_folder_reloads_its_plugin_in_a_new_process(synthetic, plugin_file, tmp_path):
+    """evaluate (a fresh process: nothing registered yet) imports the file config.json records; an edited
+    file is loaded with a warning naming it."""
+    import subprocess
+    import sys
+
+    root, params = synthetic
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [
+        "--quiet", "train", "--dataset", "synthetic", "--method", "plugin_spert_sqrt", "--seed", "1",
+        "--encoder", "tiny-random", "--epochs", "1", "--dev-split", "none", "--set", "threads=1",
+        "--set", "device=cpu", "--data-root", str(root), "--out", str(out), "--params", str(params)])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["run"]["methods_include"] == [str(plugin_file.resolve())]
+    assert [p["path"] for p in config["plugins"]] == [str(plugin_file.resolve())]
+    erbench = Path(sys.executable).parent / "erbench"
+    command = [str(erbench), "--quiet", "evaluate", str(out), "--split", "test", "--data-root", str(root)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["test/ner/micro_f1"] >= 0
+    assert "changed since" not in proc.stderr
+    edited = tmp_path / "edited.py"
+    edited.write_text(plugin_file.read_text() + "\n# edited\n")
+    config["run"]["methods_include"] = [str(edited)]
+    config["plugins"][0]["path"] = str(edited)
+    (out / "config.json").write_text(json.dumps(config))
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"plugin file {edited} changed since the run was trained" in proc.stderr
+    edited.unlink()
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "run.methods_include" in proc.stderr + proc.stdout
+
+
+@pytest.mark.slow
+def test_a_method_from_outside_the_tree_runs_through_dvc_repro(tmp_path):
+    """The micro suite with a method from a file outside the repository: `dvc repro` trains and reports
+    it; editing the file re-runs the training stages (through runs/plugins.json) with the new code."""
+    import shutil
+
+    from tests.project_copy import copy_project, run
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    dest = tmp_path / "project"
+    env = copy_project(dest)
+    outside = tmp_path / "outside" / "my_methods.py"
+    outside.parent.mkdir()
+    outside.write_text(PLUGIN)
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    params["methods_include"] = [str(outside)]
+    params["grid"].update(methods=["spert", "plugin_spert_sqrt"], seeds=[1, 2])
+    params["methods"]["plugin_spert_sqrt"] = {}
+    params["report"]["baselines"] = ["spert"]
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "commit", "-qam", "a method from outside"], dest, env)
+    run(["dvc", "repro"], dest, env)
+    folder = dest / "runs" / "plugin_spert_sqrt-synthetic-s1"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["run"]["model"]["loss"] == "plugin_sqrt" and config["run"]["model"]["neg_entity_count"] == 10
+    assert config["run"]["methods_include"] == [str(outside.resolve())]
+    digest = json.loads((dest / "runs" / "plugins.json").read_text())
+    assert [f["path"] for f in digest["methods_include"]] == [str(outside.resolve())]
+    assert "| SpERT + sqrt |" in (dest / "reports" / "results.md").read_text()  # its display name
+    outside.write_text(PLUGIN.replace("neg_entity_count=10", "neg_entity_count=11"))
+    proc = run(["dvc", "repro"], dest, env)
+    ran = re.findall(r"Running stage '([^']+)'", proc.stdout + proc.stderr)
+    assert ran[0] == "plugins" and {s for s in ran if s.startswith("train@")} == {
+        f"train@synthetic-{m}-{s}" for m in ("spert", "plugin_spert_sqrt") for s in (1, 2)}, ran
+    assert json.loads((folder / "config.json").read_text())["run"]["model"]["neg_entity_count"] == 11

@@ -75,6 +75,9 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
     label = latex_label(title) if title else None
     if params_path is not None:
         params = read_params(params_path)
+        from erbench.models.registry import load_plugins
+
+        load_plugins(params.plugins())  # a plugin method's display name and description
         settings = params.report
         source = click.core.ParameterSource.DEFAULT
 

@@ -69,8 +69,9 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
     for split in (train_split, eval_split, dev_split):
         if split is not None:
             spec.split_key(split, fold)  # fails early, naming the dataset's splits
+    include = tuple(str(Path(p).expanduser().resolve()) for p in params.methods_include)
     return RunConfig(dataset, method, seed, fold, train_split, eval_split, dev_split, bool(no_overlapping),
-                     options, train, choice=choice, choice_set=choice_set)
+                     options, train, choice=choice, choice_set=choice_set, methods_include=include)
 
 
 @click.command()
