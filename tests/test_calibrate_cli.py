@@ -100,6 +100,15 @@ def test_calibrate_writes_a_new_run_folder_and_never_tunes_on_test(data_root, tm
         assert metrics["metrics"] == original["metrics"]  # the same thresholds decode the same predictions
     again = calibrate("--dev-split", "dev", "--allow-same-split")
     assert again.exit_code == 2 and "folder exists and is not empty" in again.output
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracked = calibrate("--dev-split", "dev", "--allow-same-split", "--force", "--track", "--mlflow-uri", uri)
+    assert tracked.exit_code == 0, tracked.output
+    assert "logged to MLflow" in tracked.output
+    from mlflow.tracking import MlflowClient
+
+    (logged,) = MlflowClient(uri).search_runs([e.experiment_id for e in MlflowClient(uri).search_experiments()])
+    assert logged.data.tags["mlflow.runName"] == metrics["run"]["name"] and logged.data.tags["erbench.calibrated_from"] == str(run)
+    assert logged.data.metrics["dev/ner/micro_f1"] == pytest.approx(metrics["metrics"]["dev/ner/micro_f1"])
 
     diag = CliRunner().invoke(main, ["diagnose", str(new), "--data-root", str(data_root)])
     assert diag.exit_code == 0, diag.output

@@ -103,15 +103,20 @@ def calibrate_run(run_dir: Path, dev_split: str, data_root: Path, out: Path, *, 
 @click.option("--allow-same-split", is_flag=True,
               help="Allow a dev split that is also the run's eval split (optimistic scores; recorded, warned).")
 @click.option("--device", default="auto", show_default=True)
-@params_option("A params file (for data.custom datasets).")
+@params_option("A params file (data.custom datasets; tracking settings).")
+@click.option("--track/--no-track", default=None,
+              help="Log the calibrated run to MLflow (default: params tracking.enabled, else off).")
+@click.option("--mlflow-uri", default=None, help="Tracking URI (else $MLFLOW_TRACKING_URI, params, sqlite:///mlflow.db).")
 @friendly_errors
-def calibrate(run_dir, dev_split, data_root, out, force, allow_same_split, device, params_path) -> None:
+def calibrate(run_dir, dev_split, data_root, out, force, allow_same_split, device, params_path, track,
+              mlflow_uri) -> None:
     """Tune a finished run's entity and relation thresholds on DEV_SPLIT (one forward pass, joint grid
     0.05..0.95; ties go to the method's values) and write the re-decoded eval split as a new run folder."""
     from erbench.calibrate import new_run_folder
 
     target = new_run_folder(run_dir, out, force)
-    custom = read_params(params_path).data.custom
+    params = read_params(params_path)
+    custom = params.data.custom
     result = calibrate_run(run_dir, dev_split, data_root, target, force=force, allow_same_split=allow_same_split,
                            device=device, custom=custom)
     for warning in result["warnings"]:
@@ -127,6 +132,14 @@ def calibrate(run_dir, dev_split, data_root, out, force, allow_same_split, devic
         f"{t['chosen_scores'][t['metric'].split('/')[0]]:.2f}  |  {split}: NER {m[f'{split}/ner/micro_f1']:.2f}  "
         f"RE {m[f'{split}/rel/micro_f1']:.2f}  RE+ {m[f'{split}/rel_strict/micro_f1']:.2f}  ->  {target}",
         highlight=False, soft_wrap=True)
+    if track if track is not None else params.tracking.enabled:  # as `erbench train` logs a run
+        from erbench.tracking import log_run, resolve_uri
+
+        uri = resolve_uri(mlflow_uri, params.tracking.uri)
+        experiment = params.experiment_name()
+        run_id = log_run(target, uri=uri, experiment=experiment,
+                         extra_tags={"suite": params.suite, "erbench.calibrated_from": str(run_dir)})
+        console.print(f"logged to MLflow ({uri}, experiment {experiment}): run {run_id}")
 
 
 @click.command()
