@@ -106,6 +106,21 @@ def dvc_stale(repo) -> set[str]:
     return set(json.loads(_run([str(BIN / "dvc"), "status", "--json"], dest, env)))
 
 
+def training_process(method: str, seed: str, timeout: float = 120.0) -> bool:
+    """Wait (bounded) until an `erbench train` process of this stage runs: a poll, not a fixed sleep."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in psutil.process_iter(["cmdline"]):
+            cmd = proc.info["cmdline"] or []
+            pairs = set(zip(cmd, cmd[1:]))
+            if "train" in cmd and {("--method", method), ("--seed", seed)} <= pairs:
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def test_grid_on_two_nodes_survives_a_lost_node(repo, cluster):
     dest, env = repo
     worker = next(iter(cluster.worker_nodes))
@@ -114,8 +129,9 @@ def test_grid_on_two_nodes_survives_a_lost_node(repo, cluster):
     def remove_worker_when_busy(line: str) -> None:
         match = re.match(r"started (\S+) on .*\(node id (\w+)\)", line)
         if match and match.group(2) == worker.node_id and not removed:
-            time.sleep(2)  # mid-run: the command is training
-            cluster.remove_node(worker, allow_graceful=False)
+            _, method, seed = match.group(1).split("-")
+            assert training_process(method, seed), f"no training process for {match.group(1)} within 120 s"
+            cluster.remove_node(worker, allow_graceful=False)  # mid-run: its command is training
             removed.append(match.group(1))
             cluster.add_node(**cluster.node_args)  # a replacement joins, as on a real cluster
 
