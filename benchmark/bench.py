@@ -48,10 +48,22 @@ def _timed(fn, steps: int) -> float:
     return time.perf_counter() - start
 
 
+def padding_share(batches) -> float:
+    """The share of the encoder's input positions that are padding."""
+    real = sum(len(e.input_ids) for b in batches for e in b)
+    total = sum(max(len(e.input_ids) for e in b) * len(b) for b in batches)
+    return 1.0 - real / total if total else 0.0
+
+
 def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences: int, batch_size: int,
               eval_batch_size: int, threads: int, device: str, precision: str, data_root: Path,
-              checkpoint: Path | None = None, optimizer: str | None = None) -> dict:
-    """Measure a method against the bare encoder; `checkpoint` (a run folder) gives inference a trained model."""
+              checkpoint: Path | None = None, optimizer: str | None = None, attention: str | None = None,
+              compile_encoder: bool = False) -> dict:
+    """Measure a method against the bare encoder; `checkpoint` (a run folder) gives inference a trained model.
+
+    `attention` picks the encoder's attention implementation (sdpa, eager; None: transformers' default);
+    `compile_encoder` wraps the encoder in `torch.compile` (inductor) for both sides, and the seconds its
+    first steps take (compilation included) are reported apart as `compile_seconds`."""
     if threads:
         torch.set_num_threads(threads)
     rng = seed_everything(0)
@@ -60,28 +72,41 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
     docs, types = load_split(data_root, spec, spec.split_key(split, 0 if spec.folds else None))
     docs = docs[:sentences]
     opts = method_options(method)
-    transformer, tokenizer = load_encoder(encoder)
+    transformer, tokenizer = load_encoder(encoder, attention=attention)
+    attention_used = getattr(transformer.config, "_attn_implementation", None)
+    compile_seconds = None
+    if compile_encoder:
+        transformer = torch.compile(transformer)
     # truncate: the bare encoder below takes one window per document, so both sides see the same pieces
     encoded, _ = encode_documents(tokenizer, docs, encoder_max_length(transformer, tokenizer), "truncate")
     pad = tokenizer.pad_token_id
     amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     cfg = TrainOptions(encoder=encoder, **({"optimizer": optimizer} if optimizer else {}))
     train_batches = [encoded[i: i + batch_size] for i in range(0, len(encoded) - batch_size + 1, batch_size)]
-    eval_batches = [encoded[i: i + eval_batch_size] for i in range(0, len(encoded), eval_batch_size)]
+    by_length = sorted(encoded, key=lambda e: len(e.input_ids))  # as erbench.train.evaluate batches
+    eval_batches = [by_length[i: i + eval_batch_size] for i in range(0, len(by_length), eval_batch_size)]
+    # the same batch size over length-sorted sentences: next to no padding (a bound, see "padding" below)
+    sorted_batches = [by_length[i: i + batch_size] for i in range(0, len(by_length) - batch_size + 1, batch_size)]
 
     # bare encoder: forward + backward + optimizer step / forward only
     transformer.to(dev).train()
     bare_opt = make_optimizer(transformer, cfg.optimizer, cfg.lr, cfg.weight_decay)
 
-    def bare_step(i: int) -> None:
-        ids, mask = pad_inputs(train_batches[i % len(train_batches)], pad)
+    def bare_step(i: int, batches=train_batches) -> None:
+        ids, mask = pad_inputs(batches[i % len(batches)], pad)
         with amp:
             h = transformer(input_ids=ids.to(dev), attention_mask=mask.to(dev)).last_hidden_state
         h.float().mean().backward()
         bare_opt.step()
         bare_opt.zero_grad(set_to_none=True)
 
+    if compile_encoder:  # compile (and recompile per new shape) outside the timed passes
+        start = time.perf_counter()
+        for i in range(len(train_batches)):
+            bare_step(i)
+        compile_seconds = time.perf_counter() - start
     bare_train = _timed(bare_step, len(train_batches))
+    bare_sorted = _timed(lambda i: bare_step(i, sorted_batches), len(sorted_batches))
     rss_bare_train = peak_rss_mb()
     transformer.eval()
 
@@ -115,6 +140,13 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
         from erbench.runner import load_checkpoint
 
         model, _, _, _, _ = load_checkpoint(checkpoint, str(dev))
+        if attention:
+            model.encoder.set_attn_implementation(attention)
+        if compile_encoder:
+            model.encoder = torch.compile(model.encoder)
+            with torch.no_grad():
+                for i in range(len(eval_batches)):  # compile outside the timed pass
+                    model.predict(eval_batches[i], pad, dev)
     model.eval()
 
     def method_infer(i: int) -> None:
@@ -138,7 +170,15 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
         "breakdown": {"ms_per_step": {k: 1e3 * v for k, v in per_step.items()},
                       "share": {k: v / step_total if step_total else float("nan") for k, v in per_step.items()},
                       "bare_encoder_ms_per_step": 1e3 * bare_train / len(train_batches)},
+        "padding": {
+            "train_share": padding_share(train_batches), "sorted_share": padding_share(sorted_batches),
+            "eval_share": padding_share(eval_batches),
+            "bare_sorted_sps": len(sorted_batches) * batch_size / bare_sorted,
+            "bound_speedup": bare_train / bare_sorted * len(sorted_batches) / len(train_batches),
+            "note": "the bare encoder on length-sorted batches of the same size: the most that removing the "
+                    "padding from the training batches (which keep SpERT's random order) could gain"},
         "optimizer": cfg.optimizer,
+        "attention": attention_used, "compiled": compile_encoder, "compile_seconds": compile_seconds,
         "warnings": warnings,
         "inference": {"method_sps": len(encoded) / method_eval, "bare_sps": len(encoded) / bare_eval,
                       "cost_ratio": method_eval / bare_eval, "peak_rss_mb": peak_rss_mb()},

@@ -86,17 +86,20 @@ def load_tokenizer(name: str):
     return _from_pretrained(AutoTokenizer, "minilm" if name == TINY else name, use_fast=True)
 
 
-def load_encoder(name: str, seed: int = 0):
-    """(transformer, tokenizer) for `name`: an alias, a local directory or a hub name."""
+def load_encoder(name: str, seed: int = 0, attention: str | None = None):
+    """(transformer, tokenizer) for `name`: an alias, a local directory or a hub name. `attention` picks
+    the transformers attention implementation ("sdpa", "eager"); None keeps transformers' default."""
     from transformers import AutoModel
 
     tokenizer = load_tokenizer(name)
+    kwargs = {"attn_implementation": attention} if attention else {}
     if name == TINY:
-        return tiny_encoder(tokenizer, seed=seed), tokenizer
-    return _from_pretrained(AutoModel, name), tokenizer
+        return tiny_encoder(tokenizer, seed=seed, **kwargs), tokenizer
+    return _from_pretrained(AutoModel, name, **kwargs), tokenizer
 
 
-def tiny_encoder(tokenizer, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0):
+def tiny_encoder(tokenizer, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0,
+                 attn_implementation: str | None = None):
     """A randomly initialised tiny BERT sharing `tokenizer`'s vocabulary (tests; no download)."""
     import torch
     from transformers import BertConfig, BertModel
@@ -105,6 +108,8 @@ def tiny_encoder(tokenizer, hidden: int = 32, layers: int = 2, heads: int = 2, s
         vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
         intermediate_size=hidden * 2, max_position_embeddings=128,
     )
+    if attn_implementation:
+        config._attn_implementation = attn_implementation
     torch.manual_seed(seed)
     return BertModel(config, add_pooling_layer=False)
 

@@ -13,8 +13,8 @@ from erbench.datasets.stage import stage_dataset
 from erbench.datasets.synthetic import SyntheticConfig
 
 
-@pytest.mark.parametrize("method", ["spert", "spert_cb"])
-def test_bench_reports_ratios_and_the_step_breakdown(tmp_path, monkeypatch, method):
+@pytest.mark.parametrize("method, attention", [("spert", ()), ("spert_cb", ("--attention", "eager"))])
+def test_bench_reports_ratios_and_the_step_breakdown(tmp_path, monkeypatch, method, attention):
     # an untrained model calls every span an entity and decodes all their pairs (quadratic): keep the
     # decoding small here, the bench's plumbing is what this test checks
     from erbench.models.heads import SpertHeads
@@ -30,7 +30,7 @@ def test_bench_reports_ratios_and_the_step_breakdown(tmp_path, monkeypatch, meth
     try:
         result = CliRunner().invoke(main, ["bench", "--dataset", "synthetic", "--encoder", "tiny-random",
                                            "--sentences", "8", "--threads", "1", "--method", method,
-                                           "--data-root", str(tmp_path),
+                                           "--data-root", str(tmp_path), *attention,
                                            "--json"])
     finally:
         torch.set_num_threads(threads)
@@ -50,5 +50,8 @@ def test_bench_reports_ratios_and_the_step_breakdown(tmp_path, monkeypatch, meth
     assert abs(sum(breakdown["share"].values()) - 1.0) < 1e-9
     assert breakdown["bare_encoder_ms_per_step"] > 0
     assert report["optimizer"] == "adamw_legacy"
+    pad = report["padding"]
+    assert 0 <= pad["sorted_share"] <= pad["train_share"] < 1 and pad["bound_speedup"] > 0
+    assert report["attention"] == (attention[1] if attention else "sdpa") and report["compiled"] is False
     assert any("untrained model" in w for w in report["warnings"])  # no --checkpoint: said so
     assert "warning: inference decoded an untrained model" in result.stderr

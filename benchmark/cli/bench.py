@@ -27,16 +27,21 @@ from rich.table import Table
               help="A trained run folder of this method: inference then decodes a trained model.")
 @click.option("--optimizer", type=click.Choice(["adamw_legacy", "adamw"]), default=None,
               help="Default: the training default (adamw_legacy).")
+@click.option("--attention", type=click.Choice(["sdpa", "eager"]), default=None,
+              help="The encoder's attention implementation (default: transformers' own choice).")
+@click.option("--compile", "compile_encoder", is_flag=True,
+              help="torch.compile the encoder (inductor); compilation is timed apart (compile_seconds).")
 @click.option("--json", "as_json", is_flag=True)
 @friendly_errors
 def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_size, threads, device, precision,
-          data_root, checkpoint, optimizer, as_json) -> None:
+          data_root, checkpoint, optimizer, attention, compile_encoder, as_json) -> None:
     """Training and inference throughput and peak memory of a method vs the bare encoder."""
     from erbench.bench import run_bench
 
     result = run_bench(dataset=dataset, split=split, encoder=encoder, method=method, sentences=sentences,
                        batch_size=batch_size, eval_batch_size=eval_batch_size, threads=threads, device=device,
-                       precision=precision, data_root=data_root, checkpoint=checkpoint, optimizer=optimizer)
+                       precision=precision, data_root=data_root, checkpoint=checkpoint, optimizer=optimizer,
+                       attention=attention, compile_encoder=compile_encoder)
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if as_json:
@@ -50,7 +55,8 @@ def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_siz
         table.add_row(phase, f"{r['method_sps']:.1f}", f"{r['bare_sps']:.1f}", f"{r['cost_ratio']:.2f}x",
                       f"{r['peak_rss_mb']:.0f}")
     Console().print(table)
-    steps = Table(title=f"one training step of {method}, phase by phase ({result['optimizer']})")
+    steps = Table(title=f"one training step of {method}, phase by phase ({result['optimizer']}, attention "
+                        f"{result['attention']}{', compiled' if result['compiled'] else ''})")
     for col in ("phase", "ms/step", "share"):
         steps.add_column(col)
     b = result["breakdown"]
@@ -59,3 +65,10 @@ def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_siz
     steps.add_row("bare encoder step (fwd+bwd+opt)", f"{b['bare_encoder_ms_per_step']:.1f}", "")
     Console().print(steps)
     console.print(result["note"])
+    pad = result["padding"]
+    console.print(f"padding: {100 * pad['train_share']:.1f}% of the training batches' positions "
+                  f"({100 * pad['eval_share']:.1f}% at inference, length-sorted); the bare encoder on length-sorted "
+                  f"training batches ({100 * pad['sorted_share']:.1f}% padding) runs {pad['bound_speedup']:.2f}x "
+                  "as fast: the most a padding-free training step could gain", highlight=False, soft_wrap=True)
+    if result["compiled"]:
+        console.print(f"compilation (the first pass over the training batches): {result['compile_seconds']:.1f} s")
