@@ -9,7 +9,7 @@
                            per-type scores, learning curves (benchmark.analysis does the pure parts)
     analysis_render        their Markdown sections, seen_unseen.tex and stats.json keys
     analysis_figures       errors.png, seeds_needed.png, learning_curves.png
-    html                   index.html: one self-contained page (html_template, html_browser)
+    html                   index.html: one self-contained page (templates/, html_browser)
 
 Every file is written atomically (a temporary file beside the target, then os.replace).
 """

@@ -6,12 +6,21 @@ The main table is built here cell by cell (each cell carries its stats.json numb
 attributes); every other section is the Markdown of results.md (benchmark.report.render and
 analysis_render) turned into HTML by a converter for the small subset those functions write, so the
 page and results.md cannot drift apart.
+
+The page's jinja2 template, stylesheet and script are package files (templates/report.html.j2,
+report.css, report.js), inlined into the page when it is rendered. The sentence browser shows 20
+sentences a page, disagreements first (the data's order), and collapses a method's row beyond 8
+predictions. Its script exposes a small hook for tests and scripts: ``window.erbenchBrowser``
+(``visible()``, ``total()``, ``page()``, ``pages()``, ``setFilter(name, on)``, ``goto(page)``);
+``document.body.dataset.ready`` is "1" once the page has initialised and ``#js-errors`` collects any
+uncaught error. The print stylesheet leaves the browser and the navigation out.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import importlib.resources
 import json
 import math
 import re
@@ -20,7 +29,6 @@ import jinja2
 from erbench.report import analysis_render as extra
 from erbench.report.analysis_tables import Analysis
 from erbench.report.html_browser import browser_data
-from erbench.report.html_template import TEMPLATE
 from erbench.report.render import (
     DIGITS,
     _comparison_rows,
@@ -185,6 +193,14 @@ def _comparisons_html(tables: ReportTables, analysis: Analysis) -> str:
     return "\n".join(out)
 
 
+TEMPLATES = importlib.resources.files("erbench.report") / "templates"
+
+
+def template_file(name: str) -> str:
+    """The text of one of the page's package files (report.html.j2, report.css, report.js)."""
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
@@ -227,6 +243,7 @@ def render_html(tables: ReportTables, analysis: Analysis, stats: dict, figures: 
         "sections": sections, "figures": figs, "browser_json": payload, "has_browser": bool(browser),
         "browser_datasets": [f"{display_name(b['dataset'])} ({b['unit']})" for b in browser],
         "warnings": stats.get("warnings", []), "stats_json": "stats.json",
+        "css": template_file("report.css"), "script": template_file("report.js"),
     }
-    return env.from_string(TEMPLATE).render(**context)
+    return env.from_string(template_file("report.html.j2")).render(**context)
 
