@@ -47,7 +47,7 @@ def compare(df, *, baselines: Sequence[str] = ("spert", "spert_mt"), alpha: floa
     baseline the paired comparison the report marks (mean difference, Holm-corrected p-values, the
     marker). Same tests, same seeds, same numbers as `erbench report` with the same options."""
     import pandas as pd
-    from erbench.report.render import stats_dict
+    from erbench.report.stats_json import stats_dict
     from erbench.report.tables import build_tables
 
     if "path" not in df:

@@ -129,3 +129,23 @@ def test_runs_that_differ_in_thresholds_are_refused_unless_declared_choices(tmp_
     _choice_run(runs, "spert_mt", "spert_mt", 1, VARIANT[1], choice=False)  # tuned on dev, not a choice
     with pytest.raises(ProtocolMismatch, match="runs differ in protocol key 'thresholds': dev .*spert_mt.*; spec"):
         build_report([runs], tmp_path / "out", **FAST)
+
+
+def test_a_choice_of_a_method_that_is_no_baseline_is_compared_uncorrected(tmp_path):
+    """The variant's method (spert_focal) is no baseline, so no table compares the two: the section runs
+    the same comparison on the paired seeds as a family of one."""
+    runs = tmp_path / "runs"
+    for method in ("spert", "spert_focal"):
+        for seed, scores in CONLL[method].items():
+            write_run(runs, "conll04", method, seed, None, scores, CONLL_DOCS, CONLL_TYPES, good=False)
+    for seed, scores in VARIANT.items():
+        _choice_run(runs, "focal_thr_dev", "spert_focal", seed, scores)
+    stats = build_report([runs], tmp_path / "out", **FAST)
+    entry = stats["interpretation_sensitivity"][0]
+    diffs = [VARIANT[s][2] - CONLL["spert_focal"][s][2] for s in (1, 2, 3)]
+    assert entry["vs_specified"]["n"] == 3 and entry["vs_specified"]["diff"] == pytest.approx(np.mean(diffs))
+    assert entry["vs_specified"]["test"] == "paired t-test over seeds (uncorrected)"
+    assert entry["vs_specified"]["units"] == ["seed 1", "seed 2", "seed 3"]
+    assert entry["vs_spert"]["test"] == "paired t-test over seeds (Holm)"
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "(n=3, paired t-test over seeds (uncorrected), p=" in md

@@ -24,6 +24,8 @@ def test_built_wheel_installs_only_erbench(tmp_path: Path) -> None:
     assert top == {"erbench"}, f"the wheel installs {sorted(top)}"
     assert "erbench/models/spert.py" in names and "erbench/cli/__init__.py" in names
     assert not any(n.startswith(("benchmark/", "models/")) for n in names)
+    page = {f"erbench/report/templates/{f}" for f in ("report.html.j2", "report.css", "report.js")}
+    assert page <= set(names), f"the report page's files are missing from the wheel: {sorted(page - set(names))}"
 
 
 def test_no_source_imports_the_folder_names() -> None:

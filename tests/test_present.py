@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from erbench.report import build_report, build_tables, collect_runs
-from erbench.report.render import latex_label, latex_options, render_latex
+from erbench.report.latex import latex_label, latex_options, render_latex
 from erbench.report.tables import display_names
 
 from tests.test_report import CONLL, CONLL_DOCS, CONLL_TYPES, FAST, make_runs, write_run

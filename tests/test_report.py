@@ -435,13 +435,13 @@ def test_corrected_fold_test_and_latex_comparisons(report, tmp_path):
 
 def test_ar_swaps_a_documents_copies_together(report):
     from erbench.report.documents import RunDocs
-    from erbench.report.tables import _document_ids
+    from erbench.report.tables import document_ids
 
     runs, _, _ = report
     records = [r for r in collect_runs([runs]) if r.method == "spert" and r.dataset in ("conll04", "ade")]
-    ids = _document_ids(RunDocs([]), [r for r in records if r.dataset == "conll04"])
+    ids = document_ids(RunDocs(), [r for r in records if r.dataset == "conll04"])
     assert len(ids) == 3 * len(CONLL_DOCS) and len(set(ids.tolist())) == len(CONLL_DOCS)  # 3 seeds, 4 documents
-    ade = _document_ids(RunDocs([]), [r for r in records if r.dataset == "ade"])
+    ade = document_ids(RunDocs(), [r for r in records if r.dataset == "ade"])
     assert len(set(ade.tolist())) == 2 * 2  # 2 folds x 2 documents, each repeated by 3 seeds
 
 

@@ -189,7 +189,7 @@ def test_fold_design_type_one_error():
     """Null data, 3 seeds x 10 folds, a seed effect shared by the folds of a seed (one seed fixes the
     initialisation and data order of every fold). Folds averaged per seed, the marker's test keeps its 5%
     (± 3 Monte Carlo se); the (seed, fold)-unit t-test the report used before rejects far more often."""
-    from erbench.report.tables import per_seed_means
+    from erbench.report.compare import per_seed_means
 
     rng = np.random.default_rng(0)
     reps, seeds, folds = 1500, 3, 10

@@ -66,7 +66,7 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
     from erbench.analysis.protocol import project_commit
     from erbench.files import check_output_folder
     from erbench.report import write_report_folder
-    from erbench.report.render import latex_label
+    from erbench.report.latex import latex_label
     from erbench.report.tables import display_names
 
     dirs = list(runs_dirs) or [Path("runs")]

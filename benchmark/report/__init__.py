@@ -1,15 +1,22 @@
 """`erbench report`: run folders -> one value matrix -> LaTeX, Markdown, JSON and figures.
 
     collect.collect_runs   metrics.json files -> RunRecords (predictions read lazily)
-    tables.build_tables    value matrix, per-cell summaries, paired comparisons (Holm per baseline)
-    render                 results.tex, results_standalone.tex, results.md, stats.json
+    tables.build_tables    value matrix, per-cell summaries, the main table's comparisons
+    compare                the one comparison loop of every family: pairs, tests, Holm per baseline
+    render                 the sentences every format shares (legend, markers, tests, warnings)
+    latex                  results.tex, results_standalone.tex
+    markdown               results.md
+    stats_json             stats.json
+    text                   the leaf of numbers, cells, escapes and markers every format uses
     summary                summary.json: the headline means, the pipeline's DVC metric
-    figures                per_seed.png/.pdf (+ plots/per_seed.csv), neg_sweep.png/.pdf for sweeps
+    figures                per_seed.png/.pdf (+ plots/per_seed.csv), neg_sweep.png/.pdf for sweeps,
+                           entity_scores.png/.pdf for declared choices
     analysis_tables        power and seeds needed, expected max, seen/unseen (seen_tables), error kinds,
-                           per-type scores, learning curves (benchmark.analysis does the pure parts)
+                           per-type scores, learning curves, interpretation sensitivity (choices)
+                           (benchmark.analysis does the pure parts)
     analysis_render        their Markdown sections, seen_unseen.tex and stats.json keys
     analysis_figures       errors.png, seeds_needed.png, learning_curves.png
-    html                   index.html: one self-contained page (html_template, html_browser)
+    html                   index.html: one self-contained page (templates/, html_browser)
 
 Every file is written atomically (a temporary file beside the target, then os.replace).
 """
@@ -31,19 +38,21 @@ from erbench.files import (
     write_text_atomic,
 )
 from erbench.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
-from erbench.report.analysis_render import latex_seen
+from erbench.report.analysis_render import latex_seen, md_sensitivity
 from erbench.report.analysis_tables import Analysis, build_analysis
 from erbench.report.collect import RunError, RunRecord, collect_runs, truncation_warnings
-from erbench.report.figures import figure_bytes, neg_sweep_figure, per_seed_figure, per_seed_frame, sweep_frame
-from erbench.report.html import render_html
-from erbench.report.render import (
-    latex_label,
-    render_latex,
-    render_latex_comparisons,
-    render_markdown,
-    render_standalone,
-    stats_dict,
+from erbench.report.figures import (
+    entity_scores_figure,
+    figure_bytes,
+    neg_sweep_figure,
+    per_seed_figure,
+    per_seed_frame,
+    sweep_frame,
 )
+from erbench.report.html import render_html
+from erbench.report.latex import latex_label, render_latex, render_latex_comparisons, render_standalone
+from erbench.report.markdown import render_markdown
+from erbench.report.stats_json import stats_dict
 from erbench.report.summary import summary_dict
 from erbench.report.tables import ReportTables, build_tables, value_matrix
 
@@ -69,18 +78,15 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     out_dir = Path(out_dir)
     if analysis is None:
         analysis = build_analysis(tables)
-    from erbench.report import choices
-
     table_tex = render_latex(tables, title, label or latex_label(title), analysis=analysis, options=latex)
     if latex_comparisons and tables.results:
         table_tex += "\n" + render_latex_comparisons(tables, f"{label or latex_label(title)}-comparisons", latex)
     seen_tex = latex_seen(tables, analysis)
-    sensitivity = choices.sensitivity(tables)  # declared choices (params choices, erbench calibrate)
     texts = {
         "results.tex": table_tex,
         "results_standalone.tex": render_standalone(table_tex + (seen_tex or "")),
         "results.md": render_markdown(tables, title, analysis)
-        + "\n".join(["", *choices.markdown(tables, sensitivity)]),
+        + "\n".join(["", *md_sensitivity(tables, analysis)]),
         "plots/per_seed.csv": per_seed_frame(tables).to_csv(index=False),
         "plots/errors.csv": errors_frame(analysis).to_csv(index=False),
         "plots/seeds_needed.csv": seeds_frame(tables, analysis).to_csv(index=False),
@@ -88,7 +94,7 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     figures = {"per_seed": per_seed_figure(tables, seed), "errors": errors_figure(tables, analysis),
                "seeds_needed": seeds_figure(tables, analysis)}
     optional = {"neg_sweep": neg_sweep_figure(tables), "learning_curves": learning_figure(tables, analysis),
-                "seen_unseen": seen_tex, "entity_scores": choices.entity_scores_figure(tables)}
+                "seen_unseen": seen_tex, "entity_scores": entity_scores_figure(tables)}
     if optional["neg_sweep"] is not None:
         texts["plots/neg_sweep.csv"] = sweep_frame(tables).drop(columns="setting").to_csv(index=False)
     if seen_tex is not None:
@@ -111,8 +117,6 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
             if fmt == "png":
                 pngs[stem] = data
     result = stats_dict(tables, analysis)
-    if sensitivity:
-        result["interpretation_sensitivity"] = choices.stats_entry(sensitivity)
     result["files"] = sorted([*written, "index.html", "stats.json", "summary.json"])
     write_text_atomic(out_dir / "index.html", render_html(tables, analysis, result, pngs, title))
     write_json_atomic(out_dir / "stats.json", result)
@@ -177,11 +181,7 @@ def build_report(
     tables = build_tables(records, baselines=baselines, alpha=alpha, seed=seed, aso_bootstrap=aso_bootstrap,
                           ar_trials=ar_trials, metric_average=metric_average, allow_mixed=allow_mixed,
                           git_commit=git_commit, declared=declared, method_names=display_names,
-                          fold_test=fold_test, equivalence_margin=equivalence_margin)
-    if cut:
-        import dataclasses
-
-        tables = dataclasses.replace(tables, warnings=(*tables.warnings, *cut))
+                          fold_test=fold_test, equivalence_margin=equivalence_margin, warnings=cut)
     analysis = build_analysis(tables, data_root=data_root, custom=custom, published=published)
     return write_report(tables, out_dir, title=title, seed=seed, analysis=analysis, latex=latex, label=label,
                         latex_comparisons=latex_comparisons)

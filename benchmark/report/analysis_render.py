@@ -10,7 +10,7 @@ from erbench.analysis.seeds import EFFECT, TARGET_POWER
 from erbench.analysis.seen import partitions_of
 from erbench.report.analysis_tables import Analysis
 from erbench.report.tables import SETTINGS, ReportTables, display_name, method_name
-from erbench.report.text import MARKERS, format_p, latex_escape
+from erbench.report.text import LATEX, MARKERS, format_p, latex_escape, number, score_cell, signed
 
 LABELS = dict(SETTINGS)
 DIGITS = 2
@@ -21,7 +21,7 @@ def _row(cells) -> str:
 
 
 def _f(x: float, digits: int = DIGITS) -> str:
-    return "–" if x is None or math.isnan(x) else f"{x:.{digits}f}"
+    return number(x, digits)
 
 
 def _md(text: str) -> str:
@@ -62,7 +62,7 @@ def md_seeds(tables: ReportTables, analysis: Analysis) -> list[str]:
             need = pw.needed_text()
             lines.append(_row([display_name(r.column.dataset), f"{r.column.label} ({r.column.average})",
                                method_name(tables, r.method), method_name(tables, r.baseline), pw.n,
-                               f"{pw.mean_diff:+.2f}", _f(pw.diffs_std),
+                               signed(pw.mean_diff), _f(pw.diffs_std),
                                _f(pw.power_observed), _f(pw.power_effect), need, pw.verdict(r.significant)]))
     lines += ["", "Expected maximum F1 over k seeds (Dodge et al. 2019; k=1 is the mean): what a best-of-k number "
               "would report, estimated without bias from the n observed seeds as the mean maximum over all k-subsets "
@@ -169,8 +169,8 @@ def md_seen(tables: ReportTables, analysis: Analysis) -> list[str]:
                         for r in rs:
                             if (r.dataset, r.setting, r.partition, r.method) == (d, setting, p, m) and r.direction:
                                 mark += MARKERS[markers[base]][2 if r.direction > 0 else 3]
-                    std = "" if math.isnan(c.summary.std) else f" ± {c.summary.std:.2f}"
-                    cells += [_f(sum(c.p) / len(c.p)), _f(sum(c.r) / len(c.r)), f"{c.summary.mean:.2f}{std}{mark}"]
+                    cells += [_f(sum(c.p) / len(c.p)), _f(sum(c.r) / len(c.r)),
+                              score_cell(c.summary.mean, c.summary.std, marks=mark)]
                 lines.append(_row([method_name(tables, m)] + cells))
             lines.append("")
     for base, rs in seen.results.items():
@@ -179,7 +179,7 @@ def md_seen(tables: ReportTables, analysis: Analysis) -> list[str]:
                         "p (AR, pooled)", "Verdict"]), _row(["---"] * 4 + ["--:"] * 5 + ["---"])]
         for r in rs:
             lines.append(_row([display_name(r.dataset), LABELS[r.setting], r.partition, method_name(tables, r.method),
-                               r.comparison.n, f"{r.comparison.mean_diff:+.2f}", format_p(r.comparison.t_pvalue),
+                               r.comparison.n, signed(r.comparison.mean_diff), format_p(r.comparison.t_pvalue),
                                format_p(r.t_holm), format_p(r.comparison.ar_pvalue), r.power.verdict(r.significant)]))
         lines.append("")
     return lines
@@ -211,6 +211,37 @@ def md_errors(tables: ReportTables, analysis: Analysis) -> list[str]:
     return lines
 
 
+def _diff_text(c: dict | None) -> str:
+    if c is None:
+        return "(itself)"
+    if not c.get("n"):
+        return f"no run of {c.get('missing', '?')}"
+    p = "" if math.isnan(c["p"]) else f", p={c['p']:.3g}"
+    return f"{signed(c['diff'])} (n={c['n']}, {c['test']}{p})"
+
+
+def md_sensitivity(tables: ReportTables, analysis: Analysis) -> list[str]:
+    """The "Interpretation sensitivity" section (benchmark.report.choices); empty without declared choices."""
+    rows = analysis.sensitivity
+    if not rows:
+        return []
+    lines = ["## Interpretation sensitivity", "",
+             "Each declared choice (a named override set of a method) on its dataset's headline, against the "
+             "method as specified and against SpERT, paired by seed (and fold).", "",
+             "| Dataset | Variant | Varies | Overrides | Split | Score | vs as specified | vs SpERT |",
+             "|:--|:--|:--|:--|:--|--:|:--|:--|"]
+    for r in rows:
+        sets = ", ".join(f"{k}={v}" for k, v in sorted(r["set"].items())) or "none"
+        lines.append(f"| {tables.datasets[r['dataset']].display} | {method_name(tables, r['variant'])} | "
+                     f"{method_name(tables, r['base_method'])} | {sets} | {r['split']} | "
+                     f"{score_cell(r['mean'], r['std'])} (n={r['n']}) | {_diff_text(r['vs_specified'])} | "
+                     f"{_diff_text(r['vs_spert'])} |")
+    lines += ["", "Differences: variant minus the other method's mean over the paired units, in F1 points. "
+              "Holm: the main table's test, corrected within its baseline's comparisons; uncorrected: this "
+              "section's own test on the same units.", ""]
+    return lines
+
+
 def latex_seen(tables: ReportTables, analysis: Analysis) -> str | None:
     """A booktabs table of F1 per partition (mean +- std), or None without a seen/unseen split."""
     seen = analysis.seen
@@ -227,8 +258,7 @@ def latex_seen(tables: ReportTables, analysis: Analysis) -> str | None:
             if c is None:
                 cells.append("--")
                 continue
-            std = "" if math.isnan(c.summary.std) else f" \\pm {c.summary.std:.2f}"
-            cells.append(f"${c.summary.mean:.2f}{std}$")
+            cells.append(score_cell(c.summary.mean, c.summary.std, style=LATEX))
         lines.append(latex_escape(method_name(tables, m)) + " & " + " & ".join(cells) + " \\\\")
     caption = ("F1 (\\%) per partition of the test tuples by overlap with the training split (after Taill\\'e et "
                "al. 2021): entities seen/unseen, relations exact/partial/new; mean $\\pm$ std over seeds.")

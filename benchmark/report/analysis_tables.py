@@ -10,6 +10,7 @@
 - ``replication``: per baseline, method and column label, on how many datasets the method is
   significantly better (markers), and the partial-conjunction count (Benjamini & Heller 2008, Dror et
   al. 2017) from the one-sided per-dataset p-values;
+- ``sensitivity``: each declared choice against its method as specified and SpERT (report.choices);
 - ``reproduction``: each published number (params `report.published`) beside the measured mean, its t
   interval, the min-max over seeds and the expected maximum over the paper's k seeds, with a verdict.
 """
@@ -26,6 +27,7 @@ from erbench import stats
 from erbench.analysis import errors as error_kinds
 from erbench.analysis.seeds import PowerRow, expected_max_curve, per_seed_values, power_row
 from erbench.config import PublishedResult
+from erbench.report import choices
 from erbench.report.seen_tables import WHY, SeenTables, build_seen
 from erbench.report.tables import ReportTables, Unit
 
@@ -126,6 +128,7 @@ class Analysis:
     notes: tuple[str, ...]
     replication: tuple[Replication, ...] = ()
     reproduction: tuple[Reproduction, ...] = ()
+    sensitivity: tuple[dict, ...] = ()  # declared choices against their method and SpERT (report.choices)
 
     def power_of(self, result) -> PowerRow:
         return self.power[(result.baseline, result.column.dataset, result.column.setting, result.method)]
@@ -136,6 +139,7 @@ def build_analysis(tables: ReportTables, *, data_root: Path | None = None, custo
                    published: Sequence[PublishedResult] = ()) -> Analysis:
     """The analyses of one report; data_root=None skips the seen/unseen split (it needs the training data)."""
     notes: list[str] = []
+    read_notes: list[str] = []  # runs without documents, first noted here (after the main table's notes)
     alpha = tables.settings["alpha"]
     power = {(r.baseline, r.column.dataset, r.column.setting, r.method):
              power_row(r.a, r.b, alpha=alpha, family_size=r.family_size) for rs in tables.results.values() for r in rs}
@@ -143,13 +147,15 @@ def build_analysis(tables: ReportTables, *, data_root: Path | None = None, custo
     for (d, s, m), cell in tables.cells.items():
         expected[(d, s, m)] = tuple(expected_max_curve(per_seed_values(cell.units, cell.values)))
     ar = tables.settings["ar_trials"] if ar_trials is None else ar_trials
-    seen_tables = build_seen(tables, data_root, custom, notes, ar_trials=ar,
+    seen_tables = build_seen(tables, data_root, custom, notes, read_notes, ar_trials=ar,
                              seed=tables.settings["seed"] if seed is None else seed)
     if data_root is None:
         notes.append("seen/unseen split not computed: no data root given (erbench report --data-root)")
     repro = _reproduction(tables, published, notes)
-    return Analysis(power, expected, _errors(tables), seen_tables, _per_type(tables), _learning(tables),
-                    tuple(dict.fromkeys(notes)), _replication(tables), repro)
+    errors = _errors(tables, read_notes)
+    sensitivity, unpooled = choices.sensitivity(tables)
+    return Analysis(power, expected, errors, seen_tables, _per_type(tables), _learning(tables),
+                    tuple(dict.fromkeys([*read_notes, *notes, *unpooled])), _replication(tables), repro, sensitivity)
 
 
 def _replication(tables: ReportTables) -> tuple[Replication, ...]:
@@ -197,13 +203,13 @@ def _reproduction(tables: ReportTables, published: Sequence[PublishedResult], no
     return tuple(out)
 
 
-def _errors(tables: ReportTables) -> dict[tuple[str, str], ErrorCell]:
+def _errors(tables: ReportTables, read_notes: list[str]) -> dict[tuple[str, str], ErrorCell]:
     out = {}
     for (d, m), by_unit in tables.runs.items():
         units, ents, rels = [], [], []
         for unit in sorted(by_unit, key=lambda u: (u[0], -1 if u[1] is None else u[1])):
             rec = by_unit[unit]
-            docs = tables.docs.of(rec, WHY)
+            docs = tables.docs.of(rec, WHY, read_notes)
             if docs is None:
                 continue
             gold, pred, types = docs

@@ -14,12 +14,14 @@ import io
 import matplotlib
 import numpy as np
 import pandas as pd
+from erbench import runfolder
 from erbench.report.tables import HEADLINE_RELATION, SETTINGS, ReportTables, display_name, method_name
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 LABELS = dict(SETTINGS)
+GROUPS = (("gold", "gold spans"), ("near_miss", "near misses (IoU > 0)"), ("far", "far negatives"))
 COLUMN_WIDTH_IN = 8.5 / 2.54  # one column of a two-column paper
 MIN_FONT_PT = 6.5
 STYLE = {"font.size": 7.5, "axes.titlesize": 7.5, "axes.labelsize": 7, "xtick.labelsize": 6.5,
@@ -147,3 +149,58 @@ def figure_bytes(fig: Figure) -> dict[str, bytes]:
         fig.savefig(buf, format=fmt, dpi=150, metadata=meta)
         out[fmt] = buf.getvalue()
     return out
+
+
+# the entity scores of declared choices: per method, the distribution of the entity score (sigmoid(z_id)
+# for SpERT.MT) on gold, near-miss and far spans of the eval split, pooled over the method's runs
+# (metrics.json diagnostics.entity_scores)
+def entity_score_data(tables: ReportTables) -> dict[str, dict]:
+    """method -> {"score": name, "bins": [...], "groups": {group: counts summed over its table runs}}."""
+    out: dict[str, dict] = {}
+    for (_, method), by_unit in sorted(tables.runs.items()):
+        for rec in by_unit.values():
+            diag = _diagnostics(rec)
+            if not diag:
+                continue
+            entry = out.setdefault(method, {"score": diag["score"], "bins": diag["bins"], "runs": 0,
+                                            "groups": {g: np.zeros(len(diag["bins"]) - 1, dtype=np.int64)
+                                                       for g, _ in GROUPS}})
+            if entry["bins"] != diag["bins"] or entry["score"] != diag["score"]:
+                continue
+            entry["runs"] += 1
+            for g, _ in GROUPS:
+                entry["groups"][g] += np.asarray(diag["groups"][g]["counts"], dtype=np.int64)
+    return out
+
+
+def _diagnostics(rec) -> dict | None:
+    raw = runfolder.read_metrics(rec.path)  # the report read it already: an error here is a real one
+    return ((raw.get("diagnostics") or {}).get("entity_scores")) or None
+
+
+def entity_scores_figure(tables: ReportTables, data: dict | None = None):
+    """One panel per method with identification heads (sigmoid(z_id)); None when no run has them."""
+    return column_figure(_entity_scores_figure)(tables, data)
+
+
+def _entity_scores_figure(tables: ReportTables, data: dict | None):
+    data = entity_score_data(tables) if data is None else data
+    methods = [m for m, d in data.items() if d["score"] == "sigmoid(z_id)" and d["runs"]]
+    if not methods:
+        return None
+    fig = new_figure(1.5 * len(methods) + 0.4, COLUMN_WIDTH_IN)
+    axes = fig.subplots(len(methods), 1, sharex=True, squeeze=False)[:, 0]
+    colours = {"gold": "#1b9e77", "near_miss": "#d95f02", "far": "#7570b3"}
+    for ax, method in zip(axes, methods):
+        entry = data[method]
+        edges = np.asarray(entry["bins"])
+        for group, label in GROUPS:
+            counts = entry["groups"][group]
+            total = counts.sum()
+            share = counts / total if total else counts.astype(float)
+            ax.stairs(share, edges, label=f"{label} (n={total})", color=colours[group], linewidth=1.0)
+        ax.set_title(f"{method_name(tables, method)} ({entry['runs']} run{'s' if entry['runs'] != 1 else ''})")
+        ax.set_ylabel("share of spans")
+        ax.legend(frameon=False)
+    axes[-1].set_xlabel("sigmoid(z_id) on the eval split")
+    return fig

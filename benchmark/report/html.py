@@ -3,15 +3,24 @@ network at view time) with the main table, the protocol card, comparisons with v
 seen / unseen, error breakdown, per-type scores, learning curves, figures and a sentence browser.
 
 The main table is built here cell by cell (each cell carries its stats.json numbers as data-*
-attributes); every other section is the Markdown of results.md (benchmark.report.render and
+attributes); every other section is the Markdown of results.md (benchmark.report.markdown and
 analysis_render) turned into HTML by a converter for the small subset those functions write, so the
 page and results.md cannot drift apart.
+
+The page's jinja2 template, stylesheet and script are package files (templates/report.html.j2,
+report.css, report.js), inlined into the page when it is rendered. The sentence browser shows 20
+sentences a page, disagreements first (the data's order), and collapses a method's row beyond 8
+predictions. Its script exposes a small hook for tests and scripts: ``window.erbenchBrowser``
+(``visible()``, ``total()``, ``page()``, ``pages()``, ``setFilter(name, on)``, ``goto(page)``);
+``document.body.dataset.ready`` is "1" once the page has initialised and ``#js-errors`` collects any
+uncaught error. The print stylesheet leaves the browser and the navigation out.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import importlib.resources
 import json
 import math
 import re
@@ -20,19 +29,11 @@ import jinja2
 from erbench.report import analysis_render as extra
 from erbench.report.analysis_tables import Analysis
 from erbench.report.html_browser import browser_data
-from erbench.report.html_template import TEMPLATE
-from erbench.report.render import (
-    DIGITS,
-    _comparison_rows,
-    _markers,
-    _mixed_phrase,
-    _n_phrase,
-    _split_phrase,
-    _test_phrase,
-    marker_legend,
-)
+from erbench.report.markdown import comparison_rows
+from erbench.report.render import marker_legend, markers, mixed_phrase, n_phrase, split_phrase, test_phrase
 from erbench.report.render import note as decision_note_of
 from erbench.report.tables import SETTINGS, ReportTables, best_means, display_name, method_name
+from erbench.report.text import DIGITS, MISSING, score_cell, score_parts
 
 LABELS = dict(SETTINGS)
 
@@ -130,11 +131,11 @@ def _main_table(tables: ReportTables) -> dict:
         for c in tables.columns:
             cell = tables.cells.get((c.dataset, c.setting, m))
             if cell is None:
-                cells.append({"text": "–", "attrs": {}})
+                cells.append({"text": MISSING, "attrs": {}})
                 continue
             s = cell.summary
-            std = "" if math.isnan(s.std) else f" ± {s.std:.{DIGITS}f}"
-            cells.append({"mean": f"{s.mean:.{DIGITS}f}", "std": std, "mark": _markers(tables, c, m, latex=False),
+            mean, std = score_parts(s.mean, s.std)
+            cells.append({"mean": mean, "std": std, "mark": markers(tables, c, m, latex=False),
                           "best": round(s.mean, DIGITS) == best.get((c.dataset, c.setting)),
                           "attrs": {"data-dataset": c.dataset, "data-setting": c.setting, "data-method": m,
                                     "data-mean": repr(s.mean), "data-std": "" if math.isnan(s.std) else repr(s.std),
@@ -162,8 +163,7 @@ def _per_type_lines(tables: ReportTables, analysis: Analysis) -> list[str]:
             for m, v in by_method.items():
                 if not v:
                     continue
-                cells = [("–" if t not in v else f"{v[t].mean:.2f}" + ("" if math.isnan(v[t].std)
-                                                                        else f" ± {v[t].std:.2f}")) for t in types]
+                cells = [score_cell(v[t].mean, v[t].std) if t in v else MISSING for t in types]
                 lines.append(f"| {method_name(tables, m)} | " + " | ".join(cells) + " |")
             lines.append("")
     if len(lines) == 4:
@@ -175,7 +175,7 @@ def _comparisons_html(tables: ReportTables, analysis: Analysis) -> str:
     """Per baseline: the decision columns in view, every other test's p-value in a <details> below."""
     out = []
     for base, rs in tables.results.items():
-        rows = _comparison_rows(tables, rs, analysis)
+        rows = comparison_rows(tables, rs, analysis)
         out.append(markdown_to_html([f"## Comparisons against {method_name(tables, base)} "
                                      f"(Holm over {len(rs)} comparisons)", ""] + select_columns(rows, COMPACT)))
         out.append("<details class=\"more\"><summary>All tests of this table (t, sign-flip or corrected t, Wilcoxon, "
@@ -183,6 +183,14 @@ def _comparisons_html(tables: ReportTables, analysis: Analysis) -> str:
                    + markdown_to_html(select_columns(rows, DETAILS)) + "</details>")
     out.append(markdown_to_html(extra.md_replication(tables, analysis) + extra.md_reproduction(tables, analysis)))
     return "\n".join(out)
+
+
+TEMPLATES = importlib.resources.files("erbench.report") / "templates"
+
+
+def template_file(name: str) -> str:
+    """The text of one of the page's package files (report.html.j2, report.css, report.js)."""
+    return (TEMPLATES / name).read_text(encoding="utf-8")
 
 
 def _data_uri(png: bytes) -> str:
@@ -217,16 +225,17 @@ def render_html(tables: ReportTables, analysis: Analysis, stats: dict, figures: 
                              undefined=jinja2.StrictUndefined)
     context = {
         "title": title or "Entity and relation extraction results", "version": stats.get("erbench_version"),
-        "mixed": _mixed_phrase(tables), "main": _main_table(tables),
-        "footer": f"F1 (%) on {_split_phrase(tables)}, mean ± sample standard deviation over {_n_phrase(tables)}; "
+        "mixed": mixed_phrase(tables), "main": _main_table(tables),
+        "footer": f"F1 (%) on {split_phrase(tables)}, mean ± sample standard deviation over {n_phrase(tables)}; "
                   "bold: best mean per column.",
-        "holm": f"{_test_phrase(tables)[:1].upper()}{_test_phrase(tables)[1:]}, Holm-corrected per baseline, "
+        "holm": f"{test_phrase(tables)[:1].upper()}{test_phrase(tables)[1:]}, Holm-corrected per baseline, "
                 f"alpha={alpha:g}.",
         "signatures": [i.signature for i in tables.datasets.values()],
         "decision_note": decision_note_of(tables),
         "sections": sections, "figures": figs, "browser_json": payload, "has_browser": bool(browser),
         "browser_datasets": [f"{display_name(b['dataset'])} ({b['unit']})" for b in browser],
         "warnings": stats.get("warnings", []), "stats_json": "stats.json",
+        "css": template_file("report.css"), "script": template_file("report.js"),
     }
-    return env.from_string(TEMPLATE).render(**context)
+    return env.from_string(template_file("report.html.j2")).render(**context)
 

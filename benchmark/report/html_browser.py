@@ -10,7 +10,8 @@ entity or strict relation sets differ; ``wrong`` one where some method differs f
 from __future__ import annotations
 
 from erbench.report.seen_tables import WHY
-from erbench.report.tables import ReportTables, method_name, unit_text
+from erbench.report.tables import ReportTables, method_name
+from erbench.report.text import unit_text
 from erbench.scoring import document_tuples
 
 MAX_DOCS = 3000  # per dataset: keeps index.html small on large test sets

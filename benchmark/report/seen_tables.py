@@ -11,8 +11,6 @@ with a warning.
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,8 @@ from erbench.datasets.registry import resolve
 from erbench.datasets.stage import StageError, load_split, staged_manifest
 from erbench.errors import UserInputError
 from erbench.report.collect import RunRecord
-from erbench.report.tables import ReportTables, Unit, Verdict, per_seed_means, per_seed_units
+from erbench.report.compare import Options, Pair, Planned, Unit, Verdict, plan_families, run_families, unit_key
+from erbench.report.tables import ReportTables
 from erbench.scoring import scores_from_counts
 
 WHY = "the seen/unseen split, the error breakdown and the sentence browser skip it"
@@ -104,9 +103,10 @@ def _part_scores(counts, average: str) -> tuple[float, float, float]:
     return s["p"], s["r"], s["f1"]
 
 
-def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | None, notes: list[str], *,
-               ar_trials: int, seed: int) -> SeenTables | None:
-    """Partition every table run's test tuples; None when no dataset could be partitioned."""
+def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | None, notes: list[str],
+               read_notes: list[str], *, ar_trials: int, seed: int) -> SeenTables | None:
+    """Partition every table run's test tuples; None when no dataset could be partitioned. notes gets
+    the datasets skipped, read_notes the runs without documents."""
     if data_root is None:
         return None
     names = list(tables.datasets)
@@ -127,9 +127,9 @@ def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | N
             by_unit = tables.runs.get((d, m)) or {}
             for setting in settings[d]:
                 rows: dict[str, list] = {p: [] for p in seen.partitions_of(setting)}
-                for unit in sorted(by_unit, key=lambda u: (u[0], -1 if u[1] is None else u[1])):
+                for unit in sorted(by_unit, key=unit_key):
                     rec = by_unit[unit]
-                    docs = tables.docs.of(rec, WHY)
+                    docs = tables.docs.of(rec, WHY, read_notes)
                     if docs is None:
                         continue
                     gold, pred, types = docs
@@ -190,51 +190,30 @@ def _pooled(tables: ReportTables, runs_a: list[RunRecord], runs_b: list[RunRecor
 
 def _compare(tables: ReportTables, cells: dict, counts: dict, settings: dict, average: dict, *, ar_trials: int,
              seed: int) -> dict[str, tuple[PartResult, ...]]:
+    """The main table's comparison loop over the partitions (keys: dataset, setting, partition); no ASO."""
     alpha = tables.settings["alpha"]
-    present = list(tables.settings["baselines"])
-    results: dict[str, tuple[PartResult, ...]] = {}
-    for i, base in enumerate(present):
-        done = set(present[: i + 1])
-        raw = []
-        for d, sets in settings.items():
-            for setting in sets:
-                for part in seen.partitions_of(setting):
-                    cb = cells.get((d, setting, part, base))
-                    if cb is None:
-                        continue
-                    for m in tables.methods:
-                        cm = cells.get((d, setting, part, m))
-                        if m in done or cm is None:
-                            continue
-                        va, vb = dict(zip(cb.units, cb.f1)), dict(zip(cm.units, cm.f1))
-                        common = [u for u in cb.units if u in vb]
-                        if not common:
-                            continue
-                        fa, fb = [va[u] for u in common], [vb[u] for u in common]
-                        pooled = None
-                        if ar_trials > 0:
-                            pooled = _pooled(tables, [tables.runs[(d, base)][u] for u in common],
-                                             [tables.runs[(d, m)][u] for u in common], setting, part, counts)
-                        raw.append((d, setting, part, m, tuple(common), fa, fb, pooled))
-        if not raw:
-            continue
-        family = len(raw)
-        comps = []
-        for d, setting, part, m, common, fa, fb, pooled in raw:
-            a, b = per_seed_means(common, fa), per_seed_means(common, fb)
-            metric_fn = stats.macro_f1_from_array if average[d] == "macro" else stats.micro_f1_from_array
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                comp = stats.compare_paired(
-                    a, b, seed=seed, with_aso=False, counts_a=None if pooled is None else pooled[0],
-                    counts_b=None if pooled is None else pooled[1], ar_groups=None if pooled is None else pooled[2],
-                    metric_fn=metric_fn, ar_trials=max(ar_trials, 1))
-            comps.append((d, setting, part, m, per_seed_units(common), tuple(a), tuple(b), comp))
-        t_holm = stats.holm([r[-1].decision_pvalue for r in comps])
-        ar_holm = stats.holm([math.nan if r[-1].ar_pvalue is None else r[-1].ar_pvalue for r in comps])
-        results[base] = tuple(
-            PartResult(d, setting, part, base, m, units, a, b, comp, t_holm[j],
-                       None if comp.ar_pvalue is None else ar_holm[j], alpha,
-                       power_row(a, b, alpha=alpha, family_size=family))
-            for j, (d, setting, part, m, units, a, b, comp) in enumerate(comps))
-    return results
+    keys = [(d, setting, part) for d, sets in settings.items() for setting in sets
+            for part in seen.partitions_of(setting)]
+    planned = plan_families(list(tables.settings["baselines"]), tables.methods, keys,
+                            lambda key, m: getattr(cells.get((*key, m)), "units", None))
+    pairs = {base: [_pair(plan, tables, cells, counts, average, ar_trials) for plan in plans if plan.common]
+             for base, plans in planned.items()}
+    return {base: tuple(PartResult(*t.pair.planned.key, base, t.pair.planned.method, t.units, t.a, t.b, t.comparison,
+                                   t.t_holm, t.ar_holm, alpha,
+                                   power_row(t.a, t.b, alpha=alpha, family_size=t.family_size))
+                        for t in tested)
+            for base, tested in run_families(pairs, Options(seed, alpha, ar_trials)).items()}
+
+
+def _pair(plan: Planned, tables: ReportTables, cells: dict, counts: dict, average: dict, ar_trials: int) -> Pair:
+    """F1 of both methods on the partition per paired unit, and the partition's pooled counts."""
+    (d, setting, part), base, m = plan.key, plan.baseline, plan.method
+    va, vb = (dict(zip(cells[(d, setting, part, x)].units, cells[(d, setting, part, x)].f1)) for x in (base, m))
+    pooled = groups = None
+    if ar_trials > 0:
+        got = _pooled(tables, [tables.runs[(d, base)][u] for u in plan.common],
+                      [tables.runs[(d, m)][u] for u in plan.common], setting, part, counts)
+        if got is not None:
+            pooled, groups = got[:2], got[2]
+    return Pair(plan, tuple(va[u] for u in plan.common), tuple(vb[u] for u in plan.common), average[d], pooled,
+                groups)

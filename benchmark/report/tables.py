@@ -7,12 +7,13 @@ plus the run's negative-sample counts and folder). Everything rendered later is 
 - columns: per dataset NER / RE / RE+ F1, micro by default, macro where the dataset's headline is
   macro (ADE); ``metric_average`` overrides per dataset;
 - cells: per dataset x column x method, ``stats.summarize`` over the runs' units (seed, fold);
-- results: per baseline (one table, one Holm family), every other method vs the baseline per dataset
-  and column with ``stats.compare_paired``, paired by seed on the units both have: on k-fold datasets
-  the folds of each seed are averaged first (the seed is the unit of replication; ``fold_test=
-  "corrected"`` decides with Nadeau & Bengio's corrected t-test on the (seed, fold) differences
-  instead). The sentence-level approximate randomization test pools test predictions over the paired
-  runs; the copies of one test document in different seeds' runs share one swap decision.
+- results: per baseline (one table, one Holm family: ``report.compare`` runs the loop), every other
+  method vs the baseline per dataset and column with ``stats.compare_paired``, paired by seed on the
+  units both have: on k-fold datasets the folds of each seed are averaged first (the seed is the unit
+  of replication; ``fold_test="corrected"`` decides with Nadeau & Bengio's corrected t-test on the
+  (seed, fold) differences instead). The sentence-level approximate randomization test pools test
+  predictions over the paired runs; the copies of one test document in different seeds' runs share
+  one swap decision.
 
 When a method has runs with several negative-sample counts (a sweep), its table cell uses the setting
 with the most runs (ties: closest to SpERT's default 100); the others appear in the sweep figure.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +34,18 @@ from erbench.analysis import protocol
 from erbench.errors import UserInputError
 from erbench.models.registry import METHODS
 from erbench.report.collect import RunRecord
+from erbench.report.compare import (
+    Options,
+    Pair,
+    Planned,
+    Unit,
+    Verdict,
+    plan_families,
+    run_families,
+    unit_key,
+)
 from erbench.report.documents import RunDocs
+from erbench.report.text import unit_text
 from erbench.runfolder import METRICS
 
 SETTINGS = (("ner", "NER"), ("rel", "RE"), ("rel_strict", "RE+"))
@@ -43,9 +54,6 @@ HEADLINE_RELATION = {"scierc": "rel"}  # SPEC 3: SciERC's headline is RE (bounda
 DATASET_ORDER = ("conll04", "scierc", "ade")
 DISPLAY = {"conll04": "CoNLL04", "scierc": "SciERC", "ade": "ADE"}
 DEFAULT_NEGATIVES = 100  # SPEC 2: SpERT's neg_entity_count = neg_relation_count = 100
-
-Unit = tuple[int, int | None]  # (seed, fold)
-
 
 @dataclass(frozen=True)
 class Column:
@@ -66,39 +74,6 @@ class Cell:
     units: tuple[Unit, ...]
     values: tuple[float, ...]
     summary: stats.Summary
-
-
-class Verdict:
-    """The decision of a paired comparison with a Holm-adjusted decision p-value (`t_holm`: the paired
-    t-test, or the sign-flip / corrected test named by comparison.decision_test) at `alpha`."""
-
-    comparison: stats.Comparison
-    t_holm: float
-    alpha: float
-
-    @property
-    def significant(self) -> bool:
-        return bool(self.t_holm < self.alpha)  # nan (n < 2) is never significant
-
-    @property
-    def direction(self) -> int:
-        """+1 significantly better than the baseline, -1 significantly worse, 0 neither."""
-        return int(np.sign(self.comparison.mean_diff)) if self.significant else 0
-
-    @property
-    def equivalent(self) -> bool:
-        """TOST: |Δ| < the equivalence margin at alpha (Holm within the family); never when significant."""
-        holm = getattr(self, "tost_holm", math.nan)
-        return bool(not self.significant and holm < self.alpha)
-
-    @property
-    def outcome(self) -> str:
-        """'better' / 'worse' / 'equivalent within ±1' / 'inconclusive' (not significant, not equivalent)."""
-        if self.direction:
-            return "better" if self.direction > 0 else "worse"
-        if self.equivalent:
-            return f"equivalent within ±{self.comparison.equivalence_margin:g}"
-        return "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -203,14 +178,6 @@ def method_name(tables: ReportTables, method: str) -> str:
     return tables.settings.get("display_names", {}).get(method, method)
 
 
-def unit_text(unit: Unit) -> str:
-    return f"seed {unit[0]}" + ("" if unit[1] is None else f" fold {unit[1]}")
-
-
-def _unit_key(unit: Unit) -> tuple[int, int]:
-    return unit[0], -1 if unit[1] is None else unit[1]
-
-
 def value_matrix(records: Sequence[RunRecord], metric_average: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Long table: one row per run and headline column (NER / RE / RE+ F1 at the dataset's average)."""
     averages = averages_for(sorted({r.dataset for r in records}), metric_average)
@@ -291,6 +258,7 @@ def build_tables(
     method_names: Mapping[str, str] | None = None,
     fold_test: str = "seed",
     equivalence_margin: float = 1.0,
+    warnings: Sequence[str] = (),
 ) -> ReportTables:
     """Summaries and paired comparisons of the runs; aso_bootstrap=0 or ar_trials=0 skips that test.
 
@@ -298,7 +266,8 @@ def build_tables(
     ProtocolMismatch naming the key and the runs, unless allow_mixed (then the table is marked).
     `declared`: a custom dataset's declaration (display_name, relation, average) as staging recorded it;
     `metric_average` overrides its average.
-    method_names overrides the printed names of methods (see display_names).
+    method_names overrides the printed names of methods (see display_names). warnings: what the caller
+    found before (collect.truncation_warnings), listed after the table's own.
     """
     declared = declared or {}
     metric_average = {**{d: v["average"] for d, v in declared.items() if v.get("average")}, **(metric_average or {})}
@@ -339,7 +308,7 @@ def build_tables(
         for m in methods:
             got = values.get((col.dataset, col.setting, m))
             if got:
-                units = tuple(sorted(got, key=_unit_key))
+                units = tuple(sorted(got, key=unit_key))
                 vals = tuple(got[u] for u in units)
                 cells[(col.dataset, col.setting, m)] = Cell(col, m, units, vals, stats.summarize(vals))
     for (d, m), by_unit in sorted(runs.items()):
@@ -350,86 +319,49 @@ def build_tables(
     if with_aso and importlib.util.find_spec("deepsig") is None:
         notes.append("ASO skipped: the optional package deepsig is not installed")
         with_aso = False
-    counts = RunDocs(notes)
-    results: dict[str, tuple[Result, ...]] = {}
-    for i, base in enumerate(present):
-        done = set(present[: i + 1])
-        raw = []
-        for col in columns:
-            base_runs = runs.get((col.dataset, base))
-            if not base_runs:
-                continue
-            for m in methods:
-                other = runs.get((col.dataset, m))
-                if m in done or not other:  # each pair of methods is compared once, in the first table
-                    continue
-                what = f"{col.dataset}: {m} vs {base}"
-                common = sorted(set(base_runs) & set(other), key=_unit_key)
-                only = sorted(set(base_runs) ^ set(other), key=_unit_key)
-                if only and col.setting == SETTINGS[0][0]:
-                    miss = ", ".join(f"{unit_text(u)} (only {base if u in base_runs else m})" for u in only)
-                    notes.append(f"{what}: {len(common)} paired runs; unpaired: {miss}")
-                if not common:
-                    continue
-                fa = [values[(col.dataset, col.setting, base)][u] for u in common]
-                fb = [values[(col.dataset, col.setting, m)][u] for u in common]
-                pooled = groups = None
-                if ar_trials > 0:
-                    pooled = counts.paired([base_runs[u] for u in common], [other[u] for u in common],
-                                           col.setting, what)
-                    if pooled is not None:
-                        groups = _document_ids(counts, [base_runs[u] for u in common])
-                raw.append((col, m, tuple(common), fa, fb, pooled, groups))
-        if not raw:
-            continue  # the baseline is the only method: no table of comparisons
-        family = len(raw)
-        comps = []
-        for col, m, common, fa, fb, pooled, groups in raw:
-            seeds_of = per_seed_units(common)
-            a, b = per_seed_means(common, fa), per_seed_means(common, fb)
-            folded = any(u[1] is not None for u in common)
-            metric_fn = stats.macro_f1_from_array if col.average == "macro" else stats.micro_f1_from_array
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # deepsig's division-by-zero notes
-                comp = stats.compare_paired(
-                    a, b, seed=seed, aso_bootstrap=max(aso_bootstrap, 1), aso_confidence=1 - alpha / family,
-                    with_aso=with_aso and len(a) >= 2,
-                    counts_a=None if pooled is None else pooled[0], counts_b=None if pooled is None else pooled[1],
-                    metric_fn=metric_fn, ar_trials=max(ar_trials, 1), ar_groups=groups,
-                    equivalence_margin=equivalence_margin,
-                    fold_diffs=[y - x for x, y in zip(fa, fb)] if folded else None,
-                    n_folds=len(datasets[col.dataset].folds) if folded else 0, fold_test=fold_test)
-            comps.append((col, m, seeds_of, tuple(a), tuple(b), comp, common if folded else ()))
-        t_holm = stats.holm([r[5].decision_pvalue for r in comps])
-        ar_holm = stats.holm([math.nan if r[5].ar_pvalue is None else r[5].ar_pvalue for r in comps])
-        tost_holm = stats.holm([r[5].tost_pvalue for r in comps])
-        results[base] = tuple(
-            Result(col, base, m, units, a, b, comp, t_holm[i], None if comp.ar_pvalue is None else ar_holm[i], alpha,
-                   tost_holm[i], family, fold_units)
-            for i, (col, m, units, a, b, comp, fold_units) in enumerate(comps))
+    docs = RunDocs()
+    planned = plan_families(present, methods, columns, lambda col, m: runs.get((col.dataset, m)))
+    pairs = {base: [p for p in (_pair(plan, runs, values, datasets, docs, notes, ar_trials) for plan in plans)
+                    if p is not None] for base, plans in planned.items()}
+    options = Options(seed, alpha, ar_trials, aso_bootstrap if with_aso else 0, equivalence_margin, fold_test)
+    results = {base: tuple(Result(t.pair.planned.key, base, t.pair.planned.method, t.units, t.a, t.b, t.comparison,
+                                  t.t_holm, t.ar_holm, alpha, t.tost_holm, t.family_size, t.fold_units)
+                           for t in tested)
+               for base, tested in run_families(pairs, options).items()}
     settings = {"baselines": list(results), "alpha": alpha, "seed": seed, "aso_bootstrap": aso_bootstrap if with_aso
                 else 0, "ar_trials": ar_trials, "decision_test": stats.DECISION_TEST, "fold_test": fold_test,
                 "unit_of_replication": "seed", "correction": "holm", "equivalence_margin": equivalence_margin,
                 "aso_confidence": "1 - alpha/m", "metric_average": averages, "allow_mixed": allow_mixed,
                 "display_names": printed}
-    return ReportTables(matrix, datasets, columns, methods, cells, results, tuple(dict.fromkeys(notes)), settings,
-                        runs, counts)
+    return ReportTables(matrix, datasets, columns, methods, cells, results,
+                        (*dict.fromkeys(notes), *warnings), settings, runs, docs)
 
 
-def per_seed_units(units: Sequence[Unit]) -> tuple[Unit, ...]:
-    """The seeds of (seed, fold) units, each once, as (seed, None) units in seed order."""
-    return tuple((s, None) for s in sorted({u[0] for u in units}))
+def _pair(plan: Planned, runs: dict, values: dict, datasets: Mapping[str, DatasetInfo], docs: RunDocs,
+          notes: list[str], ar_trials: int) -> Pair | None:
+    """The main table's inputs of one planned comparison (None without paired units); notes the units
+    only one side has (once per dataset, on its first column) and pools the sentence-level test's counts."""
+    col, base, m = plan.key, plan.baseline, plan.method
+    base_runs, other = runs[(col.dataset, base)], runs[(col.dataset, m)]
+    what = f"{col.dataset}: {m} vs {base}"
+    if plan.unpaired and col.setting == SETTINGS[0][0]:
+        miss = ", ".join(f"{unit_text(u)} (only {base if u in base_runs else m})" for u in plan.unpaired)
+        notes.append(f"{what}: {len(plan.common)} paired runs; unpaired: {miss}")
+    if not plan.common:
+        return None
+    pooled = groups = None
+    if ar_trials > 0:
+        pooled = docs.paired([base_runs[u] for u in plan.common], [other[u] for u in plan.common], col.setting,
+                             what, notes)
+        if pooled is not None:
+            groups = document_ids(docs, [base_runs[u] for u in plan.common])
+    folded = any(u[1] is not None for u in plan.common)
+    return Pair(plan, tuple(values[(col.dataset, col.setting, base)][u] for u in plan.common),
+                tuple(values[(col.dataset, col.setting, m)][u] for u in plan.common), col.average, pooled, groups,
+                len(datasets[col.dataset].folds) if folded else 0)
 
 
-def per_seed_means(units: Sequence[Unit], values: Sequence[float]) -> list[float]:
-    """One value per seed (in seed order): the mean over its folds; values without folds pass through."""
-    by_seed: dict[int, list[float]] = {}
-    for (s, _), v in zip(units, values):
-        by_seed.setdefault(s, []).append(float(v))
-    return [float(np.mean(by_seed[s])) for s in sorted(by_seed)]
-
-
-def _document_ids(docs: RunDocs, runs: Sequence[RunRecord]) -> np.ndarray:
+def document_ids(docs: RunDocs, runs: Sequence[RunRecord]) -> np.ndarray:
     """One id per pooled document row: the same test document (same fold, position and tokens) in
     different seeds' runs gets the same id, so approximate randomization swaps its copies together."""
     ids: dict[tuple, int] = {}
