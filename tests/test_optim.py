@@ -99,15 +99,17 @@ def _plain_reference_loop(params_groups, grads_per_step, lrs):
                     p.data.add_(p.data, alpha=-lr * group["weight_decay"])
 
 
-@pytest.mark.parametrize("foreach", [True, False])
-def test_equal_to_a_plain_per_parameter_loop_over_20_steps(foreach: bool) -> None:
+@pytest.mark.parametrize("kernel", ["fused", "foreach", "loop"])
+def test_equal_to_a_plain_per_parameter_loop_over_20_steps(kernel: str) -> None:
+    """foreach and loop run the loop's operations in its order: bitwise equal. The fused kernel runs the
+    same formulas in one pass with its own order of float operations: equal to float32 rounding."""
     from transformers import get_linear_schedule_with_warmup
 
     torch.manual_seed(0)
     model = Tiny()
     reference = Tiny()
     reference.load_state_dict(model.state_dict())
-    opt = AdamWLegacy(parameter_groups(model, 0.01), lr=5e-3, foreach=foreach)
+    opt = AdamWLegacy(parameter_groups(model, 0.01), lr=5e-3, foreach=kernel == "foreach", fused=kernel == "fused")
     sched = get_linear_schedule_with_warmup(opt, 2, 20)
     grads_per_step, lrs = [], []
     ref_params = dict(reference.named_parameters())
@@ -124,7 +126,10 @@ def test_equal_to_a_plain_per_parameter_loop_over_20_steps(foreach: bool) -> Non
     # the reference consumes the same gradient sequence (computed at the optimizer's own iterates)
     _plain_reference_loop(parameter_groups(reference, 0.01), grads_per_step, lrs)
     for (name, p), (_, q) in zip(model.named_parameters(), reference.named_parameters()):
-        assert torch.equal(p.detach(), q.detach()), name
+        if kernel == "fused":  # 20 steps of lr 5e-3 move every weight by far more than the tolerance
+            torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-6, atol=1e-6, msg=name)
+        else:
+            assert torch.equal(p.detach(), q.detach()), name
 
 
 def test_make_optimizer_choices() -> None:
