@@ -107,7 +107,8 @@ def test_calibrate_writes_a_new_run_folder_and_never_tunes_on_test(data_root, tm
     from mlflow.tracking import MlflowClient
 
     (logged,) = MlflowClient(uri).search_runs([e.experiment_id for e in MlflowClient(uri).search_experiments()])
-    assert logged.data.tags["mlflow.runName"] == metrics["run"]["name"] and logged.data.tags["erbench.calibrated_from"] == str(run)
+    assert logged.data.tags["mlflow.runName"] == metrics["run"]["name"]
+    assert logged.data.tags["erbench.calibrated_from"] == str(run)
     assert logged.data.metrics["dev/ner/micro_f1"] == pytest.approx(metrics["metrics"]["dev/ner/micro_f1"])
 
     diag = CliRunner().invoke(main, ["diagnose", str(new), "--data-root", str(data_root)])

@@ -120,6 +120,21 @@ def test_report_section_shows_each_variant_with_n_and_the_test(tmp_path):
     sig = next(line for line in md.splitlines() if line.startswith("conll04|"))
     assert "|thr:spec+choice:dev|" in sig
     assert (tmp_path / "out" / "entity_scores.png").is_file() and (tmp_path / "out" / "entity_scores.pdf").is_file()
+    tex = (tmp_path / "out" / "sensitivity.tex").read_text()  # the same rows for the paper, and in the HTML
+    row = next(line for line in tex.splitlines() if line.startswith("CoNLL04 & spert\\_mt\\_thr\\_dev"))
+    assert f"${diff_mt:+.2f}$ ($p$=" in row and f"${diff_spert:+.2f}$ ($p$=" in row
+    assert "\\texttt{thresholds=dev}" in row and "\\toprule" in tex
+    assert "\\label{tab:erbench-sensitivity}" in (tmp_path / "out" / "results_standalone.tex").read_text()
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert '<h2 id="sensitivity">Interpretation sensitivity</h2>' in page and "spert_mt_thr_dev" in page
+    # without choices: no section, no file
+    plain = tmp_path / "plain"
+    for method in ("spert", "spert_mt"):
+        for seed, scores in CONLL[method].items():
+            write_run(plain, "conll04", method, seed, None, scores, CONLL_DOCS, CONLL_TYPES, good=method == "spert_mt")
+    build_report([plain], tmp_path / "out2", **FAST)
+    assert not (tmp_path / "out2" / "sensitivity.tex").exists()
+    assert 'id="sensitivity"' not in (tmp_path / "out2" / "index.html").read_text()
 
 
 def test_runs_that_differ_in_thresholds_are_refused_unless_declared_choices(tmp_path):

@@ -38,7 +38,7 @@ from erbench.files import (
     write_text_atomic,
 )
 from erbench.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
-from erbench.report.analysis_render import latex_seen, md_sensitivity
+from erbench.report.analysis_render import latex_seen, latex_sensitivity, md_sensitivity
 from erbench.report.analysis_tables import Analysis, build_analysis
 from erbench.report.collect import RunError, RunRecord, collect_runs, truncation_warnings
 from erbench.report.figures import (
@@ -63,6 +63,7 @@ OPTIONAL = {  # written only when there is something to show; a previous report'
     "neg_sweep": ("neg_sweep.png", "neg_sweep.pdf", "plots/neg_sweep.csv"),
     "learning_curves": ("learning_curves.png", "learning_curves.pdf"),
     "seen_unseen": ("seen_unseen.tex",),
+    "sensitivity": ("sensitivity.tex",),
     "entity_scores": ("entity_scores.png", "entity_scores.pdf"),
 }
 
@@ -82,9 +83,10 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     if latex_comparisons and tables.results:
         table_tex += "\n" + render_latex_comparisons(tables, f"{label or latex_label(title)}-comparisons", latex)
     seen_tex = latex_seen(tables, analysis)
+    sensitivity_tex = latex_sensitivity(tables, analysis)
     texts = {
         "results.tex": table_tex,
-        "results_standalone.tex": render_standalone(table_tex + (seen_tex or "")),
+        "results_standalone.tex": render_standalone(table_tex + (seen_tex or "") + (sensitivity_tex or "")),
         "results.md": render_markdown(tables, title, analysis)
         + "\n".join(["", *md_sensitivity(tables, analysis)]),
         "plots/per_seed.csv": per_seed_frame(tables).to_csv(index=False),
@@ -94,16 +96,18 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     figures = {"per_seed": per_seed_figure(tables, seed), "errors": errors_figure(tables, analysis),
                "seeds_needed": seeds_figure(tables, analysis)}
     optional = {"neg_sweep": neg_sweep_figure(tables), "learning_curves": learning_figure(tables, analysis),
-                "seen_unseen": seen_tex, "entity_scores": entity_scores_figure(tables)}
+                "seen_unseen": seen_tex, "sensitivity": sensitivity_tex, "entity_scores": entity_scores_figure(tables)}
     if optional["neg_sweep"] is not None:
         texts["plots/neg_sweep.csv"] = sweep_frame(tables).drop(columns="setting").to_csv(index=False)
     if seen_tex is not None:
         texts["seen_unseen.tex"] = seen_tex
+    if sensitivity_tex is not None:
+        texts["sensitivity.tex"] = sensitivity_tex
     for key, value in optional.items():
         if value is None:  # a previous report's file would no longer match these runs
             for stale in OPTIONAL[key]:
                 (out_dir / stale).unlink(missing_ok=True)
-        elif key != "seen_unseen":
+        elif key not in ("seen_unseen", "sensitivity"):
             figures[key] = value
     written = []
     for name, text in texts.items():

@@ -242,6 +242,37 @@ def md_sensitivity(tables: ReportTables, analysis: Analysis) -> list[str]:
     return lines
 
 
+def _latex_diff(c: dict | None) -> str:
+    if c is None:
+        return "--"
+    if not c.get("n"):
+        return "n/a"
+    p = "" if math.isnan(c["p"]) else f" ($p$={format_p(c['p'])})"
+    return f"${signed(c['diff'])}${p}"
+
+
+def latex_sensitivity(tables: ReportTables, analysis: Analysis) -> str | None:
+    """sensitivity.tex: the "Interpretation sensitivity" rows as a booktabs table; None without choices."""
+    rows = analysis.sensitivity
+    if not rows:
+        return None
+    lines = ["\\begin{table}[t]", "\\centering", "\\small", "\\begin{tabular}{lllcll}", "\\toprule",
+             "Dataset & Variant & Overrides & F1 & $\\Delta$ vs as specified & $\\Delta$ vs SpERT \\\\", "\\midrule"]
+    for r in rows:
+        sets = ", ".join(f"{k}={v}" for k, v in sorted(r["set"].items())) or "none"
+        lines.append(" & ".join([
+            latex_escape(tables.datasets[r["dataset"]].display), latex_escape(method_name(tables, r["variant"])),
+            f"\\texttt{{{latex_escape(sets)}}}", score_cell(r["mean"], r["std"], style=LATEX),
+            _latex_diff(r["vs_specified"]), _latex_diff(r["vs_spert"])]) + " \\\\")
+    caption = ("Interpretation sensitivity: each named variant's headline F1 (\\%, mean $\\pm$ std over "
+               f"{max(r['n'] for r in rows)} seeds at most) and its paired difference from the method as "
+               "specified and from SpERT, in F1 points; $p$ from the main table's test (Holm within its "
+               "baseline's comparisons) or, where the other method is no baseline, the same test uncorrected.")
+    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{caption}}}", "\\label{tab:erbench-sensitivity}",
+              "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
 def latex_seen(tables: ReportTables, analysis: Analysis) -> str | None:
     """A booktabs table of F1 per partition (mean +- std), or None without a seen/unseen split."""
     seen = analysis.seen

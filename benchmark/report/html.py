@@ -216,6 +216,7 @@ def render_html(tables: ReportTables, analysis: Analysis, stats: dict, figures: 
         "seen": markdown_to_html(extra.md_seen(tables, analysis)[1:]),
         "errors": markdown_to_html(extra.md_errors(tables, analysis)[1:]),
         "per_type": markdown_to_html(_per_type_lines(tables, analysis)[1:]),
+        "sensitivity": markdown_to_html(extra.md_sensitivity(tables, analysis)[1:]),  # "" without choices
     }
     browser = browser_data(tables)
     # "<" as \u003c: no token can close the <script> element or open an HTML comment inside it
