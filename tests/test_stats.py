@@ -110,7 +110,8 @@ def test_constant_gain_has_no_t_verdict_and_falls_back_to_sign_flip():
     assert stats.sign_flip_test(a, a + 0.05) == pytest.approx(2 / 2**5)
     cmp = stats.compare_paired(a, a + 0.05, seed=0, with_aso=False)
     assert cmp.decision_test == "sign-flip" and cmp.decision_pvalue == pytest.approx(0.0625)
-    assert math.isnan(cmp.diff_ci_low) and math.isnan(cmp.cohens_dz) and math.isnan(cmp.tost_pvalue)
+    assert math.isnan(cmp.diff_ci_low) and math.isnan(cmp.cohens_dz)
+    assert cmp.tost_pvalue == pytest.approx(1 / 2**5)  # a constant 0.05 lies inside the +-1 margin
     noisy = stats.compare_paired(a, a + [0.05, 0.04, 0.06, 0.05, 0.03], seed=0, with_aso=False)
     assert noisy.decision_test == "t" and noisy.decision_pvalue == noisy.t_pvalue
 
@@ -149,6 +150,24 @@ def test_t_interval_covers_at_small_n(n):
     b = a + 0.5 + rng.normal(0, 1, size=(3000, n))
     hits = [lo <= 0.5 <= hi for lo, hi in (stats.t_interval(x, y) for x, y in zip(a, b))]
     assert np.mean(hits) >= 0.93
+
+
+def test_tost_of_identical_systems_is_the_exact_sign_flip_test():
+    """All differences equal: no t-test, but the exact one-sided sign-flip tests of d + margin and
+    margin - d (scipy's permutation_test), so identical systems are equivalent once n seeds allow it."""
+    a = np.array([0.60, 0.61, 0.62, 0.605, 0.615])
+    assert stats.tost(a, a.copy(), 1.0) == pytest.approx(1 / 2**5)  # equivalent at 5% with 5 seeds
+    assert stats.tost(a[:3], a[:3].copy(), 1.0) == pytest.approx(1 / 2**3)  # 3 seeds cannot show it at 5%
+    assert stats.tost(a, a + 0.5, 1.0) == pytest.approx(1 / 2**5)  # constant, inside the margin
+    assert stats.tost(a, a + 1.5, 1.0) == 1.0  # constant, outside
+    shifted = np.zeros(5) + 1.0
+    ref = scipy.stats.permutation_test((shifted,), np.mean, permutation_type="samples", alternative="greater",
+                                       n_resamples=np.inf).pvalue
+    assert stats.tost(a, a.copy(), 1.0) == pytest.approx(ref)
+    cmp = stats.compare_paired(a, a.copy(), seed=0, with_aso=False)
+    assert cmp.tost_pvalue == pytest.approx(1 / 32)
+    # type-I error of the equivalence claim under a true difference at the margin, noise-free: never
+    assert stats.tost(a, a + 1.0, 1.0) == 1.0
 
 
 def test_tost_known_cases_and_scipy():

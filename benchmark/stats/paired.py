@@ -96,6 +96,19 @@ def sign_flip_test(a: Sequence[float], b: Sequence[float]) -> float:
     return float(res.pvalue)
 
 
+def _one_sided_sign_flip(r: np.ndarray, tol: float) -> float:
+    """Exact one-sided sign-flip p-value of mean(r) > 0 (all 2^n sign patterns; scipy above n = 1); values
+    within tol of 0 count as 0."""
+    r = np.where(np.abs(r) <= tol, 0.0, r)
+    if not np.any(r > 0):
+        return 1.0
+    if r.size == 1:
+        return 0.5 if r[0] > 0 else 1.0
+    res = scipy.stats.permutation_test((r,), np.mean, permutation_type="samples", alternative="greater",
+                                       n_resamples=np.inf if r.size <= 16 else 100000, random_state=0)
+    return float(res.pvalue)
+
+
 def corrected_resampled_t_test(diffs: Sequence[float], test_train_ratio: float) -> float:
     """Nadeau & Bengio's (2003) corrected repeated-resampling t-test on fold-level differences b - a.
 
@@ -119,12 +132,18 @@ def corrected_resampled_t_test(diffs: Sequence[float], test_train_ratio: float) 
 
 def tost(a: Sequence[float], b: Sequence[float], margin: float) -> float:
     """Two one-sided paired t-tests of equivalence: p < alpha says |mean(b - a)| < margin at level alpha
-    (max of scipy's one-sided ttest_1samp against -margin and +margin); nan without an estimate of noise."""
+    (max of scipy's one-sided ttest_1samp against -margin and +margin). Where every difference is equal
+    (no estimate of noise: identical systems, say) the two one-sided tests are exact sign-flip tests of
+    the shifted differences instead, as for the marker: p = 1 / 2^n when the difference lies inside the
+    margin, so n identical seeds show equivalence at level alpha only from n >= log2(1 / alpha)."""
     x, y, d = paired_arrays(a, b)
     if margin <= 0:
         raise ValueError(f"equivalence margin must be > 0, got {margin}")
-    if d.size < 2 or _no_noise(x, y, d):
+    if d.size == 0:
         return math.nan
+    if d.size < 2 or _no_noise(x, y, d):
+        tol = 1e-12 * max(margin, magnitude(x, y))  # float noise must not put a difference at the margin inside it
+        return max(_one_sided_sign_flip(d + margin, tol), _one_sided_sign_flip(margin - d, tol))
     low = scipy.stats.ttest_1samp(d, -margin, alternative="greater").pvalue
     high = scipy.stats.ttest_1samp(d, margin, alternative="less").pvalue
     return float(max(low, high))
