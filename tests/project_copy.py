@@ -17,7 +17,7 @@ def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 900) -> subprocess.
     return proc
 
 
-def copy_project(dest: Path, suite: str = "micro") -> dict:
+def copy_project(dest: Path, suite: str = "micro", extra_env: dict | None = None) -> dict:
     """Copy the tracked and untracked-but-not-ignored files (no runs/, data/, reports/) to DEST, make it a
     git repository on suite SUITE with one commit; -> the environment to run erbench and dvc in."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
@@ -31,6 +31,7 @@ def copy_project(dest: Path, suite: str = "micro") -> dict:
     env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "DVC_NO_ANALYTICS": "1",
            "HF_HUB_OFFLINE": "1", "CI": "true", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    env.update(extra_env or {})
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("ERBENCH_DATA_MIRROR", None)
     run(["git", "init", "-q"], dest, env)

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.project_copy import copy_project
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 STAGES = [f"train@synthetic-{m}-{s}" for m in ("spert", "spert_mt") for s in (1, 2)]
@@ -58,22 +60,7 @@ def repo(tmp_path_factory) -> tuple[Path, dict]:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     dest = tmp_path_factory.mktemp("grid") / "erbench"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for name in files:
-        if name.startswith(("runs/", "data/", "reports/")) or not (ROOT / name).is_file():
-            continue
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, dest / name)
-    env = {**os.environ, "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", ""), "DVC_NO_ANALYTICS": "1",
-           "HF_HUB_OFFLINE": "1", "CI": "true", "PYTHONUNBUFFERED": "1", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("ERBENCH_DATA_MIRROR", None)
-    _run(["git", "init", "-q"], dest, env)
-    _run([str(BIN / "erbench"), "suite", "use", "micro"], dest, env)
-    _run(["git", "add", "-A"], dest, env)
-    _run(["git", "commit", "-qm", "micro suite"], dest, env)
+    env = copy_project(dest, extra_env={"PYTHONUNBUFFERED": "1"})  # read the driver's lines as they come
     return dest, env
 
 

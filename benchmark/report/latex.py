@@ -16,24 +16,15 @@ from erbench.report import analysis_render as extra
 from erbench.report.render import (
     holm_phrase,
     marker_legend,
-    markers,
     mixed_phrase,
     n_phrase,
+    score_text,
     split_phrase,
     test_phrase,
     test_short,
 )
-from erbench.report.tables import Column, ReportTables, best_means, display_name, method_name
-from erbench.report.text import DIGITS, LATEX, interval, latex_escape, latex_p, number, score_cell, signed
-
-
-def _latex_cell(tables: ReportTables, col: Column, method: str, best: dict) -> str:
-    cell = tables.cells.get((col.dataset, col.setting, method))
-    if cell is None:
-        return LATEX.missing
-    s = cell.summary
-    return score_cell(s.mean, s.std, best=round(s.mean, DIGITS) == best.get((col.dataset, col.setting)),
-                      marks=markers(tables, col, method, latex=True), style=LATEX)
+from erbench.report.tables import ReportTables, best_means, display_name, method_name
+from erbench.report.text import DIGITS, LATEX, interval, latex_escape, latex_p, number, signed
 
 
 def _latex_signature(sig: str) -> str:
@@ -167,7 +158,8 @@ def render_latex(tables: ReportTables, title: str | None = None, label: str = "t
     body.append("\\midrule")
     rows = []
     for m in tables.methods:
-        rows.append([latex_escape(method_name(tables, m))] + [_latex_cell(tables, c, m, best) for c in tables.columns])
+        cells = [score_text(tables, c, m, best, LATEX) for c in tables.columns]
+        rows.append([latex_escape(method_name(tables, m))] + cells)
         body.append(" & ".join(rows[-1]) + " \\\\")
     body += ["\\bottomrule", "\\end{tabular}"]
     widths = [max(_text_width_pt(r[k]) for r in rows) if rows else 0.0 for k in range(1 + len(tables.columns))]

@@ -13,25 +13,16 @@ from erbench.report import analysis_render as extra
 from erbench.report.render import (
     holm_phrase,
     marker_legend,
-    markers,
     mixed_phrase,
     n_phrase,
     note,
     report_warnings,
+    score_text,
     split_phrase,
     test_phrase,
 )
-from erbench.report.tables import Column, ReportTables, Result, best_means, display_name, method_name
-from erbench.report.text import DIGITS, MARKDOWN, MISSING, format_p, interval, number, score_cell, signed
-
-
-def _md_cell(tables: ReportTables, col: Column, method: str, best: dict) -> str:
-    cell = tables.cells.get((col.dataset, col.setting, method))
-    if cell is None:
-        return MARKDOWN.missing
-    s = cell.summary
-    return score_cell(s.mean, s.std, best=round(s.mean, DIGITS) == best.get((col.dataset, col.setting)),
-                      marks=markers(tables, col, method, latex=False), style=MARKDOWN)
+from erbench.report.tables import ReportTables, Result, best_means, display_name, method_name
+from erbench.report.text import DIGITS, MARKDOWN, MISSING, format_p, interval, number, signed
 
 
 def _md_row(cells: list[str]) -> str:
@@ -82,7 +73,8 @@ def render_markdown(tables: ReportTables, title: str | None = None, analysis=Non
                          for c in tables.columns]
     lines += [_md_row(head), _md_row([":--"] + ["--:"] * len(tables.columns))]
     for m in tables.methods:
-        lines.append(_md_row([method_name(tables, m)] + [_md_cell(tables, c, m, best) for c in tables.columns]))
+        cells = [score_text(tables, c, m, best, MARKDOWN) for c in tables.columns]
+        lines.append(_md_row([method_name(tables, m)] + cells))
     lines += ["", f"F1 (%) on {split_phrase(tables)}, mean ± sample standard deviation over {n_phrase(tables)}; "
               "**bold**: best mean per column."]
     legend = marker_legend(tables)

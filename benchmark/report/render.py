@@ -12,7 +12,7 @@ from __future__ import annotations
 from erbench import stats
 from erbench.errors import UserInputError
 from erbench.report.tables import Column, ReportTables, display_name, families, method_name, min_pairs
-from erbench.report.text import MARKERS
+from erbench.report.text import DIGITS, LATEX, MARKERS, CellStyle, score_cell
 
 
 def marker_legend(tables: ReportTables) -> list[tuple[str, str, str, str, str]]:
@@ -20,6 +20,16 @@ def marker_legend(tables: ReportTables) -> list[tuple[str, str, str, str, str]]:
     if len(tables.results) > len(MARKERS):
         raise UserInputError(f"at most {len(MARKERS)} baselines can be marked in one table, got {len(tables.results)}")
     return [(b, *MARKERS[i]) for i, b in enumerate(tables.results)]
+
+
+def score_text(tables: ReportTables, col: Column, method: str, best: dict, style: CellStyle) -> str:
+    """One main-table cell, mean +- sd with its markers and bold for the best mean, in STYLE's format."""
+    cell = tables.cells.get((col.dataset, col.setting, method))
+    if cell is None:
+        return style.missing
+    s = cell.summary
+    return score_cell(s.mean, s.std, best=round(s.mean, DIGITS) == best.get((col.dataset, col.setting)),
+                      marks=markers(tables, col, method, latex=style is LATEX), style=style)
 
 
 def markers(tables: ReportTables, column: Column, method: str, latex: bool) -> str:
