@@ -158,14 +158,28 @@ def spec_thresholds(cfg: RunConfig) -> dict:
 
 def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict | None = None,
                 progress: Progress | None = None, on_epoch: Callable[[int, dict], None] | None = None,
-                encoder=None, force: bool = False) -> dict:
-    """Train and evaluate one run, write its folder atomically, and return metrics.json's content."""
+                encoder=None, force: bool = False, resume: bool | None = None, say=print) -> dict:
+    """Train and evaluate one run, write its folder atomically, and return metrics.json's content.
+
+    `resume`: True continues an interrupted training of the same run from its last epoch and saves
+    the state after each epoch (erbench.resume; `erbench train` does, unless --no-resume); False
+    ignores and replaces a saved state; None saves and uses none. `say` prints the resume lines.
+    """
+    from erbench import resume as resuming
+
     data = load_run_data(cfg, data_root, custom)
     same_split = None
     if cfg.train.thresholds == "dev":  # before the training, not after it
         same_split = threshold_split_check(cfg, data, data_root, custom)
-    model, tokenizer, history, info = train_model(cfg, data, progress=progress, on_epoch=on_epoch, encoder=encoder)
     device = pick_device(cfg.train.device)
+    resumer = None
+    if resume is not None:
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)  # as the training sets it: the fingerprint records it
+        mark = resuming.fingerprint(cfg.to_dict(), data.sha256, str(device), tuple(cfg.methods_include))
+        resumer = resuming.Resumer(resuming.state_folder(out_dir), mark, enabled=resume, say=say)
+    model, tokenizer, history, info = train_model(cfg, data, progress=progress, on_epoch=on_epoch, encoder=encoder,
+                                                  resume=resumer)
     thresholds = spec_thresholds(cfg)
     if cfg.train.thresholds == "dev":
         declaration = resolve(cfg.dataset, custom, data_root).custom
@@ -186,6 +200,7 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
         "seconds_per_epoch": info["seconds_per_epoch"], "train_seconds": info["train_seconds"],
         "train_sentences_per_s": info["train_sentences_per_s"], "eval_seconds": eval_seconds,
         "eval_sentences_per_s": len(eval_enc) / eval_seconds if eval_seconds else float("nan"),
+        "resumed_after_epochs": info["resumed_after_epochs"],  # an interrupted training continued (erbench.resume)
         "peak_rss_mb": peak_rss_mb(),
         "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
     }
@@ -218,6 +233,8 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
     runfolder.write_run_folder(out_dir, metrics=result, config=config,
                                predictions=prediction_records(data.eval, predictions), steps=info["steps_log"],
                                environment=env, summary=summary(result, cfg.eval_split), weights=weights, force=force)
+    if resumer:
+        resumer.clear()
     return result
 
 

@@ -30,6 +30,7 @@ from erbench.models.spert import SpanRelationModel
 from erbench.models.statistics import corpus_statistics
 from erbench.optim import make_optimizer
 from erbench.progress import Progress
+from erbench.resume import EpochState, Resumer, random_states, restore_random_states
 
 
 @dataclass
@@ -174,8 +175,12 @@ def evaluate(model: SpanRelationModel, encoded: list[EncodedDocument], pad_id: i
 
 
 def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = None,
-                on_epoch: Callable[[int, dict], None] | None = None, encoder=None):
-    """Train one run; return (model, tokenizer, history, info). `encoder` = (model, tokenizer) injects one."""
+                on_epoch: Callable[[int, dict], None] | None = None, encoder=None, resume: Resumer | None = None):
+    """Train one run; return (model, tokenizer, history, info). `encoder` = (model, tokenizer) injects one.
+
+    `resume`: save the training's state after every epoch and continue from a matching saved one
+    (erbench.resume); `info["resumed_after_epochs"]` lists the epochs a run continued after.
+    """
     opts, tcfg = cfg.model, cfg.train
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
@@ -206,7 +211,22 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
     steps: list[dict] = []  # the training loss every `log_every` optimizer steps
     window: dict[str, float] = {}
     global_step, run_start = 0, time.time()
-    for epoch in range(1, tcfg.epochs + 1):
+    first_epoch, resumed = 1, []
+    saved = resume.load() if resume else None
+    if saved is not None:
+        model.load_state_dict(saved.model)
+        optimizer.load_state_dict(saved.optimizer)
+        scheduler.load_state_dict(saved.scheduler)
+        restore_random_states(rng, saved.random)
+        loop = saved.loop
+        history, steps, window = loop["history"], loop["steps"], loop["window"]
+        global_step, train_seconds = loop["global_step"], loop["train_seconds"]
+        run_start = time.time() - loop["elapsed"]
+        resumed = [*loop["resumed_after_epochs"], saved.epoch]
+        first_epoch = saved.epoch + 1
+        if progress:
+            progress.advance(epoch_task, saved.epoch)
+    for epoch in range(first_epoch, tcfg.epochs + 1):
         model.train()
         start = time.perf_counter()
         order = rng.permutation(len(train_enc))
@@ -243,6 +263,12 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
             record.update(scoring.flatten_metrics({k: {kk: vv for kk, vv in v.items() if kk != "per_type"}
                                                    for k, v in dev_scores.items()}, "dev"))
         history.append(record)
+        if resume:
+            resume.save(EpochState(epoch, model.state_dict(), optimizer.state_dict(), scheduler.state_dict(),
+                                   random_states(rng),
+                                   {"history": history, "steps": steps, "window": window, "global_step": global_step,
+                                    "train_seconds": train_seconds, "elapsed": time.time() - run_start,
+                                    "resumed_after_epochs": resumed}))
         if on_epoch:
             on_epoch(epoch, record)
         if progress:
@@ -256,7 +282,7 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
         "train_sentences_per_s": total * tcfg.batch_size / train_seconds if train_seconds else float("nan"),
         "class_weights": ({k: v.tolist() for k, v in stats["class_weights"].items()}
                           if "class_weights" in stats else None),
-        "steps_log": steps,
+        "steps_log": steps, "resumed_after_epochs": resumed,
     }
     return model, tokenizer, history, info
 

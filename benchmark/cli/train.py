@@ -91,6 +91,10 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--force", is_flag=True, help="Replace an existing run folder at OUT (never a folder erbench did not "
                                            "write as a run folder).")
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Continue an interrupted training of the same run (same OUT, configuration, data and code) after "
+                   "its last finished epoch; the state is saved after every epoch beside OUT, in .erbench-resume/, "
+                   "and removed once OUT is written. --no-resume starts at epoch 1 and replaces a saved state.")
 @data_root_option
 @params_option("A params file (train options, methods.M overrides, protocol.D); none is read unless named.")
 @click.option("--track/--no-track", default=None,
@@ -99,7 +103,7 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
 @click.pass_context
 @friendly_errors
 def train(ctx, dataset, fold, method, choice, seed, encoder, epochs, train_split, eval_split, dev_split, sets, out,
-          force, data_root, params_path, track, mlflow_uri) -> None:
+          force, resume, data_root, params_path, track, mlflow_uri) -> None:
     """Train one run and write OUT/metrics.json, predictions.jsonl, config.json, model.safetensors."""
     from erbench.files import check_output_folder
     from erbench.models.encoder import check_encoder
@@ -111,9 +115,17 @@ def train(ctx, dataset, fold, method, choice, seed, encoder, epochs, train_split
     cfg = build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
                            params, data_root, choice=choice)
     check_encoder(cfg.train.encoder)
-    with Progress(enabled=not is_quiet(ctx)) as progress:
-        result = execute_run(cfg, data_root, out, custom=params.data.custom,
-                             progress=progress, force=force)
+    try:
+        with Progress(enabled=not is_quiet(ctx)) as progress:
+            result = execute_run(cfg, data_root, out, custom=params.data.custom, progress=progress, force=force,
+                                 resume=resume, say=lambda line: console.print(line, highlight=False, soft_wrap=True))
+    except KeyboardInterrupt:
+        from erbench.resume import saved_epoch, state_folder
+
+        if epoch := saved_epoch(state_folder(out)):
+            console.print(f"[yellow]the training state after epoch {epoch} is kept in {state_folder(out)}: the same "
+                          "command continues from there (--no-resume starts at epoch 1)[/]", soft_wrap=True)
+        raise
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if result["thresholds"]["mode"] == "dev":
