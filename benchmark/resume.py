@@ -158,10 +158,12 @@ class Resumer:
         os.replace(tmp_print, self.folder / FINGERPRINT)
 
     def clear(self) -> None:
-        """Remove this run's state (the run folder is written); the shared parent goes once empty."""
+        """Remove this run's state (the run folder is written); a shared .erbench-resume parent goes once empty."""
         for name in (STATE, FINGERPRINT):
             (self.folder / name).unlink(missing_ok=True)
         for folder in (self.folder, self.folder.parent):
+            if folder != self.folder and folder.name != FOLDER:
+                break  # a --resume-dir's parent is the user's
             try:
                 folder.rmdir()
             except OSError:  # not empty (another run's state, a stray temporary file) or gone

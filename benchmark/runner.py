@@ -158,12 +158,14 @@ def spec_thresholds(cfg: RunConfig) -> dict:
 
 def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict | None = None,
                 progress: Progress | None = None, on_epoch: Callable[[int, dict], None] | None = None,
-                encoder=None, force: bool = False, resume: bool | None = None, say=print) -> dict:
+                encoder=None, force: bool = False, resume: bool | None = None, resume_dir: Path | None = None,
+                say=print) -> dict:
     """Train and evaluate one run, write its folder atomically, and return metrics.json's content.
 
     `resume`: True continues an interrupted training of the same run from its last epoch and saves
     the state after each epoch (erbench.resume; `erbench train` does, unless --no-resume); False
-    ignores and replaces a saved state; None saves and uses none. `say` prints the resume lines.
+    ignores and replaces a saved state; None saves and uses none. The state lives in `resume_dir`
+    (default: resume.state_folder(out_dir)). `say` prints the resume lines.
     """
     from erbench import resume as resuming
 
@@ -177,7 +179,7 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)  # as the training sets it: the fingerprint records it
         mark = resuming.fingerprint(cfg.to_dict(), data.sha256, str(device), tuple(cfg.methods_include))
-        resumer = resuming.Resumer(resuming.state_folder(out_dir), mark, enabled=resume, say=say)
+        resumer = resuming.Resumer(resume_dir or resuming.state_folder(out_dir), mark, enabled=resume, say=say)
     model, tokenizer, history, info = train_model(cfg, data, progress=progress, on_epoch=on_epoch, encoder=encoder,
                                                   resume=resumer)
     thresholds = spec_thresholds(cfg)

@@ -124,6 +124,16 @@ def test_scratch_argv_points_out_and_params_into_scratch():
     assert scratch_argv("x --out=runs/a", Path("/s/a"), {})[-2:] == ["--out", "/s/a"]
 
 
+def test_a_grid_training_keeps_its_epoch_state_where_dvc_repro_would():
+    from erbench.resume import state_folder
+
+    cmd = "erbench --quiet train --params params.yaml --dataset synthetic --seed 1 --out runs/spert-synthetic-s1"
+    argv = scratch_argv(cmd, Path("/s/spert-synthetic-s1"), {}, root=Path("/checkout"))
+    assert argv[-2:] == ["--resume-dir", "/checkout/runs/.erbench-resume/spert-synthetic-s1"]
+    assert Path(argv[-1]) == state_folder(Path("/checkout") / "runs/spert-synthetic-s1")  # `erbench train`'s own
+    assert "--resume-dir" not in scratch_argv("erbench report --out reports", Path("/s/r"), {}, root=Path("/c"))
+
+
 def test_fingerprints_see_code_data_and_params_but_not_bytecode(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "m.py").write_text("x = 1\n")

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from click.testing import CliRunner
 from erbench import resume
+from erbench.cli import main
 from erbench.datasets.registry import BUILTIN
 from erbench.datasets.stage import stage_dataset
 from erbench.datasets.synthetic import SyntheticConfig
@@ -121,7 +123,8 @@ def in_process_run(root: Path, out: Path, *, epochs: int = 3, stop_after: int | 
 
 
 @pytest.mark.usefixtures("one_thread")
-def test_a_state_of_another_configuration_or_no_resume_starts_over(data_root: Path, tmp_path: Path) -> None:
+def test_a_state_of_another_configuration_or_no_resume_starts_over(data_root: Path, tmp_path: Path,
+                                                                     monkeypatch) -> None:
     out = tmp_path / "run"
     assert in_process_run(data_root, out, stop_after=1)[0] is None
     assert (resume.state_folder(out) / resume.STATE).is_file() and not out.exists()
@@ -135,6 +138,16 @@ def test_a_state_of_another_configuration_or_no_resume_starts_over(data_root: Pa
     assert len(lines) == 1 and "--no-resume" in lines[0]
     assert result["timing"]["resumed_after_epochs"] == []
     assert not (tmp_path / resume.FOLDER).exists()
+
+    kept = tmp_path / "elsewhere" / "state"  # --resume-dir: the state where it is asked to be
+    seen: list[Path] = []
+    monkeypatch.setattr(resume.Resumer, "save", lambda self, state: seen.append(self.folder))
+    args = [a for a in TRAIN[3:] if a != str(EPOCHS)]
+    args[args.index("--epochs")] = "--epochs=1"
+    done = CliRunner().invoke(main, [*args, "--data-root", str(data_root), "--out", str(tmp_path / "fourth"),
+                                     "--resume-dir", str(kept)])
+    assert done.exit_code == 0, done.output
+    assert seen == [kept] and not (tmp_path / resume.FOLDER).exists()
 
     third = tmp_path / "third"  # a library call without resume neither saves nor reads a state
     in_process_run(data_root, third, stop_after=1, resume_mode=None)
@@ -193,6 +206,10 @@ def test_the_fingerprint_covers_the_code_and_plugin_files(tmp_path: Path) -> Non
 def test_clear_removes_only_this_runs_state(tmp_path: Path) -> None:
     mark = resume.fingerprint({"seed": 1}, {}, "cpu")
     mine, theirs = resume.state_folder(tmp_path / "a"), resume.state_folder(tmp_path / "b")
+    own = tmp_path / "mine" / "state"  # a --resume-dir: its parent is not erbench's to remove
+    resume.Resumer(own, mark).save(fake_state())
+    resume.Resumer(own, mark).clear()
+    assert not own.exists() and own.parent.is_dir()
     for folder in (mine, theirs):
         resume.Resumer(folder, mark).save(fake_state())
     resume.Resumer(mine, mark).clear()

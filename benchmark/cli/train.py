@@ -95,6 +95,9 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
               help="Continue an interrupted training of the same run (same OUT, configuration, data and code) after "
                    "its last finished epoch; the state is saved after every epoch beside OUT, in .erbench-resume/, "
                    "and removed once OUT is written. --no-resume starts at epoch 1 and replaces a saved state.")
+@click.option("--resume-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the training state is kept (default: beside OUT, .erbench-resume/NAME); `erbench grid run` "
+                   "points it at the checkout's, so a grid's stage and `dvc repro` continue each other.")
 @data_root_option
 @params_option("A params file (train options, methods.M overrides, protocol.D); none is read unless named.")
 @click.option("--track/--no-track", default=None,
@@ -103,7 +106,7 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
 @click.pass_context
 @friendly_errors
 def train(ctx, dataset, fold, method, choice, seed, encoder, epochs, train_split, eval_split, dev_split, sets, out,
-          force, resume, data_root, params_path, track, mlflow_uri) -> None:
+          force, resume, resume_dir, data_root, params_path, track, mlflow_uri) -> None:
     """Train one run and write OUT/metrics.json, predictions.jsonl, config.json, model.safetensors."""
     from erbench.files import check_output_folder
     from erbench.models.encoder import check_encoder
@@ -118,12 +121,14 @@ def train(ctx, dataset, fold, method, choice, seed, encoder, epochs, train_split
     try:
         with Progress(enabled=not is_quiet(ctx)) as progress:
             result = execute_run(cfg, data_root, out, custom=params.data.custom, progress=progress, force=force,
-                                 resume=resume, say=lambda line: console.print(line, highlight=False, soft_wrap=True))
+                                 resume=resume, resume_dir=resume_dir,
+                                 say=lambda line: console.print(line, highlight=False, soft_wrap=True))
     except KeyboardInterrupt:
         from erbench.resume import saved_epoch, state_folder
 
-        if epoch := saved_epoch(state_folder(out)):
-            console.print(f"[yellow]the training state after epoch {epoch} is kept in {state_folder(out)}: the same "
+        kept = resume_dir or state_folder(out)
+        if epoch := saved_epoch(kept):
+            console.print(f"[yellow]the training state after epoch {epoch} is kept in {kept}: the same "
                           "command continues from there (--no-resume starts at epoch 1)[/]", soft_wrap=True)
         raise
     for warning in result["warnings"]:

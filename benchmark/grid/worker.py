@@ -75,11 +75,21 @@ class RunResult:
     mlflow_run_id: str | None = None
 
 
-def scratch_argv(cmd: str, run_dir: Path, params: dict[str, Path]) -> list[str]:
-    """The stage's command with --out pointing into scratch and --params at the submitted copy."""
+def scratch_argv(cmd: str, run_dir: Path, params: dict[str, Path], root: Path | None = None) -> list[str]:
+    """The stage's command with --out pointing into scratch and --params at the submitted copy.
+
+    A training (`erbench ... train`) keeps its epoch state (erbench.resume) where the stage would
+    keep it under `dvc repro` in the checkout at `root`, not in the scratch folder, which goes with
+    the task: a stage re-run after its worker died continues after its last finished epoch.
+    """
     argv = shlex.split(cmd)
-    if option_value(argv, "--out") is None:
+    out = option_value(argv, "--out")
+    if out is None:
         raise StageFailed(f"cmd has no --out: {cmd}")
+    if root is not None and "train" in argv and option_value(argv, "--resume-dir") is None:
+        from erbench.resume import state_folder
+
+        argv += ["--resume-dir", str(state_folder(root / out))]
     result, i = [], 0
     while i < len(argv):
         flag, eq, value = argv[i].partition("=")
@@ -131,7 +141,7 @@ def run_stage(task: StageTask, node: dict, notify: Callable[[dict], None] | None
             target.write_text(text)
             params[os.path.normpath(rel)] = target
         run_dir = scratch / Path(task.out_dir).name  # the same folder name: MLflow's run key uses it
-        argv = scratch_argv(task.cmd, run_dir, params)
+        argv = scratch_argv(task.cmd, run_dir, params, root)
         proc = subprocess.run([sys.executable, "-m", "erbench.grid.worker", *argv], cwd=root,
                               env=worker_env(task.threads), capture_output=True, text=True)
         log = _tail(proc.stdout + "\n" + proc.stderr)
