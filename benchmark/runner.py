@@ -212,6 +212,10 @@ def execute_run(cfg: RunConfig, data_root: Path, out_dir: Path, *, custom: dict 
     warnings = [w for part, r in encoding.items() if (w := EncodingReport(**r).warning(part.split(":")[1]))]
     if same_split:
         warnings.append(same_split)
+    from erbench.calibrate import edge_warning
+
+    if thresholds["mode"] == "dev" and (edge := edge_warning(thresholds)):
+        warnings.append(edge)
     env = environment.capture(info["device"])
     result = {
         "run": run_identity(cfg),

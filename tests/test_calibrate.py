@@ -57,7 +57,7 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def constructed_cache():
+def constructed_cache(rel_ab: float = 0.62, rel_other: float = 0.55):
     """One document, gold Peop A=(0,1) -Work_For-> Org B=(4,5); a far span C=(2,3). Entity scores A 0.7,
     B 0.3, C 0.2; relation scores (A, B) 0.62, every other pair 0.55. Best RE+: entity <= 0.3, relation in
     (0.55, 0.62]; the tie in entity goes to 0.3, closest to SPEC 0.5."""
@@ -67,7 +67,7 @@ def constructed_cache():
     ent_out = {"id": torch.tensor([_logit(0.7), _logit(0.3), _logit(0.2)]),
                "scores": torch.tensor([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0]])}
     pairs = [(a, b) for a in range(3) for b in range(3) if a != b]
-    rel_out = {"id": torch.tensor([_logit(0.62 if p == (0, 1) else 0.55) for p in pairs]),
+    rel_out = {"id": torch.tensor([_logit(rel_ab if p == (0, 1) else rel_other) for p in pairs]),
                "scores": torch.tensor([[3.0, 0.0]] * len(pairs))}
     model = SimpleNamespace(heads=MultiTaskHeads, options=MT, types=TYPES)
     model._documents = lambda *a: SpanRelationModel._documents(model, *a)
@@ -83,7 +83,8 @@ def test_search_picks_the_constructed_optimum_with_ties_closest_to_spec():
     assert (found["entity"], found["relation"]) == (0.3, 0.6)
     assert found["chosen_scores"]["rel_strict"] == 100.0 and found["chosen_scores"]["ner"] == 100.0
     assert found["spec_scores"]["rel_strict"] == 0.0  # B (0.3) is no entity at SPEC 0.5
-    assert found["entity_searched"] and len(found["dev_scores"]) == 19 * 19
+    assert found["entity_searched"] and len(found["dev_scores"]) == 19 * 23  # relation: ... 0.95, 0.96, ... 0.99
+    assert found["at_grid_edge"] == {} and calibrate.edge_warning(found) is None
     assert found["search"] == "joint" and found["metric"] == "rel_strict/micro_f1"
     best = [r for r in found["dev_scores"] if r["headline"] == 100.0]
     # C (a far span, 0.2) as an entity costs NER precision but no RE+ point: RE+ ties from 0.05 to 0.3
@@ -106,7 +107,17 @@ def test_spert_heads_search_only_the_relation_threshold(tokenizer):
                                   entity_grid=calibrate.GRID)
     found = calibrate.search(cache, docs, TYPES, spec=(0.5, 0.4), setting="rel_strict", average="micro",
                              no_overlapping=False)
-    assert not found["entity_searched"] and found["entity"] == 0.5 and len(found["dev_scores"]) == 19
+    assert not found["entity_searched"] and found["entity"] == 0.5 and len(found["dev_scores"]) == 23
+
+
+def test_a_choice_at_the_grids_edge_is_recorded_and_warned():
+    cache, gold = constructed_cache(rel_ab=0.999, rel_other=0.985)  # only a threshold above 0.985 keeps A-B alone
+    found = calibrate.search(cache, gold, TYPES, spec=(0.5, 0.4), setting="rel_strict", average="micro",
+                             no_overlapping=False)
+    assert found["relation"] == 0.99 and found["at_grid_edge"] == {"relation": "largest"}
+    found["dev_split"] = "dev"
+    assert calibrate.edge_warning(found) == ("thresholds tuned on dev: relation 0.99 is the grid's largest: the best "
+                                             "value may lie beyond the grid searched")
 
 
 def test_dev_split_refusals_name_the_option():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from erbench.calibrate import GRID
+from erbench.calibrate import GRID, RELATION_GRID
 from erbench.cli import main
 from erbench.datasets.registry import BUILTIN
 from erbench.datasets.stage import stage_dataset
@@ -50,8 +50,9 @@ def test_train_tunes_on_dev_and_records_it_everywhere(data_root, tmp_path):
     config = json.loads((out / "config.json").read_text())
     thr = metrics["thresholds"]
     assert thr["mode"] == "dev" and thr["dev_split"] == "dev" and thr["spec"] == {"entity": 0.5, "relation": 0.4}
-    assert thr["entity"] in GRID and thr["relation"] in GRID and thr["encoder_calls"] == 1  # 4 dev docs, batch 8
-    assert len(thr["dev_scores"]) == (19 * 19 if thr["entity_searched"] else 19)
+    assert thr["entity"] in GRID and thr["relation"] in RELATION_GRID
+    assert thr["encoder_calls"] == 1  # 4 dev docs, batch 8
+    assert len(thr["dev_scores"]) == (19 * 23 if thr["entity_searched"] else 23)
     best = max(r["headline"] for r in thr["dev_scores"])
     assert thr["chosen_scores"]["rel_strict"] == best
     assert metrics["protocol"]["thresholds"] == "dev"

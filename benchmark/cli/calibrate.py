@@ -29,6 +29,7 @@ def _check_data(run_dir: Path, recorded: dict, manifest: dict) -> None:
 def calibrate_run(run_dir: Path, dev_split: str, data_root: Path, out: Path, *, force: bool = False,
                   allow_same_split: bool = False, device: str = "auto", custom: dict | None = None) -> dict:
     """Tune the checkpoint's thresholds on `dev_split`, re-decode its eval split, write run folder OUT."""
+    from erbench.calibrate import edge_warning
     from erbench.datasets.registry import resolve
     from erbench.datasets.stage import load_split, staged_manifest
     from erbench.files import check_output_folder
@@ -77,7 +78,8 @@ def calibrate_run(run_dir: Path, dev_split: str, data_root: Path, out: Path, *, 
               "thresholds": thresholds,
               "diagnostics": {**(original.get("diagnostics") or {}),
                               "entity_scores": {"split": cfg.eval_split, **diagnostics}},
-              "warnings": [*(original.get("warnings") or []), *([warning] if warning else [])],
+              "warnings": [*(original.get("warnings") or []), *([warning] if warning else []),
+                           *([edge] if (edge := edge_warning(thresholds)) else [])],
               "calibrated_from": {"path": str(run_dir), "metrics_sha256": digest, "dev_split": dev_split}}
     decoded = replace(tuned, model=model.options)
     new_config = {**config, "run": decoded.to_dict(),
@@ -110,8 +112,9 @@ def calibrate_run(run_dir: Path, dev_split: str, data_root: Path, out: Path, *, 
 @friendly_errors
 def calibrate(run_dir, dev_split, data_root, out, force, allow_same_split, device, params_path, track,
               mlflow_uri) -> None:
-    """Tune a finished run's entity and relation thresholds on DEV_SPLIT (one forward pass, joint grid
-    0.05..0.95; ties go to the method's values) and write the re-decoded eval split as a new run folder."""
+    """Tune a finished run's entity and relation thresholds on DEV_SPLIT (one forward pass, joint grid:
+    entity 0.05..0.95, relation 0.05..0.99; ties go to the method's values) and write the re-decoded
+    eval split as a new run folder."""
     from erbench.calibrate import new_run_folder
 
     target = new_run_folder(run_dir, out, force)
