@@ -322,13 +322,14 @@ def test_live_view_renders_counts_per_node():
     view.begin(["s1", "s2", "s3", "s4"], {"nodes": nodes, "resources": {"CPU": 16, "GPU": 4}, "address": "x:6379"})
     view.started("s1", nodes[0])
     view.started("s2", nodes[1])
-    view.started("s2", nodes[0])  # retried elsewhere
+    view.started("s2", nodes[0], resumes_after=7)  # retried elsewhere, from its saved training state
     view.finished("s1", "done", nodes[0], 3.0)
     view.finished("s3", "failed", nodes[1], error="s3: exit status 1: boom")
     Console(file=out, width=120).print(view.render())
     text = out.getvalue()
     assert "done 1  running 1  failed 1  queued 1" in text and "retried 1" in text
     assert "gpu1 aaaaaaaa" in text and "gpu2 bbbbbbbb" in text
+    assert "retrying s2 on gpu1" in text and "its training state is saved after epoch 7" in text
     view.summary(GridSummary(planned=4, stale=4, failed={"s3": "s3: exit status 1: boom"}))
     assert "not committed s3: s3: exit status 1: boom" in out.getvalue()
 

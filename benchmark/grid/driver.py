@@ -188,6 +188,8 @@ def _run(repo, root: Path, opts: GridOptions, view, fn: Callable, summary: GridS
 
 
 def _execute(repo, root, opts, view, fn, summary, stages, tracking, fingerprints, lander) -> None:
+    from erbench.resume import saved_epoch, state_folder
+
     start = time.perf_counter()
     snapshots = {s.name: fingerprints.snapshot(s) for s in stages}
     texts = {file: (root / file).read_text() for s in stages for file, _ in s.params}
@@ -216,7 +218,9 @@ def _execute(repo, root, opts, view, fn, summary, stages, tracking, fingerprints
                 with deferred_sigint():  # CTRL-C lands the results already received, then stops
                     started, outcomes = executor.wait(0.5)
                     for event in started:
-                        view.started(event.name, event.node)
+                        out_dir = by_name[event.name].out_dir if event.name in by_name else None
+                        view.started(event.name, event.node, saved_epoch(state_folder(root / out_dir))
+                                     if out_dir else 0)
                     for outcome in outcomes:
                         pending.discard(outcome.name)
                         _land(outcome, by_name[outcome.name], snapshots, lander, view, summary, root, base_tags)

@@ -54,15 +54,17 @@ class GridView:
             self._live = Live(get_renderable=self.render, console=self.console, refresh_per_second=2, transient=True)
             self._live.start()
 
-    def started(self, name: str, node: dict) -> None:
+    def started(self, name: str, node: dict, resumes_after: int = 0) -> None:
+        """`resumes_after`: the last epoch whose training state the checkout holds for the stage (erbench.resume)."""
         label = node_label(node)
+        then = f"; its training state is saved after epoch {resumes_after}" if resumes_after else ""
         if name in self.running:
             self.state["retried"] += 1
             self.per_node[self.running[name]]["retried"] += 1
             if not self.live:
-                self.note(f"retrying {name} on {label} (node id {node.get('node_id', '')})")
+                self.note(f"retrying {name} on {label} (node id {node.get('node_id', '')}{then})")
         elif not self.live:
-            self.note(f"started {name} on {label} (node id {node.get('node_id', '')})")
+            self.note(f"started {name} on {label} (node id {node.get('node_id', '')}{then})")
         self.running[name] = label
 
     def finished(self, name: str, state: str, node: dict | None = None, seconds: float = 0.0,
