@@ -7,7 +7,7 @@ next `erbench train` with the same `--out` continues from there, and its run is 
 uninterrupted training writes, bit for bit (tests/test_resume.py kills one and compares).
 
 A state is used only when its fingerprint matches: the complete run configuration, the data's
-sha256, the source of `erbench` and `erbench.models` (and the plugin files), torch's version,
+sha256, the source the training runs (the train stages' code in dvc.yaml, and the plugin files), torch's version,
 the thread count and the device. Anything else starts from epoch 1 and says why. The state is
 removed once the run folder is written; `--no-resume` ignores (and replaces) it.
 """
@@ -45,16 +45,32 @@ def saved_epoch(folder: Path) -> int:
         return 0
 
 
-def code_digest(extra_files: tuple[str, ...] = ()) -> str:
-    """sha256 over the source files of erbench and erbench.models (path and content) and `extra_files`."""
+# The code a training runs, relative to the erbench package (all of erbench.models besides): the train
+# stages' code dependencies in dvc.yaml (tests/test_resume.py keeps the two the same). A change elsewhere
+# (the report, the grid driver) leaves a saved state valid; one here starts the run over, as DVC does.
+TRAINING_SOURCES = ("datasets", "cli/train.py", "params.py", "choices.py", "config.py", "runner.py", "train.py",
+                    "optim.py", "resume.py", "calibrate.py", "scoring.py", "runfolder.py", "environment.py",
+                    "files.py")
+
+
+def training_files() -> list[tuple[str, Path]]:
+    """(name, path) of every source file in TRAINING_SOURCES and erbench.models, sorted by name."""
     import erbench
     import erbench.models
 
+    package, models = Path(erbench.__file__).parent, Path(erbench.models.__file__).parent
+    files = {("models/" + str(p.relative_to(models)), p) for p in models.rglob("*.py")}
+    for source in TRAINING_SOURCES:
+        path = package / source
+        files |= ({(f"{source}/{p.relative_to(path)}", p) for p in path.rglob("*.py")} if path.is_dir()
+                  else {(source, path)})
+    return sorted(files)
+
+
+def code_digest(extra_files: tuple[str, ...] = ()) -> str:
+    """sha256 over the training's source files (name and content) and `extra_files` (plugins)."""
     digest = hashlib.sha256()
-    roots = {Path(erbench.__file__).parent, Path(erbench.models.__file__).parent}
-    files = sorted({(str(p.relative_to(root.parent)), p) for root in roots for p in root.rglob("*.py")})
-    files += [(str(Path(f)), Path(f)) for f in extra_files]
-    for name, path in files:
+    for name, path in [*training_files(), *((str(Path(f)), Path(f)) for f in extra_files)]:
         digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"<missing>") + b"\0")
     return digest.hexdigest()
 

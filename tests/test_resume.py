@@ -194,6 +194,19 @@ def test_the_fingerprint_names_what_differs(tmp_path: Path) -> None:
     assert "unreadable" in lines[0]
 
 
+def test_the_digest_covers_what_the_train_stages_depend_on_and_nothing_else() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    deps = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["train"]["deps"]
+    code = {d.removeprefix("benchmark/") if d.startswith("benchmark/") else d for d in deps
+            if d.startswith(("benchmark/", "models"))}
+    assert code == {*resume.TRAINING_SOURCES, "models"}
+    names = {name for name, _ in resume.training_files()}
+    assert "train.py" in names and "models/spert.py" in names and "datasets/load.py" in names
+    assert not any(n.startswith(("grid/", "report/", "stats/")) for n in names)
+
+
 def test_the_fingerprint_covers_the_code_and_plugin_files(tmp_path: Path) -> None:
     plugin = tmp_path / "my_method.py"
     plugin.write_text("X = 1\n")
