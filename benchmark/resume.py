@@ -177,10 +177,12 @@ class Resumer:
         """Remove this run's state (the run folder is written); a shared .erbench-resume parent goes once empty."""
         for name in (STATE, FINGERPRINT):
             (self.folder / name).unlink(missing_ok=True)
+            for partial in self.folder.glob(f".{name}.*.tmp"):  # a save cut short by a kill (any process)
+                partial.unlink(missing_ok=True)
         for folder in (self.folder, self.folder.parent):
             if folder != self.folder and folder.name != FOLDER:
                 break  # a --resume-dir's parent is the user's
             try:
                 folder.rmdir()
-            except OSError:  # not empty (another run's state, a stray temporary file) or gone
+            except OSError:  # not empty (another run's state, a file not erbench's) or gone
                 break

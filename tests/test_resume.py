@@ -225,6 +225,7 @@ def test_clear_removes_only_this_runs_state(tmp_path: Path) -> None:
     assert not own.exists() and own.parent.is_dir()
     for folder in (mine, theirs):
         resume.Resumer(folder, mark).save(fake_state())
+    (mine / f".{resume.STATE}.12345.tmp").write_bytes(b"half a state")  # a save that a kill cut short
     resume.Resumer(mine, mark).clear()
     assert not mine.exists() and (theirs / resume.STATE).is_file()
     resume.Resumer(theirs, mark).clear()
