@@ -218,9 +218,8 @@ def _execute(repo, root, opts, view, fn, summary, stages, tracking, fingerprints
                 with deferred_sigint():  # CTRL-C lands the results already received, then stops
                     started, outcomes = executor.wait(0.5)
                     for event in started:
-                        out_dir = by_name[event.name].out_dir if event.name in by_name else None
-                        view.started(event.name, event.node, saved_epoch(state_folder(root / out_dir))
-                                     if out_dir else 0)
+                        saved = saved_epoch(state_folder(root / by_name[event.name].out_dir))
+                        view.started(event.name, event.node, saved)
                     for outcome in outcomes:
                         pending.discard(outcome.name)
                         _land(outcome, by_name[outcome.name], snapshots, lander, view, summary, root, base_tags)
