@@ -137,3 +137,22 @@ def test_every_suite_has_every_list_dvc_yaml_expands():
             for key in ref.split("."):
                 assert isinstance(node, dict) and key in node, f"{suite.name}: no {ref} (dvc.yaml uses it)"
                 node = node[key]
+
+
+@pytest.mark.parametrize("path", SUITES, ids=lambda p: p.name)
+def test_every_suite_variant_builds_a_run(path: Path, tmp_path: Path) -> None:
+    """Each choices variant of a shipped suite, switched on or not, makes the RunConfig `erbench train
+    --choice` makes: a misspelt option or value fails here, not hours into `dvc repro`."""
+    from erbench.choices import variants
+    from erbench.cli.train import build_run_config
+
+    params = read_params(path)
+    raw = yaml.safe_load(path.read_text())["choices"]["variants"]
+    for name, entry in variants(params).items():
+        for dataset in params.choices.datasets or params.grid.datasets:
+            cfg = build_run_config(dataset, None, 1, None, None, None, None, None, None, (), params,
+                                   data_root=tmp_path, choice=name)
+            assert (cfg.method, cfg.choice, cfg.choice_set) == (raw[name]["method"], name, raw[name]["set"])
+            for key, value in entry["set"].items():
+                owner = cfg.model if hasattr(cfg.model, key) else cfg.train
+                assert getattr(owner, key) == value, f"{path.name}: {name}.{key}"
