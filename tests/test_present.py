@@ -257,6 +257,7 @@ def test_errors_figure_keeps_every_method_readable(three):
     cell = analysis.errors[key]
     cell.relation["spurious"] = tuple(13000 for _ in cell.units)
     fig = errors_figure(tables, analysis)
+    fig.canvas.draw()
     colours = {}
     for ax in fig.axes:
         assert ax.get_xlim()[1] > 100  # shares: a full bar stays inside the frame
@@ -265,7 +266,9 @@ def test_errors_figure_keeps_every_method_readable(three):
             assert bar.get_x() + bar.get_width() <= 100 + 1e-9
             assert y0 < bar.get_y() and bar.get_y() + bar.get_height() < y1
         legend = ax.get_legend()
-        assert legend is not None and legend.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1 - 1  # beside
+        renderer = fig.canvas.get_renderer()
+        assert legend is not None  # under the panel: never over the bars
+        assert legend.get_window_extent(renderer).y1 <= ax.get_window_extent(renderer).y0 + 1
         for handle, text in zip(legend.legend_handles, legend.get_texts()):
             label = text.get_text().replace("\n", " ")
             colours.setdefault(label, set()).add(handle.get_facecolor())
@@ -372,3 +375,85 @@ def test_mlflow_logs_environment_and_long_document_counts(tmp_path):
     assert "environment.json" in {a.path for a in client.list_artifacts(run_id)}
     history = client.get_metric_history(run_id, "train/loss")
     assert [(m.step, m.timestamp) for m in history] == [(1, 1_000_000), (2, 1_060_000)]
+
+
+LONG_NAMES = {"spert": "SpERT (reference optimizer, thresholds tuned on dev)",
+              "spert_mt": "SpERT.MT (mt_loss_norm=side, mt_decision=product)",
+              "spert_focal": "SpERT.MT (rel_negatives=with_nonentity, entity_logits=sigmoid)"}
+
+
+def _text_boxes(fig):
+    """(axes index or -1, text, window box) of every visible text of a drawn figure."""
+    renderer = fig.canvas.get_renderer()
+    hidden = set()  # tick labels of ticks outside the view limits: matplotlib keeps them but does not draw them
+    for ax in fig.axes:
+        box = ax.get_window_extent(renderer)
+        for label in ax.get_xticklabels():
+            centre = label.get_window_extent(renderer)
+            if not box.x0 - 1 <= (centre.x0 + centre.x1) / 2 <= box.x1 + 1:
+                hidden.add(id(label))
+        for label in ax.get_yticklabels():
+            centre = label.get_window_extent(renderer)
+            if not box.y0 - 1 <= (centre.y0 + centre.y1) / 2 <= box.y1 + 1:
+                hidden.add(id(label))
+    out = []
+    for artist in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent")):
+        if not artist.get_visible() or not artist.get_text().strip() or id(artist) in hidden:
+            continue
+        owner = next((i for i, ax in enumerate(fig.axes) if artist.axes is ax or ax.get_legend() is not None
+                      and artist in ax.get_legend().get_texts()), -1)
+        out.append((owner, artist.get_text(), artist.get_window_extent(renderer)))
+    return out
+
+
+def _tick_boxes(fig):
+    """Per axes, the window boxes of the tick labels it draws."""
+    renderer = fig.canvas.get_renderer()
+    out = []
+    for ax in fig.axes:
+        box = ax.get_window_extent(renderer)
+        for labels, along in ((ax.get_xticklabels(), 0), (ax.get_yticklabels(), 1)):
+            drawn = []
+            for label in labels:
+                b = label.get_window_extent(renderer)
+                lo, hi = (box.x0, box.x1) if along == 0 else (box.y0, box.y1)
+                centre = (b.x0 + b.x1) / 2 if along == 0 else (b.y0 + b.y1) / 2
+                if label.get_text().strip() and lo - 1 <= centre <= hi + 1:
+                    drawn.append((label.get_text(), b))
+            out.append(drawn)
+    return out
+
+
+def test_figures_keep_long_method_names_inside_and_apart(three):
+    """Variant names (METHOD+KEY=VALUE, display names) are long: every figure still fits its texts
+    inside the canvas, and no title, axis label, tick label or legend of one panel runs into another's."""
+    import warnings
+
+    root, _, _ = three
+    from erbench.report import build_analysis
+    from erbench.report.analysis_figures import errors_figure, seeds_figure
+    from erbench.report.figures import per_seed_figure
+
+    tables = build_tables(collect_runs([root]), method_names=LONG_NAMES, **FAST)
+    analysis = build_analysis(tables)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib: "constrained_layout not applied ..." is a failure here
+        figures = {"per_seed": per_seed_figure(tables), "errors": errors_figure(tables, analysis),
+                   "seeds_needed": seeds_figure(tables, analysis)}
+        for fig in figures.values():
+            fig.canvas.draw()
+    for name, fig in figures.items():
+        canvas = fig.bbox
+        boxes = _text_boxes(fig)
+        assert any(LONG_NAMES["spert_mt"].split()[0] in t for _, t, _ in boxes), name
+        for _, text, box in boxes:
+            assert box.x0 >= canvas.x0 - 1 and box.x1 <= canvas.x1 + 1, (name, text, box.x0, box.x1, canvas.x1)
+            assert box.y0 >= canvas.y0 - 1 and box.y1 <= canvas.y1 + 1, (name, text)
+        for drawn in _tick_boxes(fig):  # one axis' tick labels never run into each other
+            for i, (text_a, a) in enumerate(drawn):
+                for text_b, b in drawn[i + 1:]:
+                    assert not a.overlaps(b), (name, text_a, text_b)
+        for i, (ax_a, text_a, a) in enumerate(boxes):
+            for ax_b, text_b, b in boxes[i + 1:]:
+                if ax_a != ax_b and ax_a >= 0 and ax_b >= 0:
+                    assert not a.overlaps(b), (name, text_a, text_b)

@@ -19,14 +19,26 @@ import pandas as pd
 from erbench.analysis.errors import ENTITY_KINDS, KIND_LABELS, RELATION_KIND_LABELS, RELATION_KINDS
 from erbench.analysis.seeds import EFFECT, TARGET_POWER, power_curve
 from erbench.report.analysis_tables import Analysis
-from erbench.report.figures import LABELS, column_figure, headline_setting, method_colour, new_figure
+from erbench.report.figures import (
+    LABELS,
+    LINE_IN,
+    column_figure,
+    headline_setting,
+    legend_below,
+    legend_height,
+    method_colour,
+    new_figure,
+    wrap_name,
+)
 from erbench.report.tables import ReportTables, display_name, method_name
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import offset_copy
 
 MAX_SEEDS_SHOWN = 30
+ERRORS_NAME_WIDTH = 24  # the bars share the column with the names (the legend is under them)
 
 
 def _note(fig: Figure, text: str) -> Figure:
@@ -60,8 +72,12 @@ def errors_figure(tables: ReportTables, analysis: Analysis) -> Figure:
     if not names:
         return _note(new_figure(1.2), "No error breakdown: no run has predictions.jsonl")
     n_methods = {d: len([m for m in tables.methods if (d, m) in analysis.errors]) for d in names}
+    lines = {d: sum(1 + wrap_name(method_name(tables, m), ERRORS_NAME_WIDTH).count("\n") for m in tables.methods
+                    if (d, m) in analysis.errors) for d in names}
     heights = [h for d in names for h in (n_methods[d],) * 2]
-    fig = new_figure(0.3 + sum(0.75 + 0.2 * h for h in heights))
+    legend = 0.3 + 3 * 2 * LINE_IN  # under each panel: 5 kinds in two columns, up to two lines each
+    fig = new_figure(0.3 + sum(0.85 + legend + 0.2 * n_methods[d] + LINE_IN * (lines[d] - n_methods[d])
+                               for d in names for _ in range(2)))
     axes = fig.subplots(len(heights), 1, squeeze=False, gridspec_kw={"height_ratios": [3 + h for h in heights]})[:, 0]
     for i, d in enumerate(names):
         methods = [m for m in tables.methods if (d, m) in analysis.errors]
@@ -74,20 +90,22 @@ def errors_figure(tables: ReportTables, analysis: Analysis) -> Figure:
             ys = np.arange(len(methods))
             for j, kind in enumerate(kinds):
                 ax.barh(ys, shares[:, j], left=left, height=0.7, color=KIND_COLOURS[(group, kind)],
-                        label=textwrap.fill(labels[kind], 16))
+                        label=textwrap.fill(labels[kind], 24))
                 left += shares[:, j]
             for y, total in zip(ys, totals):
                 if total == 0:
                     ax.text(2, y, "no errors", va="center", fontsize=6.5, color="#5b6475")
-            ax.set_yticks(ys, [f"{method_name(tables, m)} ({t:,.0f})" for m, t in zip(methods, totals)])
+            ax.set_yticks(ys, [wrap_name(f"{method_name(tables, m)} ({t:,.0f})", ERRORS_NAME_WIDTH)
+                               for m, t in zip(methods, totals)])
             ax.set_xlim(0, 104)  # room right of a full bar and above and below the bars: none touches the frame
             ax.set_ylim(len(methods) - 0.4, -0.6)
             ax.set_xticks([0, 25, 50, 75, 100])
             ax.set_xlabel(f"share of the {group} errors (%)")
             ax.set_ylabel("method (errors per run)")
             ax.set_title(f"{display_name(d)}: {PLURAL[group]}", loc="left")
-            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, handlelength=1.0,
-                      borderaxespad=0.0, labelspacing=0.3)
+            ax.legend(loc="upper right", bbox_to_anchor=(1, 0), frameon=False, handlelength=1.0, ncol=2,
+                      borderaxespad=0.0, labelspacing=0.3, columnspacing=1.0,
+                      bbox_transform=offset_copy(ax.transAxes, fig=fig, y=-30, units="points"))
     return fig
 
 
@@ -115,9 +133,17 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
     names = list(tables.datasets)
     if not names:
         return _note(new_figure(1.2), "No runs")
-    fig = new_figure(0.3 + 4.4 * len(names))
-    axes = fig.subplots(2 * len(names), 1, squeeze=False)[:, 0]
     frame = seeds_frame(tables, analysis)
+    labels = {}  # per dataset: the two panels' legend labels (the power panel's with its 3 marker lines, at most)
+    for d in names:
+        setting = headline_setting(d, tables)
+        pairs = frame[frame["dataset"] == d].groupby(["baseline", "method"], sort=False).size().index
+        power = [f"{method_name(tables, m)} vs {method_name(tables, b)}" for b, m in pairs] + ["target power"] * 3
+        best = [method_name(tables, m) for m in tables.methods if analysis.expected_max.get((d, setting, m))]
+        labels[d] = (power, best)
+    panels = [1.9 + legend_height(texts) for d in names for texts in labels[d]]
+    fig = new_figure(0.3 + sum(panels))
+    axes = fig.subplots(2 * len(names), 1, squeeze=False, gridspec_kw={"height_ratios": panels})[:, 0]
     for i, d in enumerate(names):
         ax = axes[2 * i]
         sub = frame[frame["dataset"] == d]
@@ -152,9 +178,10 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
         ax.set_xlim(1.5, MAX_SEEDS_SHOWN + 0.5)
         ax.set_xlabel("paired seeds")
         ax.set_ylabel(f"power for a {EFFECT:g}-pt gap")
-        ax.set_title(f"{display_name(d)}: {LABELS[setting]} F1, paired t-test (alpha={tables.settings['alpha']:g})")
+        ax.set_title(f"{display_name(d)}: {LABELS[setting]} F1, paired t-test (alpha={tables.settings['alpha']:g})",
+                     loc="left")
         ax.grid(alpha=0.3)
-        ax.legend(handles, labels, loc="best", frameon=True, framealpha=0.85)
+        legend_below(ax, handles, labels)
         ax = axes[2 * i + 1]
         for m in tables.methods:
             curve = analysis.expected_max.get((d, setting, m))
@@ -162,12 +189,14 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
                 ax.plot(range(1, len(curve) + 1), curve, marker="o", color=method_colour(tables, m),
                         label=method_name(tables, m))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        longest = max((len(c) for m in tables.methods if (c := analysis.expected_max.get((d, setting, m)))), default=1)
+        ax.set_xlim(0.5, longest + 0.5)
         ax.set_xlabel("k seeds (best of k)")
         ax.set_ylabel(f"expected max {LABELS[setting]} F1 (%)")
-        ax.set_title(f"{display_name(d)}: expected max over k seeds (k=1: the mean)")
+        ax.set_title(f"{display_name(d)}: expected max over k seeds (k=1: the mean)", loc="left")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="best", frameon=True, framealpha=0.85)
+            legend_below(ax, *ax.get_legend_handles_labels())
     return fig
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import textwrap
 
 import matplotlib
 import numpy as np
@@ -37,6 +38,37 @@ def column_figure(build):
             return build(*args, **kwargs)
 
     return wrapper
+
+
+NAME_WIDTH = 22  # characters a line of a method name takes in a figure (variant names run long)
+LINE_IN = 0.125  # inches one line of 6.5 pt text takes, with its spacing
+UPRIGHT_METHODS = 6  # per_seed_figure: up to this many one-line names run along x
+
+
+def wrap_name(text: str, width: int = NAME_WIDTH) -> str:
+    """A method's printed name broken at spaces into lines of about `width` characters."""
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False) or text
+
+
+def extra_lines(texts, width: int = NAME_WIDTH) -> int:
+    """How many lines beyond one the longest of `texts` takes once wrapped (wrap_name)."""
+    return max((wrap_name(t, width).count("\n") for t in texts), default=0)
+
+
+def legend_below(ax, handles, labels, width: int = 48, gap_pt: float = 30):
+    """The panel's legend under its x axis label, one entry a line (wrapped at `width` characters): long
+    method names neither cover the data nor push the panel out of the column. Returns the wrapped labels."""
+    from matplotlib.transforms import offset_copy
+
+    wrapped = [wrap_name(label, width) for label in labels]
+    ax.legend(handles, wrapped, loc="upper left", bbox_to_anchor=(0, 0), frameon=False, borderaxespad=0,
+              bbox_transform=offset_copy(ax.transAxes, fig=ax.figure, y=-gap_pt, units="points"))
+    return wrapped
+
+
+def legend_height(labels, width: int = 48) -> float:
+    """Inches a legend_below of these labels takes."""
+    return 0.45 + LINE_IN * 1.15 * sum(1 + wrap_name(label, width).count("\n") for label in labels)
 
 
 def new_figure(height: float, width: float = COLUMN_WIDTH_IN) -> Figure:
@@ -82,9 +114,15 @@ def _panel_title(tables: ReportTables, dataset: str) -> str:
 
 @column_figure
 def per_seed_figure(tables: ReportTables, seed: int = 0) -> Figure:
-    """One panel per dataset: each run's headline relation F1 per method (jittered), the mean as a bar."""
+    """One panel per dataset: each run's headline relation F1 per method (jittered), the mean as a bar.
+    Methods run along x; when their names need more than one line or there are more than
+    UPRIGHT_METHODS of them, along y (one name a row, wrapped), so no two names run into each other."""
     names = list(tables.datasets)
-    fig = new_figure(0.6 + 2.1 * len(names))
+    shown = [method_name(tables, m) for m in tables.methods]
+    across = len(shown) <= UPRIGHT_METHODS and not extra_lines(shown)
+    rows = sum(1 + wrap_name(n).count("\n") for n in shown)
+    panel = 2.1 if across else 0.9 + 1.15 * LINE_IN * rows + 0.08 * len(shown)
+    fig = new_figure(0.6 + panel * len(names))
     axes = fig.subplots(len(names), 1, squeeze=False)[:, 0]
     rng = np.random.default_rng(seed)
     for ax, dataset in zip(axes, names):
@@ -95,19 +133,37 @@ def per_seed_figure(tables: ReportTables, seed: int = 0) -> Figure:
                 continue
             ys = np.asarray(cell.values)
             xs = x + rng.uniform(-0.12, 0.12, size=ys.size)
-            ax.scatter(xs, ys, s=12, color=method_colour(tables, method), alpha=0.8, zorder=3)
-            ax.hlines(cell.summary.mean, x - 0.3, x + 0.3, color="black", linewidth=1.2, zorder=4)
-        ax.set_xticks(range(len(tables.methods)), [method_name(tables, m) for m in tables.methods], rotation=25,
-                      ha="right")
-        ax.set_xlim(-0.6, len(tables.methods) - 0.4)
-        ax.set_title(_panel_title(tables, dataset) + f" on {_split(tables, dataset)}")
-        ax.set_xlabel("method")
-        ax.set_ylabel(f"{LABELS[setting]} F1 (%)")
-        ax.grid(axis="y", alpha=0.3)
-        ax.margins(y=0.25)
-        ax.legend([Line2D([], [], marker="o", color="grey", linestyle="none", markersize=3.5),
-                   Line2D([], [], color="black", linewidth=1.2)], ["one run", "mean over runs"], loc="best",
-                  frameon=True, framealpha=0.85)
+            colour = method_colour(tables, method)
+            if across:
+                ax.scatter(xs, ys, s=12, color=colour, alpha=0.8, zorder=3)
+                ax.hlines(cell.summary.mean, x - 0.3, x + 0.3, color="black", linewidth=1.2, zorder=4)
+            else:
+                ax.scatter(ys, xs, s=12, color=colour, alpha=0.8, zorder=3)
+                ax.vlines(cell.summary.mean, x - 0.3, x + 0.3, color="black", linewidth=1.2, zorder=4)
+        score = f"{LABELS[setting]} F1 (%)"
+        if across:
+            ax.set_xticks(range(len(tables.methods)), shown, rotation=25, ha="right", rotation_mode="anchor")
+            ax.set_xlim(-0.6, len(tables.methods) - 0.4)
+            ax.set_xlabel("method")
+            ax.set_ylabel(score)
+            ax.grid(axis="y", alpha=0.3)
+            ax.margins(y=0.25)
+        else:
+            ax.set_yticks(range(len(tables.methods)), [wrap_name(n) for n in shown])
+            ax.set_ylim(len(tables.methods) - 0.4, -0.6)  # the first method on top, as in the tables
+            ax.set_xlabel(score)
+            ax.set_ylabel("method")
+            ax.grid(axis="x", alpha=0.3)
+            ax.margins(x=0.15)
+        # over a panel narrowed by long names, a centred title would run out of the column: right-aligned
+        ax.set_title(_panel_title(tables, dataset) + f" on {_split(tables, dataset)}",
+                     loc="center" if across else "right")
+        legend = [Line2D([], [], marker="o", color="grey", linestyle="none", markersize=3.5),
+                  Line2D([], [], color="black", linewidth=1.2)], ["one run", "mean over runs"]
+        if across:
+            ax.legend(*legend, loc="best", frameon=True, framealpha=0.85)
+        else:
+            legend_below(ax, *legend)
     return fig
 
 
@@ -188,7 +244,10 @@ def _entity_scores_figure(tables: ReportTables, data: dict | None):
     methods = [m for m, d in data.items() if d["score"] == "sigmoid(z_id)" and d["runs"]]
     if not methods:
         return None
-    fig = new_figure(1.5 * len(methods) + 0.4, COLUMN_WIDTH_IN)
+    titles = {m: wrap_name(f"{method_name(tables, m)} ({data[m]['runs']} run{'s' if data[m]['runs'] != 1 else ''})",
+                           60) for m in methods}
+    fig = new_figure(1.5 * len(methods) + 0.4 + LINE_IN * sum(t.count("\n") for t in titles.values()),
+                     COLUMN_WIDTH_IN)
     axes = fig.subplots(len(methods), 1, sharex=True, squeeze=False)[:, 0]
     colours = {"gold": "#1b9e77", "near_miss": "#d95f02", "far": "#7570b3"}
     for ax, method in zip(axes, methods):
@@ -199,7 +258,7 @@ def _entity_scores_figure(tables: ReportTables, data: dict | None):
             total = counts.sum()
             share = counts / total if total else counts.astype(float)
             ax.stairs(share, edges, label=f"{label} (n={total})", color=colours[group], linewidth=1.0)
-        ax.set_title(f"{method_name(tables, method)} ({entry['runs']} run{'s' if entry['runs'] != 1 else ''})")
+        ax.set_title(titles[method])
         ax.set_ylabel("share of spans")
         ax.legend(frameon=False)
     axes[-1].set_xlabel("sigmoid(z_id) on the eval split")
