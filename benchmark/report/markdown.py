@@ -92,7 +92,8 @@ def render_markdown(tables: ReportTables, title: str | None = None, analysis=Non
     for base, results in tables.results.items():
         lines += ["", f"## Comparisons against {method_name(tables, base)} (Holm over {len(results)} comparisons)", ""]
         lines += comparison_rows(tables, results, analysis)
-    lines += ["", "p (AR, pooled): sentence-level approximate randomization on the test predictions of all paired "
+    on = "the test predictions" if split_phrase(tables) == "test" else "the predictions on the evaluation split"
+    lines += ["", f"p (AR, pooled): sentence-level approximate randomization on {on} of all paired "
               f"runs pooled ({tables.settings['ar_trials']} trials; one swap per document shared by every seed's copy "
               f"of it); ASO at confidence 1 - alpha/m with {tables.settings['aso_bootstrap']} bootstrap iterations "
               f"(– = not run); ± values are Monte Carlo standard errors; seed {tables.settings['seed']}. d_z: mean / "

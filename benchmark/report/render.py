@@ -84,7 +84,7 @@ def note(tables: ReportTables) -> str:
     st = tables.settings
     return stats.decision_note(min_pairs(tables), st["alpha"], families(tables),
                                folds=any(i.folds for i in tables.datasets.values()), fold_test=st["fold_test"],
-                               equivalence_margin=st["equivalence_margin"])
+                               equivalence_margin=st["equivalence_margin"], split=split_phrase(tables))
 
 
 def test_phrase(tables: ReportTables) -> str:

@@ -182,10 +182,14 @@ def family_phrase(families: Mapping[str, int]) -> str:
                      "dataset and column)" for b, m in families.items())
 
 
+def _predictions_on(split: str) -> str:
+    return "test predictions" if split == "test" else f"predictions on {split}"
+
+
 def decision_note(n: int, alpha: float = ALPHA, families: Mapping[str, int] | None = None, *, folds: bool = False,
-                  fold_test: str = "seed", equivalence_margin: float = 1.0) -> str:
+                  fold_test: str = "seed", equivalence_margin: float = 1.0, split: str = "test") -> str:
     """The sentence printed under a table: which test decides the markers, over which Holm families,
-    and warnings for small n."""
+    and warnings for small n. `split`: what the runs were scored on ('test', or a phrase)."""
     fams = families or {}
     where = (f"within each baseline's family: {family_phrase(fams)}" if fams
              else "within each baseline's family of comparisons")
@@ -205,7 +209,7 @@ def decision_note(n: int, alpha: float = ALPHA, families: Mapping[str, int] | No
         "exact one-sided sign-flip tests, smallest p = 1/2^n). Reported beside "
         "the marker: ASO epsilon_min (deep-significance) at confidence 1 - alpha/m, b flagged almost "
         f"stochastically better when epsilon_min < tau={ASO_TAU:g}, and sentence-level approximate "
-        "randomization on pooled test predictions (one swap per document shared by every seed's copy)."
+        f"randomization on pooled {_predictions_on(split)} (one swap per document shared by every seed's copy)."
     )
     if n < 2:
         note += f" Warning: with n={n} the paired t-test is undefined; no markers."
