@@ -40,7 +40,7 @@ REFUSED = {
 }
 # the value a run that did not record a key was made with (runs before the key existed)
 UNRECORDED = {"eval_split": "test", "optimizer": "adamw", "interpretation": "as registered", "thresholds": "spec"}
-THRESHOLDS = {"spec": "SPEC", "dev": "tuned on dev"}
+THRESHOLDS = {"spec": "SPEC", "dev": "tuned on dev", "set": "set by hand (erbench evaluate --set)"}
 # keys on which a declared choice (params choices; protocol.choice set) may differ from the other runs
 CHOICE_KEYS = ("thresholds",)
 OPTIMIZERS = {"adamw_legacy": "the reference SpERT's AdamW: no bias correction, eps 1e-6, decay after the step",

@@ -25,10 +25,16 @@ DECODING = ("entity_threshold", "rel_filter_threshold", "mt_decision")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help=f"Decode with another value of a decoding option ({', '.join(DECODING)}); the weights "
                    "stay as trained.")
+@click.option("--out-run", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write the re-scored split as a new run folder, which `erbench report` compares like a "
+                   "trained run: the run's training record, eval split SPLIT and, with --set, the variant "
+                   "METHOD+KEY=VALUE,... (the original is never changed).")
+@click.option("--force", is_flag=True, help="Replace an existing erbench run folder at --out-run.")
 @params_option()
 @click.pass_context
 @friendly_errors
-def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: Path | None, sets, params_path) -> None:
+def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: Path | None, sets, out_run,
+             force, params_path) -> None:
     """Re-score the checkpoint in RUN_DIR on a split of its dataset. The output is the flat metrics
     (`SPLIT/ner/micro_f1`, ...) and `decoding`: the decoding options used."""
     from erbench.datasets.registry import resolve
@@ -44,20 +50,37 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
     if other:
         raise ConfigError(f"--set: '{other[0]}' is not a decoding option (evaluate re-decodes a trained model: "
                           f"{', '.join(DECODING)}); train a new run to change it")
+    if out_run is not None:
+        from erbench.files import check_output_folder
+
+        if Path(out_run).resolve() == Path(run_dir).resolve():
+            raise ConfigError(f"--out-run: {out_run} is the run folder being evaluated; the original is never "
+                              "overwritten")
+        check_output_folder(out_run, force=force, kind="run", option="--out-run")
     model, tokenizer, cfg, types, max_len = load_checkpoint(run_dir, device)
+    trained = cfg
     if overrides:
         model.options = apply_overrides(model.options, overrides, "--set")
         model.heads.check(model.options)
         cfg = replace(cfg, model=model.options)
-    spec = resolve(cfg.dataset, read_params(params_path).data.custom, data_root)
+    custom = read_params(params_path).data.custom
+    spec = resolve(cfg.dataset, custom, data_root)
     docs, _ = load_split(data_root, spec, spec.split_key(split, cfg.fold))
     encoded, encoding = encode_documents(tokenizer, docs, max_len, cfg.train.long_documents)
     if encoding.warning(split):
         console.print(f"[yellow]warning:[/] {encoding.warning(split)}", highlight=False, soft_wrap=True)
-    with Progress(enabled=not is_quiet(ctx)) as progress:
-        preds = run_eval(model, encoded, tokenizer.pad_token_id, pick_device(device), cfg.train.eval_batch_size,
-                         "fp32", progress)
-    metrics = score_predictions(docs, preds, types, replace(cfg, eval_split=split))
+    if out_run is not None:
+        result = write_rescored_run(run_dir, out_run, model, tokenizer, trained, cfg, types, overrides, docs, encoded,
+                                    encoding, split, data_root, spec, pick_device(device), force=force,
+                                    progress_enabled=not is_quiet(ctx))
+        metrics = dict(result["metrics"])
+        console.print(f"wrote run {result['run']['name']} ({result['run']['method']}, {split}) to {out_run}",
+                      highlight=False, soft_wrap=True)
+    else:
+        with Progress(enabled=not is_quiet(ctx)) as progress:
+            preds = run_eval(model, encoded, tokenizer.pad_token_id, pick_device(device), cfg.train.eval_batch_size,
+                             "fp32", progress)
+        metrics = score_predictions(docs, preds, types, replace(cfg, eval_split=split))
     metrics["decoding"] = {k: getattr(model.options, k) for k in DECODING}
     text = json.dumps(metrics, indent=1)
     if out:
@@ -66,6 +89,90 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
         write_text_atomic(out, text + "\n")
     else:
         click.echo(text)
+
+
+def rescored_variant(trained, decoded, overrides: dict) -> tuple[str | None, dict | None]:
+    """(choice id, choice set) of a run re-decoded with `overrides`. A declared choice (or calibrated
+    run) gets its id + '+KEY=VALUE,...' of the overrides. A plain run gets its method + every option
+    it now sets away from the method's registered reading: SpERT.MT's interpretation options (the
+    training's, e.g. a `--set mt_loss_norm=side` run, and the decoding's), then the thresholds, so the
+    id names the weights' reading too (report.collect.variant_id). Overrides that change nothing keep
+    the run's identity."""
+    from erbench.config import apply_overrides
+    from erbench.models.options import INTERPRETATION, ModelOptions
+    from erbench.models.registry import get_method
+    from erbench.report.collect import variant_id
+
+    changes = {k: v for k, v in overrides.items() if getattr(trained.model, k) != getattr(decoded.model, k)}
+    if not changes:
+        return trained.choice, trained.choice_set
+    if trained.choice:
+        return (variant_id(trained.choice, [f"{k}={v}" for k, v in sorted(changes.items())]),
+                {**(trained.choice_set or {}), **changes})
+    registered = apply_overrides(ModelOptions(), get_method(trained.method).options, f"method {trained.method}")
+    full = {k: getattr(decoded.model, k) for k in INTERPRETATION
+            if getattr(decoded.model, k) != getattr(registered, k)}
+    full.update({k: v for k, v in sorted(changes.items()) if k not in INTERPRETATION})
+    if not full:  # the decoding undid the only option the training had set: the method as registered
+        return None, None
+    return variant_id(trained.method, [f"{k}={v}" for k, v in full.items()]), full
+
+
+def write_rescored_run(run_dir: Path, out_run: Path, model, tokenizer, trained, cfg, types, overrides: dict,
+                       docs, encoded, encoding, split: str, data_root: Path, spec, device, *, force: bool,
+                       progress_enabled: bool) -> dict:
+    """The run folder of a checkpoint re-decoded on `split` (erbench evaluate --out-run): the original's
+    training record (history, timing, steps, environment, weights) with the new split's metrics,
+    predictions and entity-score diagnostics, `rescored_from` naming the original."""
+    import hashlib
+
+    from erbench import runfolder
+    from erbench.cli.calibrate import _check_data
+    from erbench.datasets.stage import load_split, staged_manifest
+    from erbench.progress import Progress
+    from erbench.runner import decode_eval, protocol, run_identity, score_predictions, summary
+    from erbench.train import prediction_records
+    from safetensors.torch import load_file
+
+    original = runfolder.read_metrics(run_dir)
+    config = runfolder.read_config(run_dir)
+    _check_data(run_dir, (original.get("data") or {}).get("sha256"), staged_manifest(data_root, spec.name)["sha256"])
+    train_docs, _ = load_split(data_root, spec, spec.split_key(trained.train_split, trained.fold))
+    seen = {d.tokens for d in train_docs}
+    if split != trained.eval_split and docs and all(d.tokens in seen for d in docs):
+        raise ConfigError(f"--split {split}: every document of it is in the run's training split "
+                          f"'{trained.train_split}'; a run folder of scores on training data would compare as "
+                          "held-out results (print them without --out-run)")
+    choice, choice_set = rescored_variant(trained, cfg, overrides)
+    new_cfg = replace(cfg, eval_split=split, choice=choice, choice_set=choice_set)
+    with Progress(enabled=progress_enabled) as progress:
+        predictions, diagnostics = decode_eval(model, encoded, tokenizer.pad_token_id, device, new_cfg, docs, progress)
+    metrics = score_predictions(docs, predictions, types, new_cfg)
+    thresholds = dict(original.get("thresholds") or {})
+    thresholds.update(entity=model.options.entity_threshold, relation=model.options.rel_filter_threshold)
+    proto = protocol(new_cfg)
+    if {"entity_threshold", "rel_filter_threshold"} & set(overrides):
+        thresholds["mode"] = proto["thresholds"] = "set"  # by hand: neither SPEC nor tuned on dev
+    warnings = [w for w in original.get("warnings") or [] if not w.startswith(f"{trained.eval_split}:")]
+    if encoding.warning(split):
+        warnings.append(encoding.warning(split))
+    digest = hashlib.sha256((Path(run_dir) / runfolder.METRICS).read_bytes()).hexdigest()
+    data = dict(original.get("data") or {})
+    data["eval_encoding"] = {k: getattr(encoding, k) for k in encoding.__dataclass_fields__}
+    result = {**original, "run": run_identity(new_cfg), "protocol": proto, "metrics": metrics, "thresholds": thresholds,
+              "diagnostics": {**(original.get("diagnostics") or {}), "entity_scores": {"split": split, **diagnostics}},
+              "data": data, "warnings": warnings,
+              "rescored_from": {"path": str(run_dir), "metrics_sha256": digest, "split": split,
+                                "set": dict(overrides)}}
+    new_config = {**config, "run": new_cfg.to_dict(),
+                  "thresholds": {k: v for k, v in thresholds.items() if k != "dev_scores"}}
+    env_file = Path(run_dir) / runfolder.ENVIRONMENT
+    weights = runfolder.weights_path(run_dir)
+    runfolder.write_run_folder(out_run, metrics=result, config=new_config,
+                               predictions=prediction_records(docs, predictions), steps=runfolder.read_steps(run_dir),
+                               environment=runfolder.read_json(env_file) if env_file.is_file() else {},
+                               summary=summary(result, split), weights=load_file(str(weights)), force=force)
+    return result
 
 
 @click.command()

@@ -40,7 +40,7 @@ from erbench.files import (
 from erbench.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
 from erbench.report.analysis_render import latex_seen, latex_sensitivity, md_sensitivity
 from erbench.report.analysis_tables import Analysis, build_analysis
-from erbench.report.collect import RunError, RunRecord, collect_runs, truncation_warnings
+from erbench.report.collect import RunError, RunRecord, collect_runs, truncation_warnings, variant_notes
 from erbench.report.figures import (
     entity_scores_figure,
     figure_bytes,
@@ -181,6 +181,7 @@ def build_report(
     if not records:
         raise RunError(f"no run found: no metrics.json below {', '.join(str(p) for p in paths) or '(no folder)'}")
     cut = truncation_warnings(records, allow_truncated)  # refuses lost gold entities unless allowed
+    cut = [*variant_notes(records), *cut]  # runs of one method with two readings, shown as variants
     declared = custom_declarations({r.dataset for r in records}, custom, data_root)
     tables = build_tables(records, baselines=baselines, alpha=alpha, seed=seed, aso_bootstrap=aso_bootstrap,
                           ar_trials=ar_trials, metric_average=metric_average, allow_mixed=allow_mixed,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,9 @@ from erbench.datasets.load import Document, TypeInventory, parse_documents, pars
 from erbench.runfolder import CONFIG, METRICS, PREDICTIONS, RunError, read_config, read_json, read_jsonl
 
 __all__ = ["RunError", "RunRecord", "collect_runs", "load_documents", "load_types_of", "read_run",
-           "truncation_warnings"]
+           "truncation_warnings", "variant_display", "variant_id", "variant_notes"]
+
+VARIANT_SEP = "+"  # METHOD+KEY=VALUE,...: a variant's id (erbench evaluate --out-run; interpretation variants)
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,70 @@ def _metrics_files(root: Path) -> list[Path]:
     return found
 
 
+def variant_id(base: str, changes: Iterable[str]) -> str:
+    """The method id of a variant: BASE+KEY=VALUE,KEY=VALUE (what it sets away from BASE, in order)."""
+    parts = [str(c).replace(" ", "") for c in changes]
+    return f"{base}{VARIANT_SEP}{','.join(parts)}" if parts else base
+
+
+def variant_display(method: str, display: str) -> str:
+    """'SpERT.MT (mt_loss_norm=side)' for the variant id 'spert_mt+mt_loss_norm=side' of a method
+    printed as 'SpERT.MT' (tables.display_names)."""
+    _, _, changes = method.partition(VARIANT_SEP)
+    return f"{display} ({changes.replace(',', ', ')})"
+
+
+def _interpretation_variants(records: list[RunRecord]) -> list[RunRecord]:
+    """Runs of one dataset and method that set SpERT.MT's interpretation options (protocol
+    `interpretation`, from `erbench train --set`, without a declared choice) differently are not one
+    table row: each run away from the registered reading becomes the variant METHOD+KEY=VALUE,...
+    (protocol choice, base_method and choice_set, as a declared choice records them), so the report
+    shows each reading as its own row and in "Interpretation sensitivity". Runs of a method that all
+    share one reading stay as they are (the protocol card names it)."""
+    from erbench.analysis.protocol import UNRECORDED
+
+    def reading(rec: RunRecord) -> str:
+        return str(rec.protocol.get("interpretation", UNRECORDED["interpretation"]))
+
+    groups: dict[tuple[str, str], set[str]] = {}
+    for rec in records:
+        if not rec.protocol.get("choice"):
+            groups.setdefault((rec.dataset, rec.method), set()).add(reading(rec))
+    out = []
+    for rec in records:
+        value = reading(rec)
+        if rec.protocol.get("choice") or len(groups[(rec.dataset, rec.method)]) < 2 or value == "as registered":
+            out.append(rec)
+            continue
+        changes = [part.strip() for part in value.split(",") if "=" in part]
+        name = variant_id(rec.method, changes)
+        protocol = {**rec.protocol, "choice": name, "base_method": rec.method,
+                    "choice_set": dict(part.split("=", 1) for part in changes), "variant_of": "interpretation"}
+        out.append(replace(rec, method=name, protocol=protocol))
+    return out
+
+
+def variant_notes(records: Iterable[RunRecord]) -> list[str]:
+    """The lines saying which runs collect_runs reported as interpretation variants."""
+    named: dict[tuple[str, str, str], list[str]] = {}
+    for rec in records:
+        if rec.protocol.get("variant_of") == "interpretation":
+            base = str(rec.protocol.get("base_method"))
+            named.setdefault((rec.dataset, base, rec.method), []).append(f"seed {rec.seed}" + (
+                "" if rec.fold is None else f" fold {rec.fold}"))
+    return [f"{dataset}: {len(units)} {base} run(s) set SpERT.MT's interpretation options away from the registered "
+            f"reading without a declared choice; reported as the variant {name} ({', '.join(units)})"
+            for (dataset, base, name), units in sorted(named.items())]
+
+
 def collect_runs(paths: Iterable[Path]) -> list[RunRecord]:
     """Every run below the given folders (or metrics.json files), sorted by identity.
 
     Hidden folders (temporary run folders being written) are skipped; a folder reached twice is read
-    once. Two different folders with the same dataset, method, seed, fold and negative-sample counts
-    are an error: the report would not know which to pair.
+    once. Runs of one method trained with different SpERT.MT interpretation options become variants
+    (_interpretation_variants; variant_notes says which). Two different folders with the same dataset,
+    method, seed, fold and negative-sample counts are then an error: the report would not know which
+    to pair.
     """
     seen: set[Path] = set()
     records: list[RunRecord] = []
@@ -117,6 +177,7 @@ def collect_runs(paths: Iterable[Path]) -> list[RunRecord]:
                 continue
             seen.add(resolved)
             records.append(read_run(metrics_file))
+    records = _interpretation_variants(records)
     by_key: dict[tuple, RunRecord] = {}
     for rec in records:
         key = (rec.dataset, rec.method, rec.seed, rec.fold, *rec.negatives)

@@ -33,7 +33,7 @@ from erbench import stats
 from erbench.analysis import protocol
 from erbench.errors import UserInputError
 from erbench.models.registry import METHODS
-from erbench.report.collect import RunRecord
+from erbench.report.collect import VARIANT_SEP, RunRecord, variant_display
 from erbench.report.compare import (
     Options,
     Pair,
@@ -164,7 +164,15 @@ def display_names(methods: Sequence[str], overrides: Mapping[str, str] | None = 
     if unknown:
         raise UserInputError(f"{where}: {', '.join(unknown)}: not a registered method nor one of the runs' methods "
                          f"(known: {', '.join(sorted(set(METHODS) | set(methods)))})")
-    out = {m: overrides.get(m) or (METHODS[m].display if m in METHODS and METHODS[m].display else m) for m in methods}
+    def default(m: str) -> str:
+        if m in METHODS and METHODS[m].display:
+            return METHODS[m].display
+        base, sep, changes = m.partition(VARIANT_SEP)
+        if sep and "=" in changes:  # a variant METHOD+KEY=VALUE,...: 'SpERT.MT (KEY=VALUE, ...)'
+            return variant_display(m, overrides.get(base) or default(base))
+        return m
+
+    out = {m: overrides.get(m) or default(m) for m in methods}
     seen: dict[str, str] = {}
     for m, name in out.items():
         if name in seen:

@@ -1,0 +1,163 @@
+"""`erbench evaluate --out-run` (a checkpoint re-decoded into a run folder of its own) and the report's
+variants of runs trained with different SpERT.MT interpretation options (report.collect)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from erbench.cli import main
+from erbench.datasets.registry import BUILTIN
+from erbench.datasets.stage import stage_dataset
+from erbench.datasets.synthetic import SyntheticConfig
+from erbench.report import build_report, collect_runs
+from erbench.report.tables import display_names
+
+from tests.test_report import CONLL, CONLL_DOCS, CONLL_TYPES, FAST, write_run
+
+TRAIN = ["--encoder", "tiny-random", "--epochs", "1", "--set", "device=cpu", "--set", "threads=1",
+         "--set", "neg_entity_count=10", "--set", "neg_relation_count=4", "--set", "lr=1e-3", "--no-track",
+         "--set", "save_weights=true", "--set", "max_span_size=3"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path]:
+    """A SpERT.MT checkpoint trained on synthetic train, scored on test (and its data root)."""
+    base = tmp_path_factory.mktemp("rescore")
+    data_root = base / "data"
+    stage_dataset(BUILTIN["synthetic"], data_root, synthetic=SyntheticConfig(train_size=8, dev_size=4, test_size=4))
+    run = base / "spert_mt-synthetic-s1"
+    result = CliRunner().invoke(main, ["--quiet", "train", "--dataset", "synthetic", "--method", "spert_mt",
+                                       "--seed", "1", *TRAIN, "--dev-split", "none", "--data-root", str(data_root),
+                                       "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    return run, data_root
+
+
+def _evaluate(run: Path, data_root: Path, *args: str):
+    return CliRunner().invoke(main, ["--quiet", "evaluate", str(run), "--data-root", str(data_root), *args])
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def test_out_run_writes_the_rescored_split_as_a_run_and_keeps_the_original(trained, tmp_path):
+    run, data_root = trained
+    before = _digests(run)
+    printed = _evaluate(run, data_root, "--split", "dev")
+    assert printed.exit_code == 0, printed.output
+    out = tmp_path / "on-dev"
+    done = _evaluate(run, data_root, "--split", "dev", "--out-run", str(out), "--out", str(tmp_path / "m.json"))
+    assert done.exit_code == 0, done.output
+    assert f"wrote run spert_mt-synthetic-s1 (spert_mt, dev) to {out}" in done.output.replace("\n", "")
+    assert _digests(run) == before  # the original run folder is never changed
+    metrics = json.loads((out / "metrics.json").read_text())
+    original = json.loads((run / "metrics.json").read_text())
+    assert metrics["run"] == original["run"] and metrics["protocol"]["eval_split"] == "dev"
+    assert {k: v for k, v in metrics["protocol"].items() if k != "eval_split"} == \
+        {k: v for k, v in original["protocol"].items() if k != "eval_split"}
+    assert metrics["history"] == original["history"] and metrics["timing"] == original["timing"]
+    assert metrics["rescored_from"]["path"] == str(run) and metrics["rescored_from"]["split"] == "dev"
+    assert metrics["rescored_from"]["metrics_sha256"] == hashlib.sha256((run / "metrics.json").read_bytes()).hexdigest()
+    assert metrics["diagnostics"]["entity_scores"]["split"] == "dev"
+    flat = json.loads(printed.output)  # the same numbers `erbench evaluate --split dev` prints
+    assert {k: v for k, v in metrics["metrics"].items()} == pytest.approx({k: v for k, v in flat.items()
+                                                                           if k != "decoding"})
+    assert {k.split("/")[0] for k in metrics["metrics"]} <= {"dev", "dev_no_overlap"}
+    assert (out / "model.safetensors").read_bytes() == (run / "model.safetensors").read_bytes()
+    gold = [json.loads(line)["tokens"] for line in (out / "predictions.jsonl").read_text().splitlines()]
+    staged = json.loads((data_root / "raw" / "synthetic" / "synthetic_dev.json").read_text())
+    assert gold == [d["tokens"] for d in staged]
+    again = _evaluate(run, data_root, "--split", "dev", "--out-run", str(out))
+    assert again.exit_code == 2 and "folder exists and is not empty" in again.output
+    assert _evaluate(run, data_root, "--split", "dev", "--out-run", str(out), "--force").exit_code == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--split", "train"], "--split train: every document of it is in the run's training split 'train'"),
+    (["--split", "dev", "--set", "neg_entity_count=3"], "'neg_entity_count' is not a decoding option"),
+])
+def test_out_run_refuses_training_data_and_training_options(trained, tmp_path, args, message):
+    run, data_root = trained
+    out = tmp_path / "refused"
+    result = _evaluate(run, data_root, *args, "--out-run", str(out))
+    assert result.exit_code == 2 and message in result.output
+    assert not out.exists()  # nothing half-written
+    same = _evaluate(run, data_root, "--split", "dev", "--out-run", str(run))
+    assert same.exit_code == 2 and "never overwritten" in same.output
+
+
+def test_a_decoding_variant_is_its_own_method_in_the_report(trained, tmp_path):
+    run, data_root = trained
+    plain, product, strict = tmp_path / "plain", tmp_path / "product", tmp_path / "strict"
+    assert _evaluate(run, data_root, "--split", "dev", "--out-run", str(plain)).exit_code == 0
+    result = _evaluate(run, data_root, "--split", "dev", "--set", "mt_decision=product", "--out-run", str(product))
+    assert result.exit_code == 0, result.output
+    result = _evaluate(run, data_root, "--split", "dev", "--set", "rel_filter_threshold=0.9", "--out-run", str(strict))
+    assert result.exit_code == 0, result.output
+    prod = json.loads((product / "metrics.json").read_text())
+    assert prod["run"]["method"] == "spert_mt+mt_decision=product" and prod["run"]["base_method"] == "spert_mt"
+    assert prod["protocol"]["choice_set"] == {"mt_decision": "product"}
+    assert prod["protocol"]["interpretation"] == "mt_decision=product" and prod["protocol"]["thresholds"] == "spec"
+    config = json.loads((product / "config.json").read_text())
+    assert config["run"]["model"]["mt_decision"] == "product" and config["run"]["eval_split"] == "dev"
+    thr = json.loads((strict / "metrics.json").read_text())
+    assert thr["run"]["method"] == "spert_mt+rel_filter_threshold=0.9"
+    assert thr["protocol"]["thresholds"] == "set" and thr["thresholds"]["relation"] == 0.9
+    stats = build_report([plain, product, strict], tmp_path / "report", **FAST)
+    variants = {row["variant"]: row for row in stats["interpretation_sensitivity"]}
+    assert set(variants) == {"spert_mt+mt_decision=product", "spert_mt+rel_filter_threshold=0.9"}
+    assert variants["spert_mt+mt_decision=product"]["vs_specified"]["n"] == 1
+    md = (tmp_path / "report" / "results.md").read_text()
+    assert "| SpERT.MT (mt_decision=product) |" in md and "| SpERT.MT (rel_filter_threshold=0.9) |" in md
+    card = next(line for line in md.splitlines() if "decision thresholds" in line)
+    assert "set by hand (erbench evaluate --set)" in card
+
+
+def _interpretation_runs(root: Path, method: str, reading: str, seeds=(1, 2, 3)) -> None:
+    for seed in seeds:
+        folder = write_run(root, "conll04", method, seed, None, CONLL[method][seed], CONLL_DOCS, CONLL_TYPES,
+                           good=True, folder=f"{method}-{reading}-s{seed}")
+        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics["protocol"]["interpretation"] = reading
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_runs_of_one_method_with_two_readings_are_reported_as_variants(tmp_path):
+    """`erbench train --set mt_loss_norm=side` runs beside runs as registered: each reading is a row of its
+    own and a row of "Interpretation sensitivity", said so in the warnings; one reading alone stays as it is."""
+    runs = tmp_path / "runs"
+    for seed, scores in CONLL["spert"].items():
+        write_run(runs, "conll04", "spert", seed, None, scores, CONLL_DOCS, CONLL_TYPES, good=False)
+    _interpretation_runs(runs, "spert_mt", "as registered")
+    _interpretation_runs(runs, "spert_mt", "mt_loss_norm=side, mt_decision=product")
+    records = collect_runs([runs])
+    assert sorted({r.method for r in records}) == ["spert", "spert_mt",
+                                                   "spert_mt+mt_loss_norm=side,mt_decision=product"]
+    variant = next(r for r in records if "+" in r.method)
+    assert variant.protocol["base_method"] == "spert_mt" and variant.protocol["choice_set"] == {
+        "mt_loss_norm": "side", "mt_decision": "product"}
+    stats = build_report([runs], tmp_path / "out", **FAST)
+    assert any("reported as the variant spert_mt+mt_loss_norm=side,mt_decision=product (seed 1, seed 2, seed 3)"
+               in w for w in stats["warnings"])
+    (row,) = stats["interpretation_sensitivity"]
+    assert row["vs_specified"]["n"] == 3 and row["vs_specified"]["test"].startswith("paired t-test over seeds")
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "| SpERT.MT (mt_loss_norm=side, mt_decision=product) |" in md
+    alone = tmp_path / "alone"  # every spert_mt run shares one reading: one method, the card names the reading
+    _interpretation_runs(alone, "spert_mt", "mt_loss_norm=side")
+    assert {r.method for r in collect_runs([alone])} == {"spert_mt"}
+
+
+def test_variant_display_names_follow_the_base_and_overrides():
+    names = display_names(["spert_mt+mt_decision=product", "spert+devthr", "mine+x=1"])
+    assert names == {"spert_mt+mt_decision=product": "SpERT.MT (mt_decision=product)", "spert+devthr": "spert+devthr",
+                     "mine+x=1": "mine (x=1)"}
+    renamed = display_names(["spert_mt", "spert_mt+mt_decision=product"], {"spert_mt": "MT"})
+    assert renamed == {"spert_mt": "MT", "spert_mt+mt_decision=product": "MT (mt_decision=product)"}
+    named = display_names(["spert_mt+mt_decision=product"], {"spert_mt+mt_decision=product": "Product"})
+    assert named == {"spert_mt+mt_decision=product": "Product"}
