@@ -457,3 +457,26 @@ def test_figures_keep_long_method_names_inside_and_apart(three):
             for ax_b, text_b, b in boxes[i + 1:]:
                 if ax_a != ax_b and ax_a >= 0 and ax_b >= 0:
                     assert not a.overlaps(b), (name, text_a, text_b)
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (CI installs texlive)")
+def test_sensitivity_table_with_long_variant_names_fits_a_two_column_paper(tmp_path):
+    """Variants named by their overrides make sensitivity.tex wide: it takes the float the main table would
+    (table* here) and compiles in a two-column paper without an overfull box."""
+    from tests.test_rescore import _interpretation_runs
+
+    runs = tmp_path / "runs"
+    for seed, scores in CONLL["spert"].items():
+        write_run(runs, "conll04", "spert", seed, None, scores, CONLL_DOCS, CONLL_TYPES, good=False)
+    _interpretation_runs(runs, "spert_mt", "as registered")
+    _interpretation_runs(runs, "spert_mt", "mt_loss_norm=side, mt_decision=product, rel_negatives=with_nonentity")
+    build_report([runs], tmp_path / "out", **FAST)
+    tex = (tmp_path / "out" / "sensitivity.tex").read_text()
+    assert "\\begin{table*}[t]" in tex and "\\label{tab:erbench-sensitivity}" in tex
+    shutil.copy(tmp_path / "out" / "sensitivity.tex", tmp_path / "sensitivity.tex")
+    text = "Some text of the paper. " * 80
+    packages = re.search(r"\\usepackage\{([^}]*)\}", tex.splitlines()[0]).group(1)
+    log = _compile(tmp_path, f"\\documentclass[twocolumn]{{article}}\n\\usepackage{{{packages}}}\n",
+                   f"{text}\n\\input{{sensitivity}}\n{text}")
+    too_wide = [x for x in _overfull(log) if x > OVERFULL_TOLERANCE_PT]
+    assert not too_wide, f"overfull boxes (pt): {too_wide}"

@@ -82,8 +82,8 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     table_tex = render_latex(tables, title, label or latex_label(title), analysis=analysis, options=latex)
     if latex_comparisons and tables.results:
         table_tex += "\n" + render_latex_comparisons(tables, f"{label or latex_label(title)}-comparisons", latex)
-    seen_tex = latex_seen(tables, analysis)
-    sensitivity_tex = latex_sensitivity(tables, analysis)
+    seen_tex = latex_seen(tables, analysis, latex)
+    sensitivity_tex = latex_sensitivity(tables, analysis, latex)
     texts = {
         "results.tex": table_tex,
         "results_standalone.tex": render_standalone(table_tex + (seen_tex or "") + (sensitivity_tex or "")),

@@ -251,51 +251,66 @@ def _latex_diff(c: dict | None) -> str:
     return f"${signed(c['diff'])}${p}"
 
 
-def latex_sensitivity(tables: ReportTables, analysis: Analysis) -> str | None:
-    """sensitivity.tex: the "Interpretation sensitivity" rows as a booktabs table; None without choices."""
+def latex_sensitivity(tables: ReportTables, analysis: Analysis, options: dict | None = None) -> str | None:
+    """sensitivity.tex: the "Interpretation sensitivity" rows as a booktabs table, in the float the report's
+    latex options choose for its width (latex.float_table); None without choices."""
+    from erbench.report.latex import float_table
+
     rows = analysis.sensitivity
     if not rows:
         return None
-    lines = ["\\begin{table}[t]", "\\centering", "\\small", "\\begin{tabular}{lllcll}", "\\toprule",
-             "Dataset & Variant & Overrides & F1 & $\\Delta$ vs as specified & $\\Delta$ vs SpERT \\\\", "\\midrule"]
+    cells = []
     for r in rows:
         sets = ", ".join(f"{k}={v}" for k, v in sorted(r["set"].items())) or "none"
-        lines.append(" & ".join([
-            latex_escape(tables.datasets[r["dataset"]].display), latex_escape(method_name(tables, r["variant"])),
-            f"\\texttt{{{latex_escape(sets)}}}", score_cell(r["mean"], r["std"], style=LATEX),
-            _latex_diff(r["vs_specified"]), _latex_diff(r["vs_spert"])]) + " \\\\")
-    caption = ("Interpretation sensitivity: each named variant's headline F1 (\\%, mean $\\pm$ std over "
-               f"{max(r['n'] for r in rows)} seeds at most) and its paired difference from the method as "
-               "specified and from SpERT, in F1 points; $p$ from the main table's test (Holm within its "
-               "baseline's comparisons) or, where the other method is no baseline, the same test uncorrected.")
-    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{caption}}}", "\\label{tab:erbench-sensitivity}",
-              "\\end{table}"]
-    return "\n".join(lines) + "\n"
+        cells.append([latex_escape(tables.datasets[r["dataset"]].display),
+                      latex_escape(method_name(tables, r["variant"])), f"\\texttt{{{latex_escape(sets)}}}",
+                      score_cell(r["mean"], r["std"], style=LATEX), _latex_diff(r["vs_specified"]),
+                      _latex_diff(r["vs_spert"])])
+    body = ["\\begin{tabular}{lllcll}", "\\toprule",
+            "Dataset & Variant & Overrides & F1 & $\\Delta$ vs as specified & $\\Delta$ vs SpERT \\\\", "\\midrule",
+            *[" & ".join(c) + " \\\\" for c in cells], "\\bottomrule", "\\end{tabular}"]
+    n = max(r["n"] for r in rows)
+    caption = ("Interpretation sensitivity: each named variant's headline F1 (\\%, "
+               + (f"mean $\\pm$ std over up to {n} seeds" if n > 1 else "one run each")
+               + ") and its paired difference from the method as specified and from SpERT, in F1 points; $p$ "
+               "from the main table's test (Holm within its baseline's comparisons) or, where the other method is "
+               "no baseline, the same test uncorrected.")
+    texttt = max(len(c[2]) for c in cells) * 1.1  # typewriter letters run wider than the estimate's 4.2pt
+    return "\n".join(float_table(cells, body, caption, "tab:erbench-sensitivity", options,
+                                  [0, 0, texttt])) + "\n"
 
 
-def latex_seen(tables: ReportTables, analysis: Analysis) -> str | None:
-    """A booktabs table of F1 per partition (mean +- std), or None without a seen/unseen split."""
+def latex_seen(tables: ReportTables, analysis: Analysis, options: dict | None = None) -> str | None:
+    """A booktabs table of F1 per partition (mean +- std), in the float the report's latex options choose
+    for its width (latex.float_table); None without a seen/unseen split."""
+    from erbench.report.latex import float_table
+    from erbench.report.render import split_phrase
+
     seen = analysis.seen
     if seen is None:
         return None
     cols = [(d, s, p) for d, sets in seen.settings.items() for s in sets for p in partitions_of(s)]
-    lines = ["\\begin{table}[t]", "\\centering", "\\small", "\\begin{tabular}{l" + "c" * len(cols) + "}", "\\toprule",
-             "Method & " + " & ".join(f"{latex_escape(display_name(d))} {LABELS[s]} {p}" for d, s, p in cols)
-             + " \\\\", "\\midrule"]
+    rows = []
     for m in tables.methods:
-        cells = []
+        cells = [latex_escape(method_name(tables, m))]
         for d, s, p in cols:
             c = seen.cells.get((d, s, p, m))
-            if c is None:
-                cells.append("--")
-                continue
-            cells.append(score_cell(c.summary.mean, c.summary.std, style=LATEX))
-        lines.append(latex_escape(method_name(tables, m)) + " & " + " & ".join(cells) + " \\\\")
-    caption = ("F1 (\\%) per partition of the test tuples by overlap with the training split (after Taill\\'e et "
-               "al. 2021): entities seen/unseen, relations exact/partial/new; mean $\\pm$ std over seeds.")
-    lines += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{caption}}}", "\\label{tab:erbench-seen}",
-              "\\end{table}"]
-    return "\n".join(lines) + "\n"
+            cells.append("--" if c is None else score_cell(c.summary.mean, c.summary.std, style=LATEX))
+        rows.append(cells)
+    body = ["\\begin{tabular}{l" + "c" * len(cols) + "}", "\\toprule",
+            "Method & " + " & ".join(f"{latex_escape(display_name(d))} {LABELS[s]} {p}" for d, s, p in cols)
+            + " \\\\", "\\midrule", *[" & ".join(r) + " \\\\" for r in rows], "\\bottomrule", "\\end{tabular}"]
+    split = split_phrase(tables)
+    caption = (f"F1 (\\%) per partition of the {'test' if split == 'test' else 'evaluation-split'} tuples by "
+               "overlap with the training split (after Taill\\'e et al. 2021): entities seen/unseen, relations "
+               "exact/partial/new; mean $\\pm$ std over seeds.")
+    headers = [0.0] + [_header_pt(f"{display_name(d)} {LABELS[s]} {p}") for d, s, p in cols]
+    return "\n".join(float_table(rows, body, caption, "tab:erbench-seen", options, headers)) + "\n"
+
+
+def _header_pt(text: str) -> float:
+    """How much wider than a score cell (~60pt) a column's header runs."""
+    return max(0.0, 4.2 * len(text) - 60.0)
 
 
 def analysis_json(tables: ReportTables, analysis: Analysis) -> dict:

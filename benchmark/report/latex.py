@@ -134,6 +134,28 @@ def _layout(option: str, widths: list[float]) -> tuple[str, str, bool]:
     return "table*", "small", small > TEXT_PT
 
 
+def float_table(rows: list[list[str]], body: list[str], caption: str, label: str, options: dict | None = None,
+                extra_pt: list[float] | None = None) -> list[str]:
+    """A tabular (`body`, its first line the \\begin{tabular}) in the float the options choose for it
+    (_layout on the cells' estimated widths, as the main table): a `table` when it fits one column, a
+    `table*` or a scaled one when not. `extra_pt`: per column, width the estimate misses (\\texttt)."""
+    opts = latex_options(options)
+    widths = [max(_text_width_pt(r[k]) for r in rows) if rows else 0.0 for k in range(len(rows[0]) if rows else 0)]
+    widths = [w + (extra_pt[k] if extra_pt and k < len(extra_pt) else 0.0) for k, w in enumerate(widths)]
+    env, size, scaled = _layout(opts["float"], widths)
+    body = list(body)
+    packages = "booktabs" + (", graphicx" if scaled else "")
+    lines = [f"% erbench report: needs \\usepackage{{{packages}}}; "
+             f"{'table* spans both columns of a two-column paper' if env == 'table*' else 'a one-column table'}",
+             f"\\begin{{{env}}}[t]", "\\centering", f"\\{size}"]
+    if size == "footnotesize":
+        lines.append("\\setlength{\\tabcolsep}{4pt}")
+    if scaled:
+        body[0] = "\\resizebox{\\linewidth}{!}{" + body[0]
+        body[-1] += "}"
+    return lines + body + [f"\\caption{{{caption}}}", f"\\label{{{label}}}", f"\\end{{{env}}}"]
+
+
 def render_latex(tables: ReportTables, title: str | None = None, label: str = "tab:erbench-results",
                  analysis=None, options: dict | None = None) -> str:
     """A booktabs table (rows: methods, columns: datasets x NER/RE/RE+), with the needed packages named.
