@@ -60,10 +60,17 @@ def test_out_run_writes_the_rescored_split_as_a_run_and_keeps_the_original(train
     assert metrics["run"] == original["run"] and metrics["protocol"]["eval_split"] == "dev"
     assert {k: v for k, v in metrics["protocol"].items() if k != "eval_split"} == \
         {k: v for k, v in original["protocol"].items() if k != "eval_split"}
-    assert metrics["history"] == original["history"] and metrics["timing"] == original["timing"]
+    assert metrics["history"] == original["history"]
+    assert {k: v for k, v in metrics["timing"].items() if not k.startswith("eval_")} == \
+        {k: v for k, v in original["timing"].items() if not k.startswith("eval_")}
     assert metrics["rescored_from"]["path"] == str(run) and metrics["rescored_from"]["split"] == "dev"
     assert metrics["rescored_from"]["metrics_sha256"] == hashlib.sha256((run / "metrics.json").read_bytes()).hexdigest()
     assert metrics["diagnostics"]["entity_scores"]["split"] == "dev"
+    assert set(metrics["data"]["encoding"]) == {"train:train", "eval:dev"}  # the truncation record of dev
+    assert metrics["data"]["eval_encoding"]["documents"] == 4 and metrics["timing"]["eval_seconds"] > 0
+    assert metrics["timing"]["train_seconds"] == original["timing"]["train_seconds"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["eval_s"] == round(metrics["timing"]["eval_seconds"], 2)
     flat = json.loads(printed.output)  # the same numbers `erbench evaluate --split dev` prints
     assert {k: v for k, v in metrics["metrics"].items()} == pytest.approx({k: v for k, v in flat.items()
                                                                            if k != "decoding"})
@@ -89,6 +96,8 @@ def test_out_run_refuses_training_data_and_training_options(trained, tmp_path, a
     assert not out.exists()  # nothing half-written
     same = _evaluate(run, data_root, "--split", "dev", "--out-run", str(run))
     assert same.exit_code == 2 and "never overwritten" in same.output
+    inside = _evaluate(run, data_root, "--split", "dev", "--out-run", str(run / "dev"))
+    assert inside.exit_code == 2 and "lies inside the run folder" in inside.output and not (run / "dev").exists()
 
 
 def test_a_decoding_variant_is_its_own_method_in_the_report(trained, tmp_path):
@@ -108,6 +117,18 @@ def test_a_decoding_variant_is_its_own_method_in_the_report(trained, tmp_path):
     thr = json.loads((strict / "metrics.json").read_text())
     assert thr["run"]["method"] == "spert_mt+rel_filter_threshold=0.9"
     assert thr["protocol"]["thresholds"] == "set" and thr["thresholds"]["relation"] == 0.9
+    same = tmp_path / "same"  # a threshold at the value it has changes nothing: the run keeps its identity
+    assert _evaluate(run, data_root, "--split", "dev", "--set", "entity_threshold=0.5", "--out-run",
+                     str(same)).exit_code == 0
+    kept = json.loads((same / "metrics.json").read_text())
+    assert kept["run"]["method"] == "spert_mt" and kept["protocol"]["thresholds"] == "spec"
+    chained = tmp_path / "chained"  # a variant re-decoded again: one +KEY=VALUE part
+    result = _evaluate(product, data_root, "--split", "dev", "--set", "rel_filter_threshold=0.9", "--out-run",
+                       str(chained))
+    assert result.exit_code == 0, result.output
+    again = json.loads((chained / "metrics.json").read_text())
+    assert again["run"]["method"] == "spert_mt+mt_decision=product,rel_filter_threshold=0.9"
+    assert again["run"]["choice_set"] == {"mt_decision": "product", "rel_filter_threshold": 0.9}
     stats = build_report([plain, product, strict], tmp_path / "report", **FAST)
     variants = {row["variant"]: row for row in stats["interpretation_sensitivity"]}
     assert set(variants) == {"spert_mt+mt_decision=product", "spert_mt+rel_filter_threshold=0.9"}
@@ -161,3 +182,60 @@ def test_variant_display_names_follow_the_base_and_overrides():
     assert renamed == {"spert_mt": "MT", "spert_mt+mt_decision=product": "MT (mt_decision=product)"}
     named = display_names(["spert_mt+mt_decision=product"], {"spert_mt+mt_decision=product": "Product"})
     assert named == {"spert_mt+mt_decision=product": "Product"}
+
+
+def test_out_run_on_the_split_the_thresholds_were_tuned_on_is_refused_or_warned(trained, tmp_path):
+    _, data_root = trained
+    run = tmp_path / "tuned"
+    result = CliRunner().invoke(main, ["--quiet", "train", "--dataset", "synthetic", "--method", "spert_mt",
+                                       "--seed", "1", *TRAIN, "--set", "thresholds=dev", "--dev-split", "dev",
+                                       "--data-root", str(data_root), "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    refused = _evaluate(run, data_root, "--split", "dev", "--out-run", str(tmp_path / "r"))
+    assert refused.exit_code == 2 and "the run's thresholds were tuned on 'dev'" in refused.output
+    assert not (tmp_path / "r").exists()
+    allowed = _evaluate(run, data_root, "--split", "dev", "--allow-same-split", "--out-run", str(tmp_path / "r"))
+    assert allowed.exit_code == 0, allowed.output
+    assert "warning: thresholds tuned on 'dev' and scored on 'dev', the same split" in allowed.output
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["thresholds"]["same_split"] is True and metrics["protocol"]["thresholds"] == "dev"
+    assert any("optimistic" in w for w in metrics["warnings"])
+    by_hand = _evaluate(run, data_root, "--split", "dev", "--set", "rel_filter_threshold=0.95", "--out-run",
+                        str(tmp_path / "h"))  # thresholds set by hand: nothing tuned on dev decodes it
+    assert by_hand.exit_code == 0, by_hand.output
+    hand = json.loads((tmp_path / "h" / "metrics.json").read_text())
+    assert hand["thresholds"]["mode"] == "set" and hand["thresholds"]["replaced"]["mode"] == "dev"
+    assert "dev_scores" not in hand["thresholds"] and hand["protocol"]["thresholds"] == "set"
+
+
+def test_relabelled_runs_are_held_to_the_thresholds_and_a_lost_baseline_is_said(tmp_path):
+    from erbench.analysis.protocol import ProtocolMismatch
+    from erbench.report.collect import variant_notes
+
+    runs = tmp_path / "runs"
+    _interpretation_runs(runs, "spert_mt", "mt_loss_norm=side")
+    _interpretation_runs(runs, "spert_mt", "mt_loss_norm=pooled")
+    notes = variant_notes(collect_runs([runs]))
+    assert any("no spert_mt run reads spert_mt as registered" in n for n in notes)
+    folder = runs / "spert_mt-mt_loss_norm=pooled-s1"  # a relabelled run tuned on dev: not a declared choice
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics["protocol"]["thresholds"] = "dev"
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ProtocolMismatch, match="thresholds"):
+        build_report([runs], tmp_path / "out", **FAST)
+
+
+def test_a_duplicate_variant_names_where_its_id_comes_from(tmp_path):
+    from erbench.report.collect import RunError
+
+    runs = tmp_path / "runs"
+    _interpretation_runs(runs, "spert_mt", "as registered", seeds=(1,))
+    _interpretation_runs(runs, "spert_mt", "mt_decision=product", seeds=(1,))
+    twin = write_run(runs, "conll04", "spert_mt+mt_decision=product", 1, None, CONLL["spert_mt"][1], CONLL_DOCS,
+                     CONLL_TYPES, good=True, folder="rescored")
+    metrics = json.loads((twin / "metrics.json").read_text())
+    metrics["protocol"].update(choice="spert_mt+mt_decision=product", base_method="spert_mt",
+                               choice_set={"mt_decision": "product"}, interpretation="mt_decision=product")
+    (twin / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(RunError, match="both are the variant spert_mt\\+mt_decision=product"):
+        collect_runs([runs])

@@ -166,11 +166,17 @@ def _distinct(runs: Sequence[RunLike], value_of) -> dict[str, list[str]]:
     return out
 
 
+def declared_choice(run: RunLike) -> bool:
+    """A variant someone named (params choices, calibrate, evaluate --out-run): it may differ in CHOICE_KEYS.
+    A run the report relabelled by its reading alone (report.collect, `variant_of`) is held to the others."""
+    return bool(run.protocol.get("choice")) and run.protocol.get("variant_of") != "interpretation"
+
+
 def mismatches(dataset: str, runs: Sequence[RunLike]) -> list[Mismatch]:
     """Every REFUSED key (and data file hash) on which the runs disagree, with the runs per value."""
     found = []
     for key in REFUSED:
-        compared = [r for r in runs if not (key in CHOICE_KEYS and r.protocol.get("choice"))]
+        compared = [r for r in runs if not (key in CHOICE_KEYS and declared_choice(r))]
         values = _distinct(compared, lambda r, k=key: fmt(r.protocol.get(k, UNRECORDED.get(k))))
         if len(values) > 1:
             found.append(Mismatch(dataset, key, tuple((v, tuple(ls)) for v, ls in sorted(values.items()))))
@@ -243,12 +249,12 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
         raise ValueError(f"{dataset}: no runs for a protocol card")
     found = tuple(mismatches(dataset, runs)) + tuple(interpretation_mismatches(dataset, runs))
     mixed = {m.key for m in found}
-    values = {k: sorted(_distinct([r for r in runs if not (k in CHOICE_KEYS and r.protocol.get("choice"))] or runs,
+    values = {k: sorted(_distinct([r for r in runs if not (k in CHOICE_KEYS and declared_choice(r))] or runs,
                                   lambda r, k=k: fmt(r.protocol.get(k, UNRECORDED.get(k)))))
               for k in REFUSED}
     for k in CHOICE_KEYS:  # what declared choices add to the plain runs' values
         values[f"{k}_choices"] = sorted({fmt(r.protocol.get(k, UNRECORDED.get(k))) for r in runs
-                                         if r.protocol.get("choice")} - set(values[k]))
+                                         if declared_choice(r)} - set(values[k]))
     sha: dict[str, list[str]] = {}
     for r in runs:
         for name, digest in sorted(((r.data or {}).get("sha256") or {}).items()):
@@ -306,12 +312,12 @@ def protocol_card(dataset: str, runs: Sequence[RunLike], *, average: str, relati
 
 def thresholds_text(runs: Sequence[RunLike]) -> str:
     """'SPEC', 'tuned on dev', or both with the declared choices that differ named."""
-    plain = sorted({fmt(r.protocol.get("thresholds", "spec")) for r in runs if not r.protocol.get("choice")})
+    plain = sorted({fmt(r.protocol.get("thresholds", "spec")) for r in runs if not declared_choice(r)})
     text = ", ".join(THRESHOLDS.get(v, v) for v in plain)
     chosen: dict[str, list[str]] = {}
     for r in runs:
         value = fmt(r.protocol.get("thresholds", "spec"))
-        if r.protocol.get("choice") and value not in plain and r.method not in chosen.setdefault(value, []):
+        if declared_choice(r) and value not in plain and r.method not in chosen.setdefault(value, []):
             chosen[value].append(r.method)
     extra = "; ".join(f"{THRESHOLDS.get(v, v)} (choices: {', '.join(sorted(ms))})" for v, ms in sorted(chosen.items())
                       if ms)

@@ -30,11 +30,13 @@ DECODING = ("entity_threshold", "rel_filter_threshold", "mt_decision")
                    "trained run: the run's training record, eval split SPLIT and, with --set, the variant "
                    "METHOD+KEY=VALUE,... (the original is never changed).")
 @click.option("--force", is_flag=True, help="Replace an existing erbench run folder at --out-run.")
+@click.option("--allow-same-split", is_flag=True,
+              help="--out-run on the split the run's thresholds were tuned on (optimistic scores; recorded, warned).")
 @params_option()
 @click.pass_context
 @friendly_errors
 def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: Path | None, sets, out_run,
-             force, params_path) -> None:
+             force, allow_same_split, params_path) -> None:
     """Re-score the checkpoint in RUN_DIR on a split of its dataset. The output is the flat metrics
     (`SPLIT/ner/micro_f1`, ...) and `decoding`: the decoding options used."""
     from erbench.datasets.registry import resolve
@@ -53,9 +55,13 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
     if out_run is not None:
         from erbench.files import check_output_folder
 
-        if Path(out_run).resolve() == Path(run_dir).resolve():
+        target, source = Path(out_run).resolve(), Path(run_dir).resolve()
+        if target == source:
             raise ConfigError(f"--out-run: {out_run} is the run folder being evaluated; the original is never "
                               "overwritten")
+        if source in target.parents:
+            raise ConfigError(f"--out-run: {out_run} lies inside the run folder {run_dir}; a report of that folder "
+                              "would find both runs: write it beside the original")
         check_output_folder(out_run, force=force, kind="run", option="--out-run")
     model, tokenizer, cfg, types, max_len = load_checkpoint(run_dir, device)
     trained = cfg
@@ -72,7 +78,9 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
     if out_run is not None:
         result = write_rescored_run(run_dir, out_run, model, tokenizer, trained, cfg, types, overrides, docs, encoded,
                                     encoding, split, data_root, spec, pick_device(device), force=force,
-                                    progress_enabled=not is_quiet(ctx))
+                                    allow_same_split=allow_same_split, progress_enabled=not is_quiet(ctx))
+        for warning in result["rescored_from"]["warnings"]:
+            console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
         metrics = dict(result["metrics"])
         console.print(f"wrote run {result['run']['name']} ({result['run']['method']}, {split}) to {out_run}",
                       highlight=False, soft_wrap=True)
@@ -101,14 +109,19 @@ def rescored_variant(trained, decoded, overrides: dict) -> tuple[str | None, dic
     from erbench.config import apply_overrides
     from erbench.models.options import INTERPRETATION, ModelOptions
     from erbench.models.registry import get_method
-    from erbench.report.collect import variant_id
+    from erbench.report.collect import VARIANT_SEP, variant_id
 
     changes = {k: v for k, v in overrides.items() if getattr(trained.model, k) != getattr(decoded.model, k)}
     if not changes:
         return trained.choice, trained.choice_set
-    if trained.choice:
-        return (variant_id(trained.choice, [f"{k}={v}" for k, v in sorted(changes.items())]),
-                {**(trained.choice_set or {}), **changes})
+    if trained.choice:  # a named variant: its name, and what this decoding changes (merged into one part)
+        base, sep, rest = trained.choice.partition(VARIANT_SEP)
+        parts = dict(p.split("=", 1) for p in rest.split(",")) if sep and all("=" in p for p in rest.split(",")) \
+            else None
+        if parts is None:
+            base, parts = trained.choice, {}
+        parts.update({k: str(v) for k, v in changes.items()})
+        return variant_id(base, [f"{k}={v}" for k, v in parts.items()]), {**(trained.choice_set or {}), **changes}
     registered = apply_overrides(ModelOptions(), get_method(trained.method).options, f"method {trained.method}")
     full = {k: getattr(decoded.model, k) for k in INTERPRETATION
             if getattr(decoded.model, k) != getattr(registered, k)}
@@ -120,11 +133,14 @@ def rescored_variant(trained, decoded, overrides: dict) -> tuple[str | None, dic
 
 def write_rescored_run(run_dir: Path, out_run: Path, model, tokenizer, trained, cfg, types, overrides: dict,
                        docs, encoded, encoding, split: str, data_root: Path, spec, device, *, force: bool,
-                       progress_enabled: bool) -> dict:
+                       allow_same_split: bool = False, progress_enabled: bool = True) -> dict:
     """The run folder of a checkpoint re-decoded on `split` (erbench evaluate --out-run): the original's
-    training record (history, timing, steps, environment, weights) with the new split's metrics,
-    predictions and entity-score diagnostics, `rescored_from` naming the original."""
+    training record (history, training timing and memory, steps, environment, weights) with the new
+    split's metrics, predictions, entity-score diagnostics, encoding record and evaluation time;
+    thresholds set by hand replace a tuned record; `rescored_from` names the original and what changed."""
     import hashlib
+    import time
+    from dataclasses import asdict
 
     from erbench import runfolder
     from erbench.cli.calibrate import _check_data
@@ -143,27 +159,69 @@ def write_rescored_run(run_dir: Path, out_run: Path, model, tokenizer, trained, 
         raise ConfigError(f"--split {split}: every document of it is in the run's training split "
                           f"'{trained.train_split}'; a run folder of scores on training data would compare as "
                           "held-out results (print them without --out-run)")
+    recorded = dict(original.get("thresholds") or {})
+    set_by_hand = [k for k in ("entity_threshold", "rel_filter_threshold")
+                   if getattr(trained.model, k) != getattr(cfg.model, k)]
+    tuned_on = (recorded.get("dev_split") or trained.dev_split) if recorded.get("mode") == "dev" else None
+    notes = []  # what this re-decoding adds to the run's warnings
+    if tuned_on and not set_by_hand:
+        if split == tuned_on:
+            if not allow_same_split:
+                raise ConfigError(f"--split {split}: the run's thresholds were tuned on '{tuned_on}', so its scores "
+                                  "there are optimistic; score another split, or allow it explicitly "
+                                  "(--allow-same-split: recorded and warned)")
+            notes.append(f"thresholds tuned on '{tuned_on}' and scored on '{split}', the same split: the scores are "
+                         "optimistic (allowed explicitly)")
+        if trained.model.mt_decision != cfg.model.mt_decision:
+            notes.append(f"thresholds tuned on '{tuned_on}' for mt_decision={trained.model.mt_decision}, applied "
+                         f"here with mt_decision={cfg.model.mt_decision}")
     choice, choice_set = rescored_variant(trained, cfg, overrides)
-    new_cfg = replace(cfg, eval_split=split, choice=choice, choice_set=choice_set)
+    new_cfg = replace(cfg, eval_split=split, choice=choice, choice_set=choice_set,
+                      train=replace(cfg.train, thresholds_same_split=bool(notes and split == tuned_on)
+                                    or cfg.train.thresholds_same_split))
+    start = time.perf_counter()
     with Progress(enabled=progress_enabled) as progress:
         predictions, diagnostics = decode_eval(model, encoded, tokenizer.pad_token_id, device, new_cfg, docs, progress)
+    eval_seconds = time.perf_counter() - start
     metrics = score_predictions(docs, predictions, types, new_cfg)
-    thresholds = dict(original.get("thresholds") or {})
-    thresholds.update(entity=model.options.entity_threshold, relation=model.options.rel_filter_threshold)
     proto = protocol(new_cfg)
-    if {"entity_threshold", "rel_filter_threshold"} & set(overrides):
-        thresholds["mode"] = proto["thresholds"] = "set"  # by hand: neither SPEC nor tuned on dev
-    warnings = [w for w in original.get("warnings") or [] if not w.startswith(f"{trained.eval_split}:")]
+    if set_by_hand:  # neither SPEC nor tuned on dev: the tuned record no longer describes the decoding
+        thresholds = {"mode": "set", "entity": model.options.entity_threshold,
+                      "relation": model.options.rel_filter_threshold, "spec": recorded.get("spec"),
+                      "set": set_by_hand, "replaced": {k: recorded.get(k) for k in ("mode", "entity", "relation",
+                                                                                    "dev_split") if k in recorded}}
+        proto["thresholds"] = "set"
+    else:
+        thresholds = {**recorded, "entity": model.options.entity_threshold,
+                      "relation": model.options.rel_filter_threshold}
+        if tuned_on:
+            thresholds["same_split"] = split == tuned_on
+    from erbench.calibrate import edge_warning
+
+    dropped = {edge_warning(recorded)} if set_by_hand else set()
+    if recorded.get("mode") == "dev" and split != trained.eval_split:  # the old same-split line, if any
+        dropped.add(f"thresholds tuned on '{tuned_on}' and scored on '{trained.eval_split}', the same split: the "
+                    "scores are optimistic (allowed explicitly)")
+    warnings = [w for w in original.get("warnings") or []
+                if w not in dropped and not w.startswith(f"{trained.eval_split}:")]  # the old eval split's cuts
     if encoding.warning(split):
         warnings.append(encoding.warning(split))
-    digest = hashlib.sha256((Path(run_dir) / runfolder.METRICS).read_bytes()).hexdigest()
+    warnings += notes
     data = dict(original.get("data") or {})
-    data["eval_encoding"] = {k: getattr(encoding, k) for k in encoding.__dataclass_fields__}
+    data["eval_encoding"] = asdict(encoding)
+    data["encoding"] = {**{k: v for k, v in (data.get("encoding") or {}).items() if not k.startswith("eval:")},
+                        f"eval:{split}": asdict(encoding)}
+    timing = dict(original.get("timing") or {})
+    timing.update(eval_seconds=eval_seconds,
+                  eval_sentences_per_s=len(encoded) / eval_seconds if eval_seconds else float("nan"))
+    digest = hashlib.sha256((Path(run_dir) / runfolder.METRICS).read_bytes()).hexdigest()
     result = {**original, "run": run_identity(new_cfg), "protocol": proto, "metrics": metrics, "thresholds": thresholds,
               "diagnostics": {**(original.get("diagnostics") or {}), "entity_scores": {"split": split, **diagnostics}},
-              "data": data, "warnings": warnings,
-              "rescored_from": {"path": str(run_dir), "metrics_sha256": digest, "split": split,
-                                "set": dict(overrides)}}
+              "data": data, "timing": timing, "warnings": warnings,
+              "rescored_from": {"path": str(run_dir), "metrics_sha256": digest, "split": split, "eval_split":
+                                trained.eval_split, "set": dict(overrides), "warnings": notes,
+                                "timing": "eval_seconds and eval_sentences_per_s: this re-decoding; the rest: the "
+                                          "training"}}
     new_config = {**config, "run": new_cfg.to_dict(),
                   "thresholds": {k: v for k, v in thresholds.items() if k != "dev_scores"}}
     env_file = Path(run_dir) / runfolder.ENVIRONMENT

@@ -154,16 +154,22 @@ def variant_notes(records: Iterable[RunRecord]) -> list[str]:
             base = str(rec.protocol.get("base_method"))
             named.setdefault((rec.dataset, base, rec.method), []).append(f"seed {rec.seed}" + (
                 "" if rec.fold is None else f" fold {rec.fold}"))
-    return [f"{dataset}: {len(units)} {base} run(s) set SpERT.MT's interpretation options away from the registered "
-            f"reading without a declared choice; reported as the variant {name} ({', '.join(units)})"
-            for (dataset, base, name), units in sorted(named.items())]
+    records = list(records)
+    lines = [f"{dataset}: {len(units)} {base} run(s) set interpretation options away from the method's registered "
+             f"reading without a declared choice; reported as the variant {name} ({', '.join(units)})"
+             for (dataset, base, name), units in sorted(named.items())]
+    for dataset, base in sorted({(d, b) for d, b, _ in named}):
+        if not any(r.dataset == dataset and r.method == base for r in records):
+            lines.append(f"{dataset}: no {base} run reads {base} as registered (each sets a reading of its own): "
+                         f"{base} has no row, and comparisons against it have no runs")
+    return lines
 
 
 def collect_runs(paths: Iterable[Path]) -> list[RunRecord]:
     """Every run below the given folders (or metrics.json files), sorted by identity.
 
     Hidden folders (temporary run folders being written) are skipped; a folder reached twice is read
-    once. Runs of one method trained with different SpERT.MT interpretation options become variants
+    once. Runs of one method trained with different interpretation options become variants
     (_interpretation_variants; variant_notes says which). Two different folders with the same dataset,
     method, seed, fold and negative-sample counts are then an error: the report would not know which
     to pair.
@@ -182,9 +188,13 @@ def collect_runs(paths: Iterable[Path]) -> list[RunRecord]:
     for rec in records:
         key = (rec.dataset, rec.method, rec.seed, rec.fold, *rec.negatives)
         if key in by_key:
+            why = ""
+            if VARIANT_SEP in rec.method:
+                why = (f" (both are the variant {rec.method}: a run trained with these options, relabelled by its "
+                       "reading, or a checkpoint re-decoded with them by `erbench evaluate --out-run`)")
             raise RunError(
                 f"duplicate run {rec.label} (negatives {rec.negatives}): {by_key[key].path / METRICS} and "
-                f"{rec.path / METRICS}; report them separately"
+                f"{rec.path / METRICS}{why}; report them separately"
             )
         by_key[key] = rec
     return sorted(records, key=lambda r: (r.dataset, r.method, r.seed, -1 if r.fold is None else r.fold,
