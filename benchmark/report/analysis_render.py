@@ -254,7 +254,7 @@ def _latex_diff(c: dict | None) -> str:
 def latex_sensitivity(tables: ReportTables, analysis: Analysis, options: dict | None = None) -> str | None:
     """sensitivity.tex: the "Interpretation sensitivity" rows as a booktabs table, in the float the report's
     latex options choose for its width (latex.float_table); None without choices."""
-    from erbench.report.latex import float_table
+    from erbench.report.latex_layout import float_table
 
     rows = analysis.sensitivity
     if not rows:
@@ -283,7 +283,7 @@ def latex_sensitivity(tables: ReportTables, analysis: Analysis, options: dict | 
 def latex_seen(tables: ReportTables, analysis: Analysis, options: dict | None = None) -> str | None:
     """A booktabs table of F1 per partition (mean +- std), in the float the report's latex options choose
     for its width (latex.float_table); None without a seen/unseen split."""
-    from erbench.report.latex import float_table
+    from erbench.report.latex_layout import float_table
     from erbench.report.render import split_phrase
 
     seen = analysis.seen
