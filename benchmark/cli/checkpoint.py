@@ -106,9 +106,8 @@ def rescored_variant(trained, decoded, overrides: dict) -> tuple[str | None, dic
     training's, e.g. a `--set mt_loss_norm=side` run, and the decoding's), then the thresholds, so the
     id names the weights' reading too (report.collect.variant_id). Overrides that change nothing keep
     the run's identity."""
-    from erbench.config import apply_overrides
-    from erbench.models.options import INTERPRETATION, ModelOptions
-    from erbench.models.registry import get_method
+    from erbench.models.options import INTERPRETATION
+    from erbench.models.registry import method_options
     from erbench.report.collect import VARIANT_SEP, variant_id
 
     changes = {k: v for k, v in overrides.items() if getattr(trained.model, k) != getattr(decoded.model, k)}
@@ -122,7 +121,7 @@ def rescored_variant(trained, decoded, overrides: dict) -> tuple[str | None, dic
             base, parts = trained.choice, {}
         parts.update({k: str(v) for k, v in changes.items()})
         return variant_id(base, [f"{k}={v}" for k, v in parts.items()]), {**(trained.choice_set or {}), **changes}
-    registered = apply_overrides(ModelOptions(), get_method(trained.method).options, f"method {trained.method}")
+    registered = method_options(trained.method)
     full = {k: getattr(decoded.model, k) for k in INTERPRETATION
             if getattr(decoded.model, k) != getattr(registered, k)}
     full.update({k: v for k, v in sorted(changes.items()) if k not in INTERPRETATION})

@@ -167,10 +167,8 @@ def display_names(methods: Sequence[str], overrides: Mapping[str, str] | None = 
     def default(m: str) -> str:
         if m in METHODS and METHODS[m].display:
             return METHODS[m].display
-        base, sep, changes = m.partition(VARIANT_SEP)
-        if sep and "=" in changes:  # a variant METHOD+KEY=VALUE,...: 'SpERT.MT (KEY=VALUE, ...)'
-            return variant_display(m, overrides.get(base) or default(base))
-        return m
+        base, sep, changes = m.partition(VARIANT_SEP)  # a variant METHOD+KEY=VALUE,...: 'SpERT.MT (KEY=VALUE, ...)'
+        return variant_display(m, overrides.get(base) or default(base)) if sep and "=" in changes else m
 
     out = {m: overrides.get(m) or default(m) for m in methods}
     seen: dict[str, str] = {}
