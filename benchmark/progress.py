@@ -23,7 +23,8 @@ class _Task:
     description: str
     total: int
     done: int = 0
-    start: float = field(default_factory=time.monotonic)
+    start: float = field(default_factory=lambda: time.monotonic())
+    already: int = 0  # units done before this process (a resumed run's epochs): not in the rate
 
 
 def _duration(seconds: float) -> str:
@@ -61,12 +62,14 @@ class Progress:
         if self._rich:
             self._rich.stop()
 
-    def add(self, description: str, total: int):
+    def add(self, description: str, total: int, completed: int = 0):
+        """A task of `total` units; `completed` of them done before (a resumed run): shown as done,
+        left out of the time-left estimate."""
         if self._lines is not None:
             key = len(self._lines) + 1
-            self._lines[key] = _Task(description, int(total))
+            self._lines[key] = _Task(description, int(total), done=int(completed), already=int(completed))
             return key
-        return self._rich.add_task(description, total=total) if self._rich else None
+        return self._rich.add_task(description, total=total, completed=completed) if self._rich else None
 
     def advance(self, task, amount: int = 1) -> None:
         if self._lines is not None and task in self._lines:
@@ -87,6 +90,6 @@ class Progress:
             return
         elapsed = time.monotonic() - task.start
         text = f"{task.description}: {task.done}/{task.total} ({_duration(elapsed)} elapsed"
-        if not finished and task.done:
-            text += f", ~{_duration(elapsed / task.done * (task.total - task.done))} left"
+        if not finished and task.done > task.already:
+            text += f", ~{_duration(elapsed / (task.done - task.already) * (task.total - task.done))} left"
         print(text + ")", file=self._stream, flush=True)

@@ -206,7 +206,6 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
     scheduler = get_linear_schedule_with_warmup(optimizer, int(tcfg.warmup * total), total)
     pad_id = tokenizer.pad_token_id
     history: list[dict] = []
-    epoch_task = progress.add("epochs", tcfg.epochs) if progress else None
     train_seconds = 0.0
     steps: list[dict] = []  # the training loss every `log_every` optimizer steps
     window: dict[str, float] = {}
@@ -224,8 +223,8 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
         run_start = time.time() - loop["elapsed"]
         resumed = [*loop["resumed_after_epochs"], saved.epoch]
         first_epoch = saved.epoch + 1
-        if progress:
-            progress.advance(epoch_task, saved.epoch)
+    # a resumed run's restored epochs show as done but stay out of the time-left estimate
+    epoch_task = progress.add("epochs", tcfg.epochs, completed=first_epoch - 1) if progress else None
     for epoch in range(first_epoch, tcfg.epochs + 1):
         model.train()
         start = time.perf_counter()

@@ -41,3 +41,15 @@ def test_terminal_gets_bars_not_lines():
         task = progress.add("epochs", 2)
         progress.advance(task, 2)
     assert "epochs: 2/2" not in stream.getvalue()
+
+
+def test_resumed_epochs_stay_out_of_the_time_left(monkeypatch):
+    """A run resumed after 16 of 20 epochs: 4 min for the 17th leaves ~12 min (3 x 4), not 16 x 4 / 17 x 3."""
+    clock = [1000.0]
+    monkeypatch.setattr("erbench.progress.time.monotonic", lambda: clock[0])
+    stream = io.StringIO()
+    with Progress(stream=stream) as progress:
+        task = progress.add("epochs", 20, completed=16)
+        clock[0] += 240.0
+        progress.advance(task)
+    assert stream.getvalue().strip() == "epochs: 17/20 (4:00 elapsed, ~12:00 left)"
