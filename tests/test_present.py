@@ -218,6 +218,35 @@ def test_cli_display_names_from_params(three, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+
+def test_cli_display_name_of_a_declared_choice_from_params(tmp_path):
+    """The conll04-cpu suite names its choice in report.display_names: `erbench report --params` (the
+    report stage's command) takes the choice's runs under that name; it used to refuse the key before
+    collecting the runs ("not a registered method nor one of the runs' methods")."""
+    import yaml
+    from erbench.cli import main
+
+    root = tmp_path / "runs"
+    for method in ("spert", "spert_mt"):
+        for seed, scores in CONLL[method].items():
+            write_run(root, "conll04", method, seed, None, scores, CONLL_DOCS, CONLL_TYPES, good=True)
+    for seed, scores in CONLL["spert_mt"].items():
+        write_run(root, "conll04", "mine", seed, None, tuple(v + 0.3 * seed for v in scores), CONLL_DOCS,
+                  CONLL_TYPES, good=True, folder=f"choices/mine-conll04-s{seed}")
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({
+        "suite": "mine", "grid": {"datasets": ["conll04"], "methods": ["spert", "spert_mt"], "seeds": [1, 2, 3]},
+        "choices": {"datasets": ["conll04"], "seeds": [1, 2, 3],
+                    "variants": {"mine": {"method": "spert_mt", "set": {"mt_decision": "product"}}}},
+        "report": {"aso_bootstrap": 0, "ar_trials": 0, "display_names": {"mine": "SpERT.MT (product)"}}}))
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["report", str(root), "--params", str(params), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "(9 runs)" in result.output
+    table = (out / "results.md").read_text().split("\n\n")[1]
+    assert "| SpERT.MT (product) |" in table and "mine" not in table
+
+
 # ---------------------------------------------------------------- figures
 
 

@@ -93,7 +93,8 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
         allow_mixed = allow_mixed or settings.allow_mixed
         custom = params.data.custom or None
         names = settings.display_names or None
-        display_names([], names, f"{params_path}: report.display_names")  # the keys and names, before any work
+        # the keys and names, before any work; a declared choice is one of the runs' methods
+        display_names(sorted(params.choices.variants), names, f"{params_path}: report.display_names")
         latex = settings.latex.as_dict()
         if not title and params.suite:
             label = latex_label(params.suite)
