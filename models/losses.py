@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
+from erbench.models.multitask import classifier_terms
 from erbench.models.options import ConfigError
 
 if TYPE_CHECKING:
@@ -122,7 +123,8 @@ def identification_bce(
     """Entity identification BCE per span with IoU-based dynamic scaling; logits [N] -> [N].
 
     mode "scale": negatives weighted by 1 + delta * IoU* (positives by `iou_scale`'s `positive`);
-    "soft_target": target IoU* for negatives (1 for positives); "none": plain BCE.
+    "soft_target": target IoU* for negatives (1 for positives); "downweight": negatives weighted by
+    1 - IoU* (Locate-and-Label's direction; positives 1); "none": plain BCE.
     """
     if mode == "soft_target":
         target = torch.where(is_gold, torch.ones_like(iou), iou)
@@ -130,7 +132,14 @@ def identification_bce(
     loss = F.binary_cross_entropy_with_logits(logits, is_gold.float(), reduction="none")
     if mode == "scale":
         loss = loss * iou_scale(is_gold, iou, delta, positive)
+    elif mode == "downweight":
+        loss = loss * iou_downweight(is_gold, iou)
     return loss
+
+
+def iou_downweight(targets_gold: torch.Tensor, iou: torch.Tensor) -> torch.Tensor:
+    """Per-sample weight 1 - IoU*(s) for negatives, 1 for positives (`iou_mode: downweight`)."""
+    return torch.where(targets_gold, torch.ones_like(iou), 1.0 - iou)
 
 
 def ranking_loss(scores: torch.Tensor, gold: torch.Tensor, margin: float, kind: str = "hinge") -> torch.Tensor:
@@ -198,21 +207,29 @@ def multitask_loss(
     ent_id: torch.Tensor, ent_scores: torch.Tensor, entity_targets: torch.Tensor, entity_iou: torch.Tensor,
     rel_id: torch.Tensor, rel_scores: torch.Tensor, rel_targets: torch.Tensor, *, iou_mode: str, delta: float,
     ranking: str, margin: float, weights: tuple[float, float, float, float], norm: str = "term",
-    iou_positive: str = "one",
+    iou_positive: str = "one", options: ModelOptions | None = None,
 ) -> LossResult:
     """SpERT.MT's L = w1 L_ent_id + w2 L_ent_cls + w3 L_rel_id + w4 L_rel_cls, each term normalised by
     `norm` (`mt_loss_norm`): "term", a mean over its own samples (all entity samples, gold spans, all
     pairs, related pairs); "side", a sum over the count of its side's samples (entity samples for both
     entity terms, pairs for both relation terms), so a gold span's typing weighs what its
-    identification weighs; "pooled", a sum over the count of all four terms' samples together."""
+    identification weighs; "pooled", a sum over the count of all four terms' samples together.
+
+    `options` with `mt_cls_scope` all / accepted or `ranking: crcnn` give the classification terms of
+    `erbench.models.multitask.classifier_terms` (docs/methods.md, "SpERT.MT's unstated choices")."""
     is_gold = entity_targets > 0
     related = rel_targets.sum(dim=-1) > 0
-    gold_types = F.one_hot(entity_targets[is_gold] - 1, ent_scores.shape[-1])
-    terms = {
+    other = options is not None and (options.mt_cls_scope != "gold" or options.ranking == "crcnn")
+    if other:
+        ent_cls, rel_cls = classifier_terms(ent_id, ent_scores, entity_targets, rel_id, rel_scores, rel_targets,
+                                            options)
+    else:  # SpERT.MT as specified: pairwise ranking of the gold types on gold spans and related pairs
+        gold_types = F.one_hot(entity_targets[is_gold] - 1, ent_scores.shape[-1])
+    terms = {  # in this order on the specified reading: the autograd graph of every run before these options
         "entity_id": identification_bce(ent_id, is_gold, entity_iou, iou_mode, delta, iou_positive),
-        "entity_cls": ranking_loss(ent_scores[is_gold], gold_types, margin, ranking),
+        "entity_cls": ent_cls if other else ranking_loss(ent_scores[is_gold], gold_types, margin, ranking),
         "relation_id": F.binary_cross_entropy_with_logits(rel_id, related.float(), reduction="none"),
-        "relation_cls": ranking_loss(rel_scores[related], rel_targets[related], margin, ranking),
+        "relation_cls": rel_cls if other else ranking_loss(rel_scores[related], rel_targets[related], margin, ranking),
     }
     n_ent, n_rel = ent_id.shape[0], rel_id.shape[0]
     zero = ent_id.new_zeros(())
@@ -234,6 +251,8 @@ def multitask_loss(
 
 # -- the registered losses ---------------------------------------------------------------------------
 def _iou_weights(batch: Batch, options: ModelOptions) -> torch.Tensor | None:
+    if options.iou_mode == "downweight":
+        return iou_downweight(batch.ent_target > 0, batch.ent_iou)
     if options.iou_mode != "scale":
         return None
     return iou_scale(batch.ent_target > 0, batch.ent_iou, options.iou_delta, options.iou_positive)
@@ -269,5 +288,5 @@ def multitask(ent: dict, rel: dict, batch: Batch, options: ModelOptions, stats: 
         ent["id"], ent["scores"], batch.ent_target, batch.ent_iou, rel["id"], rel["scores"], batch.rel_target,
         iou_mode=options.iou_mode, delta=options.iou_delta, ranking=options.ranking, margin=options.margin,
         weights=(options.weight_entity_id, options.weight_entity_cls, options.weight_rel_id, options.weight_rel_cls),
-        norm=options.mt_loss_norm, iou_positive=options.iou_positive,
+        norm=options.mt_loss_norm, iou_positive=options.iou_positive, options=options,
     )

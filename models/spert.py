@@ -9,6 +9,7 @@ the head set comes from `erbench.models.heads.HEADS`, the loss from `erbench.mod
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from erbench.models.documents import Document, Entity, Relation, TypeInventory
 from erbench.models.encoder import EncodedDocument, encode_pieces
 from erbench.models.heads import get_heads
 from erbench.models.losses import get_loss
+from erbench.models.multitask import argument_gate
 from erbench.models.options import ModelOptions
 from erbench.models.spans import RangeMax, gather_rows, relation_context
 from torch import nn
@@ -60,7 +62,9 @@ class SpanRelationModel(nn.Module):
         heads = get_heads(options.heads)
         heads.check(options)
         self.loss_spec = get_loss(options.heads, options.loss)
-        self.heads = heads(entity_in, relation_in, n_ent, n_rel, std)
+        # a head set that takes `options` (the built-in ones: head_hidden, mt_cls_scope) gets them
+        self._head_options = {"options": options} if "options" in inspect.signature(heads).parameters else {}
+        self.heads = heads(entity_in, relation_in, n_ent, n_rel, std, **self._head_options)
         # entity_logits=layernorm: l(s) normalised over its 1 + C numbers (learned scale and shift)
         self.logit_norm = nn.LayerNorm(1 + n_ent) if options.entity_logits == "layernorm" else None
 
@@ -90,13 +94,16 @@ class SpanRelationModel(nn.Module):
         if parts is None:
             parts = self.pair_features(table, doc, head, tail, ctx_start, ctx_end, pooled, width)
         if self.options.entity_logits != "none":
-            logits = self.heads.entity_features(ent_out, self.options.entity_logits)
+            logits = self.heads.entity_features(ent_out, self.options.entity_logits, **self._head_options)
             if self.logit_norm is not None:
                 logits = self.logit_norm(logits)
             if self.options.detach_entity_logits:
                 logits = logits.detach()
             parts = [*parts, gather_rows(logits, head), gather_rows(logits, tail)]
-        return self.heads.relation(self.dropout(torch.cat(parts, dim=-1)))
+        out = self.heads.relation(self.dropout(torch.cat(parts, dim=-1)))
+        if self.options.rel_gate == "args":  # decoding: both arguments' sigmoid(z_id) (docs/methods.md)
+            out["gate"] = argument_gate(ent_out["id"], head, tail)
+        return out
 
     # -- training ----------------------------------------------------------------------------
     def forward(self, batch: Batch, section=None) -> tuple[dict, dict]:

@@ -9,10 +9,8 @@ from pathlib import Path
 import click
 from erbench.cli._common import console, data_root_option, friendly_errors, is_quiet, params_option
 from erbench.config import ConfigError, apply_overrides, split_overrides
+from erbench.models.options import DECODING  # the options that only decide how scores become predictions
 from erbench.params import read_params
-
-# the options that only decide how a trained model's scores become predictions
-DECODING = ("entity_threshold", "rel_filter_threshold", "mt_decision")
 
 
 @click.command()
@@ -171,9 +169,10 @@ def write_rescored_run(run_dir: Path, out_run: Path, model, tokenizer, trained, 
                                   "(--allow-same-split: recorded and warned)")
             notes.append(f"thresholds tuned on '{tuned_on}' and scored on '{split}', the same split: the scores are "
                          "optimistic (allowed explicitly)")
-        if trained.model.mt_decision != cfg.model.mt_decision:
-            notes.append(f"thresholds tuned on '{tuned_on}' for mt_decision={trained.model.mt_decision}, applied "
-                         f"here with mt_decision={cfg.model.mt_decision}")
+        for key in ("mt_decision", "rel_gate"):
+            if getattr(trained.model, key) != getattr(cfg.model, key):
+                notes.append(f"thresholds tuned on '{tuned_on}' for {key}={getattr(trained.model, key)}, applied "
+                             f"here with {key}={getattr(cfg.model, key)}")
     choice, choice_set = rescored_variant(trained, cfg, overrides)
     new_cfg = replace(cfg, eval_split=split, choice=choice, choice_set=choice_set,
                       train=replace(cfg.train, thresholds_same_split=bool(notes and split == tuned_on)
