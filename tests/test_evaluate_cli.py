@@ -53,3 +53,16 @@ def test_options_that_need_training_and_options_the_heads_reject_are_one_line(tr
     assert result.exit_code == 2 and "'neg_entity_count' is not a decoding option" in result.output
     result = evaluate(root, trained, "mt_decision=product")  # SpERT heads have no identification score
     assert result.exit_code == 2 and "mt_decision" in result.output and "Traceback" not in result.output
+
+
+def test_rel_gate_is_a_decoding_option_and_cls_needs_a_classifier_with_none(trained_mt):
+    root, run = trained_mt
+    plain = json.loads(evaluate(root, run).stdout)
+    gated = evaluate(root, run, "rel_gate=args")
+    assert gated.exit_code == 0, gated.output
+    gated = json.loads(gated.stdout)
+    assert gated["decoding"]["rel_gate"] == "args"
+    assert gated["test/ner/micro_f1"] == plain["test/ner/micro_f1"]  # the gate reads pairs only
+    assert gated["test/rel/micro_r"] <= plain["test/rel/micro_r"]  # a gate in (0, 1) only removes triples
+    refused = evaluate(root, run, "mt_decision=cls")  # trained with mt_cls_scope gold: no "none" output
+    assert refused.exit_code == 2 and "mt_cls_scope" in refused.output and "Traceback" not in refused.output
