@@ -48,6 +48,9 @@ class ModelOptions:
     focal_alpha_entity: float | None = None
     focal_alpha_relation: float | None = 0.25
     cb_beta: float = 0.9999
+    # how a class-balanced model's scores become decisions (docs/methods.md, "Class-balanced decision"):
+    # weighted (SpERT's rules on the scores as trained) | corrected (the weights' prior shift removed)
+    cb_decision: str = "weighted"
     # SpERT.MT's options (docs/methods.md, SpERT.MT)
     iou_mode: str = "none"  # scale | soft_target | none
     iou_delta: float = 1.0
@@ -74,6 +77,10 @@ class ModelOptions:
         _choice(self, "rel_negatives", ("gold", "with_nonentity"))
         _choice(self, "mt_loss_norm", ("term", "side", "pooled"))
         _choice(self, "mt_decision", ("id", "product"))
+        _choice(self, "cb_decision", ("weighted", "corrected"))
+        if self.cb_decision == "corrected" and self.loss != "class_balanced":
+            raise ConfigError(f"cb_decision=corrected undoes the class weights of loss class_balanced; this "
+                              f"model's loss is '{self.loss}' (it has no class weights to undo)")
         for name in ("max_span_size", "width_embedding_dim", "max_pairs"):
             _positive(self, name)
         for name in ("neg_entity_count", "neg_relation_count"):
@@ -89,10 +96,11 @@ class ModelOptions:
 
 
 ENTITY_LOGITS = ("raw", "softmax", "sigmoid", "layernorm", "none")
-# SpERT.MT's unstated choices (docs/methods.md, "SpERT.MT's unstated choices"): a run that sets one of
-# them away from its method's registered value records it in its protocol (`interpretation`)
+# SpERT.MT's unstated choices (docs/methods.md, "SpERT.MT's unstated choices"), and the class-balanced
+# baseline's decision (cb_decision): a run that sets one of them away from its method's registered value
+# records it in its protocol (`interpretation`), and the report shows it as a variant
 INTERPRETATION = ("mt_loss_norm", "rel_negatives", "entity_logits", "detach_entity_logits", "mt_decision",
-                  "iou_positive")
+                  "iou_positive", "cb_decision")
 # the options that read SpERT.MT's multitask heads (other heads reject a value other than the default)
 MULTITASK_ONLY = ("mt_loss_norm", "mt_decision")
 

@@ -12,7 +12,7 @@ from erbench.config import ConfigError, apply_overrides, split_overrides
 from erbench.params import read_params
 
 # the options that only decide how a trained model's scores become predictions
-DECODING = ("entity_threshold", "rel_filter_threshold", "mt_decision")
+DECODING = ("entity_threshold", "rel_filter_threshold", "mt_decision", "cb_decision")
 
 
 @click.command()
@@ -69,6 +69,9 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
         model.options = apply_overrides(model.options, overrides, "--set")
         model.heads.check(model.options)
         cfg = replace(cfg, model=model.options)
+    if model.options.cb_decision == "corrected" and model.cb_offsets is None:
+        raise ConfigError(f"{Path(run_dir) / 'metrics.json'}: records no class weights (data.class_weights and "
+                          "data.class_counts), so cb_decision=corrected has nothing to undo")
     custom = read_params(params_path).data.custom
     spec = resolve(cfg.dataset, custom, data_root)
     docs, _ = load_split(data_root, spec, spec.split_key(split, cfg.fold))
@@ -171,9 +174,10 @@ def write_rescored_run(run_dir: Path, out_run: Path, model, tokenizer, trained, 
                                   "(--allow-same-split: recorded and warned)")
             notes.append(f"thresholds tuned on '{tuned_on}' and scored on '{split}', the same split: the scores are "
                          "optimistic (allowed explicitly)")
-        if trained.model.mt_decision != cfg.model.mt_decision:
-            notes.append(f"thresholds tuned on '{tuned_on}' for mt_decision={trained.model.mt_decision}, applied "
-                         f"here with mt_decision={cfg.model.mt_decision}")
+        for key in ("mt_decision", "cb_decision"):  # the scores the thresholds were tuned on changed
+            if getattr(trained.model, key) != getattr(cfg.model, key):
+                notes.append(f"thresholds tuned on '{tuned_on}' for {key}={getattr(trained.model, key)}, applied "
+                             f"here with {key}={getattr(cfg.model, key)}")
     choice, choice_set = rescored_variant(trained, cfg, overrides)
     new_cfg = replace(cfg, eval_split=split, choice=choice, choice_set=choice_set,
                       train=replace(cfg.train, thresholds_same_split=bool(notes and split == tuned_on)
