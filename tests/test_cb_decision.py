@@ -320,3 +320,26 @@ def test_calibrate_tunes_on_the_corrected_decision(cb_run, tmp_path):
     spec_scores = tuned["thresholds"]["spec_scores"]
     assert spec_scores["ner"] == pytest.approx(on_dev["corrected"]["dev/ner/micro_f1"])
     assert spec_scores["ner"] != pytest.approx(on_dev["weighted"]["dev/ner/micro_f1"])
+
+
+def test_trained_with_corrected_is_the_same_training_decoded_corrected(cb_run, tmp_path):
+    """`cb_decision` is decoding only: a run trained with it set has the same weights as the weighted run
+    of the same seed, and decodes its eval split as `evaluate --set cb_decision=corrected` does."""
+    import json
+
+    from tests.test_rescore import TRAIN
+
+    run, data_root = cb_run
+    trained = tmp_path / "spert_cb-corrected-s1"
+    result = _cli("train", "--dataset", "synthetic", "--method", "spert_cb", "--seed", "1", *TRAIN,
+                  "--set", "cb_decision=corrected", "--dev-split", "none", "--data-root", str(data_root),
+                  "--out", str(trained))
+    assert result.exit_code == 0, result.output
+    assert (trained / "model.safetensors").read_bytes() == (run / "model.safetensors").read_bytes()
+    rescored = tmp_path / "rescored"
+    assert _cli("evaluate", str(run), "--data-root", str(data_root), "--set", "cb_decision=corrected",
+                "--out-run", str(rescored)).exit_code == 0
+    a, b = (json.loads((f / "metrics.json").read_text()) for f in (trained, rescored))
+    assert a["metrics"] == b["metrics"] and a["protocol"]["interpretation"] == "cb_decision=corrected"
+    preds = [[json.loads(line)["pred"] for line in (f / "predictions.jsonl").open()] for f in (trained, rescored)]
+    assert preds[0] == preds[1]
