@@ -125,9 +125,10 @@ def score_split(model, encoded: list, pad_id: int, device: torch.device, batch_s
                 batch = collate_candidates(docs, pad_id, opts.max_span_size, len(model.types.relations)).to(device)
                 h, table = model.encode(batch)
                 pooled, width, ent_out = model.spans(h, table, batch)
+                decided = model.decision_outputs("entity", ent_out)  # the pair vector keeps the raw ent_out
                 union = torch.zeros(len(batch.ent_doc), dtype=torch.bool, device=batch.ent_doc.device)
                 for t in grid:
-                    union |= model.heads.decide_entities(ent_out, replace(opts, entity_threshold=t))[0]
+                    union |= model.heads.decide_entities(decided, replace(opts, entity_threshold=t))[0]
                 rows = union.nonzero().squeeze(-1)
                 row_doc = batch.ent_doc[rows].cpu().numpy()
                 rows_np = rows.cpu().numpy()
@@ -143,7 +144,8 @@ def score_split(model, encoded: list, pad_id: int, device: torch.device, batch_s
                                               torch.as_tensor(ctx_start[sl], device=device),
                                               torch.as_tensor(ctx_end[sl], device=device), pooled, width, ent_out))
                 rel_out = {k: torch.cat([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
-                batches.append(_Batch(docs, positions, {k: v.detach() for k, v in ent_out.items()},
+                rel_out = model.decision_outputs("relation", rel_out) if rel_out else rel_out
+                batches.append(_Batch(docs, positions, {k: v.detach() for k, v in decided.items()},
                                       batch.ent_doc.cpu().numpy(), np.asarray(batch.ent_words),
                                       rows_np[heads], rows_np[tails], rel_out))
                 if progress:

@@ -258,6 +258,18 @@ def load_run_plugins(cfg: RunConfig, recorded: list[dict], where: Path) -> None:
                           f"{entry['sha256'][:12]}...); loaded as it is now", stacklevel=2)
 
 
+def recorded_cb_offsets(run_dir: Path) -> dict | None:
+    """What `cb_decision: corrected` subtracts (erbench.models.decision.cb_offsets), from the class counts
+    and weights the run's metrics.json records; None for a run without class weights."""
+    from erbench.models.decision import cb_offsets
+
+    path = Path(run_dir) / runfolder.METRICS
+    data = (runfolder.read_metrics(run_dir).get("data") or {}) if path.is_file() else {}
+    if not data.get("class_weights") or not data.get("class_counts"):
+        return None
+    return cb_offsets(data["class_counts"], data["class_weights"])
+
+
 def load_checkpoint(run_dir: Path, device: str = "auto"):
     """(model, tokenizer, RunConfig, types, max_length) from a run folder's config.json + weights."""
     from safetensors.torch import load_file
@@ -275,6 +287,7 @@ def load_checkpoint(run_dir: Path, device: str = "auto"):
     transformer, tokenizer = load_encoder(cfg.train.encoder, seed=cfg.seed)
     model = SpanRelationModel(transformer, types, cfg.model)
     model.load_state_dict(load_file(str(weights)))
+    model.cb_offsets = recorded_cb_offsets(run_dir)
     target = pick_device(device)
     model.to(target).eval()
     max_len = config.get("max_length") or encoder_max_length(transformer, tokenizer)

@@ -24,6 +24,7 @@ from erbench.config import RunConfig
 from erbench.datasets.load import Document, TypeInventory
 from erbench.errors import UserInputError
 from erbench.models.collate import collate_train
+from erbench.models.decision import cb_offsets
 from erbench.models.encoder import EncodedDocument, encode_documents, encoder_max_length, load_encoder
 from erbench.models.sampling import sample_document
 from erbench.models.spert import SpanRelationModel
@@ -196,6 +197,8 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
     model = SpanRelationModel(transformer, data.types, opts).to(device)
     counts = corpus_statistics(["class_counts"], train_enc, data.types, opts)["class_counts"]
     stats = loss_statistics(model, train_enc, device)
+    if opts.cb_decision == "corrected":  # decoding only: the dev and eval decisions undo the class weights
+        model.cb_offsets = cb_offsets(counts, {k: v.tolist() for k, v in stats["class_weights"].items()})
     steps_per_epoch = len(train_enc) // tcfg.batch_size
     if steps_per_epoch == 0:
         raise UserInputError(f"train split has {len(train_enc)} documents, fewer than batch_size={tcfg.batch_size}")

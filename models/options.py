@@ -48,6 +48,9 @@ class ModelOptions:
     focal_alpha_entity: float | None = None
     focal_alpha_relation: float | None = 0.25
     cb_beta: float = 0.9999
+    # how a class-balanced model's scores become decisions (docs/methods.md, "Class-balanced decision"):
+    # weighted (SpERT's rules on the scores as trained) | corrected (the weights' prior shift removed)
+    cb_decision: str = "weighted"
     # SpERT.MT's options (docs/methods.md, SpERT.MT)
     iou_mode: str = "none"  # scale | soft_target | downweight | none
     iou_delta: float = 1.0
@@ -93,6 +96,10 @@ class ModelOptions:
         _choice(self, "mt_cls_scope", ("gold", "all", "accepted"))
         _choice(self, "head_activation", ("relu", "gelu"))
         _choice(self, "rel_gate", ("none", "args"))
+        _choice(self, "cb_decision", ("weighted", "corrected"))
+        if self.cb_decision == "corrected" and self.loss != "class_balanced":
+            raise ConfigError(f"cb_decision=corrected undoes the class weights of loss class_balanced; this "
+                              f"model's loss is '{self.loss}' (it has no class weights to undo)")
         for name in ("max_span_size", "width_embedding_dim", "max_pairs"):
             _positive(self, name)
         for name in ("neg_entity_count", "neg_relation_count"):
@@ -113,16 +120,17 @@ class ModelOptions:
 
 
 ENTITY_LOGITS = ("raw", "softmax", "sigmoid", "layernorm", "cls", "none")
-# SpERT.MT's unstated choices (docs/methods.md, "SpERT.MT's unstated choices"): a run that sets one of
-# them away from its method's registered value records it in its protocol (`interpretation`)
+# SpERT.MT's unstated choices (docs/methods.md, "SpERT.MT's unstated choices") and the class-balanced
+# baseline's decision (cb_decision): a run that sets one of them away from its method's registered value
+# records it in its protocol (`interpretation`), and the report shows it as a variant
 INTERPRETATION = ("mt_loss_norm", "rel_negatives", "entity_logits", "detach_entity_logits", "mt_decision",
                   "iou_positive", "mt_cls_scope", "ranking", "crcnn_margin_pos", "crcnn_margin_neg", "crcnn_gamma",
-                  "iou_mode", "head_hidden", "head_activation", "head_dropout", "rel_gate")
+                  "iou_mode", "head_hidden", "head_activation", "head_dropout", "rel_gate", "cb_decision")
 # the options that read SpERT.MT's multitask heads (other heads reject a value other than the default)
 MULTITASK_ONLY = ("mt_loss_norm", "mt_decision", "mt_cls_scope", "crcnn_margin_pos", "crcnn_margin_neg",
                   "crcnn_gamma", "rel_gate")
 # the options that only decide how a trained model's scores become predictions (`erbench evaluate --set`)
-DECODING = ("entity_threshold", "rel_filter_threshold", "mt_decision", "rel_gate")
+DECODING = ("entity_threshold", "rel_filter_threshold", "mt_decision", "rel_gate", "cb_decision")
 
 
 def has_none_output(options: ModelOptions) -> bool:

@@ -14,12 +14,13 @@ import inspect
 import numpy as np
 import torch
 from erbench.models.collate import Batch, collate_candidates
+from erbench.models.decision import corrected
 from erbench.models.documents import Document, Entity, Relation, TypeInventory
 from erbench.models.encoder import EncodedDocument, encode_pieces
 from erbench.models.heads import get_heads
 from erbench.models.losses import get_loss
 from erbench.models.multitask import argument_gate
-from erbench.models.options import ModelOptions
+from erbench.models.options import ConfigError, ModelOptions
 from erbench.models.spans import RangeMax, gather_rows, relation_context
 from torch import nn
 
@@ -67,6 +68,9 @@ class SpanRelationModel(nn.Module):
         self.heads = heads(entity_in, relation_in, n_ent, n_rel, std, **self._head_options)
         # entity_logits=layernorm: l(s) normalised over its 1 + C numbers (learned scale and shift)
         self.logit_norm = nn.LayerNorm(1 + n_ent) if options.entity_logits == "layernorm" else None
+        # what `cb_decision: corrected` subtracts from the logits (erbench.models.decision.cb_offsets of the
+        # training's class counts and weights): set by the training and by loading a run folder; not a weight
+        self.cb_offsets: dict[str, torch.Tensor] | None = None
 
     # -- representations -------------------------------------------------------------------
     def encode(self, batch: Batch) -> tuple[torch.Tensor, RangeMax]:
@@ -142,6 +146,16 @@ class SpanRelationModel(nn.Module):
         return total, parts, h
 
     # -- inference ---------------------------------------------------------------------------
+    def decision_outputs(self, side: str, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The `side` ("entity" or "relation") head outputs the decision reads: `out` itself, or with
+        `cb_decision: corrected` the logits less the class weights' shift (docs/methods.md)."""
+        if self.options.cb_decision == "weighted":
+            return out
+        if self.cb_offsets is None:
+            raise ConfigError("cb_decision=corrected: this model has no class weights to undo (a run folder "
+                              "records them in metrics.json, data.class_weights and data.class_counts)")
+        return corrected(out, self.cb_offsets[side])
+
     @torch.no_grad()
     def predict(self, docs: list[EncodedDocument], pad_id: int, device: torch.device,
                 confidence: bool = False) -> list[Document] | tuple[list[Document], list[dict]]:
@@ -152,12 +166,13 @@ class SpanRelationModel(nn.Module):
         batch = collate_candidates(docs, pad_id, opts.max_span_size, len(self.types.relations)).to(device)
         h, table = self.encode(batch)
         pooled, width, ent_out = self.spans(h, table, batch)
-        is_entity, ent_type = self.heads.decide_entities(ent_out, opts)
+        decided = self.decision_outputs("entity", ent_out)  # the pair vector keeps the raw ent_out
+        is_entity, ent_type = self.heads.decide_entities(decided, opts)
         rows = is_entity.nonzero().squeeze(-1)
         row_doc = batch.ent_doc[rows].cpu().numpy()
         row_words = batch.ent_words[rows.cpu().numpy()]
         row_type = ent_type[rows].cpu().numpy()
-        row_conf = self.heads.entity_confidence(ent_out, rows, ent_type[rows], opts).cpu().numpy()
+        row_conf = self.heads.entity_confidence(decided, rows, ent_type[rows], opts).cpu().numpy()
         pieces = torch.stack([batch.ent_start[rows], batch.ent_end[rows]], dim=1).cpu().numpy()
 
         heads, tails = document_pairs(row_doc, len(docs))
@@ -166,11 +181,11 @@ class SpanRelationModel(nn.Module):
         for lo in range(0, len(heads), opts.max_pairs):
             sl = slice(lo, lo + opts.max_pairs)
             hr, tr = torch.as_tensor(heads[sl], device=device), torch.as_tensor(tails[sl], device=device)
-            rel_out = self.pairs(
+            rel_out = self.decision_outputs("relation", self.pairs(
                 table, batch.ent_doc[rows[hr]], rows[hr], rows[tr],
                 torch.as_tensor(ctx_start[sl], device=device), torch.as_tensor(ctx_end[sl], device=device),
                 pooled, width, ent_out,
-            )
+            ))
             pair_rows, rel_type = self.heads.decide_relations(rel_out, opts)
             conf = self.heads.relation_confidence(rel_out, pair_rows, rel_type, opts).tolist()
             for p, t, c in zip(pair_rows.tolist(), rel_type.tolist(), conf):

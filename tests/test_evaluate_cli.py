@@ -38,7 +38,7 @@ def test_decoding_options_change_the_predictions_not_the_weights(trained_mt):
     config = json.loads((run / "config.json").read_text())["run"]["model"]
     assert plain["decoding"] == {"entity_threshold": config["entity_threshold"],
                                  "rel_filter_threshold": config["rel_filter_threshold"], "mt_decision": "id",
-                                 "rel_gate": "none"}
+                                 "rel_gate": "none", "cb_decision": "weighted"}
     product = evaluate(root, run, "mt_decision=product")
     assert product.exit_code == 0, product.output
     assert json.loads(product.stdout)["decoding"]["mt_decision"] == "product"

@@ -125,7 +125,8 @@ def test_evaluate_rescores_to_the_same_metrics(trained: Path, staged) -> None:
     rescored = json.loads(result.stdout)
     decoding = rescored.pop("decoding")  # the decoding options used (evaluate --set can change them)
     config = json.loads((trained / "config.json").read_text())["run"]["model"]
-    assert decoding == {k: config[k] for k in ("entity_threshold", "rel_filter_threshold", "mt_decision", "rel_gate")}
+    assert decoding == {k: config[k] for k in ("entity_threshold", "rel_filter_threshold", "mt_decision", "rel_gate",
+                                                "cb_decision")}
     assert rescored == json.loads((trained / "metrics.json").read_text())["metrics"]
 
 

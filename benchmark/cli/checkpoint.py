@@ -67,6 +67,9 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
         model.options = apply_overrides(model.options, overrides, "--set")
         model.heads.check(model.options)
         cfg = replace(cfg, model=model.options)
+    if model.options.cb_decision == "corrected" and model.cb_offsets is None:
+        raise ConfigError(f"{Path(run_dir) / 'metrics.json'}: records no class weights (data.class_weights and "
+                          "data.class_counts), so cb_decision=corrected has nothing to undo")
     custom = read_params(params_path).data.custom
     spec = resolve(cfg.dataset, custom, data_root)
     docs, _ = load_split(data_root, spec, spec.split_key(split, cfg.fold))
@@ -169,7 +172,7 @@ def write_rescored_run(run_dir: Path, out_run: Path, model, tokenizer, trained, 
                                   "(--allow-same-split: recorded and warned)")
             notes.append(f"thresholds tuned on '{tuned_on}' and scored on '{split}', the same split: the scores are "
                          "optimistic (allowed explicitly)")
-        for key in ("mt_decision", "rel_gate"):
+        for key in ("mt_decision", "rel_gate", "cb_decision"):  # the scores the thresholds were tuned on changed
             if getattr(trained.model, key) != getattr(cfg.model, key):
                 notes.append(f"thresholds tuned on '{tuned_on}' for {key}={getattr(trained.model, key)}, applied "
                              f"here with {key}={getattr(cfg.model, key)}")
