@@ -11,8 +11,9 @@ No weights (model.safetensors) and no resume state: `erbench report` needs neith
 folder in every other respect (erbench's marker, the same file names), so every reader of run folders reads
 it: `erbench report results/conll04-cpu`, `erbench.results("results")`, params `report.records`.
 
-Predictions are kept as plain JSON lines: git stores every object zlib-compressed, so a gzip of our own
-would save the repository nothing and cost readable diffs (docs/methods.md, "Run records").
+Predictions are kept as plain JSON lines (0.23 MB a CoNLL04 test run, 0.46 MB SciERC, 0.30 MB an ADE fold):
+git stores every object zlib-compressed, so a gzip of our own would save the repository nothing and cost
+readable diffs (docs/methods.md, "Run records").
 """
 
 from __future__ import annotations
