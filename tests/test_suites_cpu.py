@@ -180,6 +180,8 @@ def test_micro_copies_of_the_suites_run_end_to_end(tmp_path):
     assert set(ade["datasets"]) == {"ade", "ade_overlapping"}  # both published settings, one set of runs
     assert ade["datasets"]["ade"]["folds"] == [0, 1, 2]
     assert {s["method"] for s in ade["summaries"]} == {"spert", "spert_mt_side_product"}
+    seen = ade["seen_unseen"]["settings"]  # the re-scored table partitions by the same staged training folds
+    assert set(seen) == {"ade", "ade_overlapping"} and not any("no seen/unseen" in w for w in ade["warnings"])
     study = _micro("study-cpu", tmp_path, records)
     out = tmp_path / "reports" / "study-cpu"
     _invoke(["--quiet", "report", str(tmp_path / "runs" / "none"), "--params", str(study), "--out", str(out),
