@@ -81,8 +81,8 @@ def _time_phrase(time: dict) -> str:
     m = time["minutes"]
     if not m:
         return "training time unknown (no run's summary.json found)"
-    text = (f"{sum(m) / 60:.1f} run-hours of training (the runs' recorded training times, {min(m):.0f}-{max(m):.0f} "
-            f"min a run; about half that in wall-clock time with two runs side by side)")
+    text = (f"{sum(m) / 60:.1f} run-hours of training (the sum of the runs' recorded training times, "
+            f"{min(m):.0f}-{max(m):.0f} min a run)")
     if time["cpus"]:
         text += f" on {'; '.join(time['cpus'])}"
     if time["missing"]:
