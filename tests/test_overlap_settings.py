@@ -126,3 +126,21 @@ def test_runs_without_the_filter_get_no_second_table(tmp_path):
 
     stats = build_report([make_runs(tmp_path / "runs")], tmp_path / "out", **FAST)  # ADE runs without keep metrics
     assert "ade_overlapping" not in stats["datasets"]
+
+
+def test_the_rescored_table_is_not_a_dataset_of_its_own_across_datasets(tmp_path):
+    """Replicability across datasets counts ADE once: its re-scored table is the same runs."""
+    from tests.test_report import CONLL, CONLL_DOCS, CONLL_TYPES, write_run
+
+    root = tmp_path / "runs"
+    for method in ("spert", "spert_mt"):
+        for seed in (1, 2):
+            write_run(root, "conll04", method, seed, None, CONLL[method][seed], CONLL_DOCS, CONLL_TYPES,
+                      good=method == "spert_mt")
+            for fold in (0, 1):
+                _write(root, method, seed, fold)
+    stats = build_report([root], tmp_path / "out", fold_test="corrected", **FAST)
+    assert "ade_overlapping" in stats["datasets"]
+    assert stats["replication"]
+    for row in stats["replication"]:
+        assert set(row["datasets"]) == {"conll04", "ade"}, row

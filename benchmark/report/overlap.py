@@ -13,7 +13,7 @@ analysis re-scores the saved predictions without the filter. Nothing is trained 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from erbench.report.collect import RunRecord
@@ -61,3 +61,9 @@ def keep_overlap_note(records: Sequence[RunRecord]) -> list[str]:
             "overlapping-entity filter from their saved predictions (metrics "
             f"<split>{KEEP_PREFIX}/...): the second published {base} setting, not a second training"
             for base, name in derived]
+
+
+def rescored_datasets(records: Iterable[RunRecord]) -> set[str]:
+    """The derived datasets among the records: re-scorings of another dataset's runs, never a dataset of
+    their own where datasets are counted (replicability across datasets)."""
+    return {r.dataset for r in records if r.protocol.get(SETTING_OF)}
