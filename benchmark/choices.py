@@ -2,12 +2,14 @@
 
     choices:
       datasets: [conll04]       # empty: no variant runs
+      kfold_datasets: [ade]     # k-fold datasets: each variant on every fold of grid.folds
       seeds: [1]
       variants:
         spert_mt_thr_dev: {method: spert_mt, set: {thresholds: dev}}
 
 dvc.yaml's `choices` stage runs each variant on each dataset and seed as
-`erbench train --choice NAME` into runs/choices/NAME-DATASET-sSEED; the run is reported under the
+`erbench train --choice NAME` into runs/choices/NAME-DATASET-sSEED (`choices_kfold`, on the folds of
+a k-fold dataset: runs/choices/NAME-DATASET-sSEED-fFOLD); the run is reported under the
 variant's name, with the method it varies recorded beside it (metrics.json run.base_method). The
 variants are one flat mapping (not nested per method) because DVC's matrix expands one level.
 """
@@ -56,7 +58,9 @@ def variant(params, name: str, method: str | None) -> dict[str, Any]:
 
 
 def run_names(params) -> list[str]:
-    """The run folders (relative to runs/) dvc.yaml's `choices` stage writes for these params."""
-    names = sorted(variants(params))
-    return [f"choices/{run_name(v, d, s)}" for d in params.choices.datasets for v in names
-            for s in params.choices.seeds]
+    """The run folders (relative to runs/) dvc.yaml's `choices` and `choices_kfold` stages write for these
+    params."""
+    names, choices = sorted(variants(params)), params.choices
+    return ([f"choices/{run_name(v, d, s)}" for d in choices.datasets for v in names for s in choices.seeds]
+            + [f"choices/{run_name(v, d, s, f)}" for d in choices.kfold_datasets for f in params.grid.folds
+               for v in names for s in choices.seeds])

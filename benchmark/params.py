@@ -56,8 +56,10 @@ class Ablations:
 
 @dataclass(frozen=True)
 class Choices:
-    """Named variants of a method (erbench.choices): run on `datasets` x `seeds` into runs/choices/."""
+    """Named variants of a method (erbench.choices): run on `datasets` x `seeds` into runs/choices/, and on
+    `kfold_datasets` x grid.folds x `seeds` (ADE) into runs/choices/NAME-DATASET-sSEED-fFOLD."""
     datasets: tuple[str, ...] = ()
+    kfold_datasets: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # NAME: {method: M, set: {...}}
 
@@ -134,6 +136,9 @@ class Report:
     published: tuple[PublishedResult, ...] = ()  # published numbers the runs are checked against
     display_names: dict[str, str] = field(default_factory=dict)
     latex: Latex = field(default_factory=Latex)
+    # folders of saved run records (`erbench results save`, e.g. results/conll04-cpu) the report reads
+    # beside the params grid's run folders: another suite's runs, reused and not retrained
+    records: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:

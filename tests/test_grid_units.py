@@ -363,3 +363,43 @@ def test_local_executor_retries_a_dead_worker_process(tmp_path):
     finally:
         executor.shutdown()
     assert outcomes[0].error is None and outcomes[0].attempts == 2
+
+
+TOY_RUN = """\
+import argparse, json, pathlib
+p = argparse.ArgumentParser()
+for flag in ("--params", "--method", "--seed", "--out"):
+    p.add_argument(flag)
+a = p.parse_args()
+out = pathlib.Path(a.out)
+out.mkdir(parents=True, exist_ok=True)
+run = {"dataset": "toy", "method": a.method, "seed": int(a.seed), "fold": None}
+(out / "metrics.json").write_text(json.dumps({"run": run, "protocol": {"dataset": "toy"}, "metrics": {"f1": 1.0}}))
+for name in ("config.json", "summary.json", "environment.json"):
+    (out / name).write_text(json.dumps({"name": name}))
+(out / "predictions.jsonl").write_text("")
+"""
+
+
+def test_save_records_saves_each_committed_runs_light_record(toy):
+    """`erbench grid run --save-records`: every committed run's record lands in results/SUITE as it is committed."""
+    outs = "".join(f"      - runs/${{item.method}}-${{item.seed}}/{n}\n" for n in (
+        "config.json", "summary.json", "environment.json", "predictions.jsonl"))
+    text = DVC_YAML.replace("src/toy_train.py", "src/toy_run.py").replace(
+        "      - runs/${item.method}-${item.seed}/config.json\n", outs)
+    (toy / "dvc.yaml").write_text(text)
+    (toy / "src" / "toy_run.py").write_text(TOY_RUN)
+    summary, out = grid(toy, records=Path("results") / "toy-suite")
+    assert summary.ok and len(summary.committed) == 4, out
+    assert "run record(s) to results/toy-suite" in " ".join(out.split()), out
+    for run in ("a-1", "a-2", "b-1", "b-2"):
+        record = toy / "results" / "toy-suite" / run
+        assert (record / "metrics.json").read_bytes() == (toy / "runs" / run / "metrics.json").read_bytes()
+        assert (record / "predictions.jsonl").is_file()
+
+
+def test_save_records_warns_and_keeps_going_on_incomplete_runs(toy):
+    summary, out = grid(toy, records=Path("results") / "toy-suite")  # the toy writes no environment.json etc.
+    assert summary.ok and len(summary.committed) == 4, out
+    assert "run records not saved" in out and "missing" in out
+    assert not (toy / "results").exists()

@@ -149,8 +149,10 @@ def test_every_suite_variant_builds_a_run(path: Path, tmp_path: Path) -> None:
     params = read_params(path)
     raw = yaml.safe_load(path.read_text())["choices"]["variants"]
     for name, entry in variants(params).items():
-        for dataset in params.choices.datasets or params.grid.datasets:
-            cfg = build_run_config(dataset, None, 1, None, None, None, None, None, None, (), params,
+        runs = [(d, None) for d in params.choices.datasets or params.grid.datasets]
+        runs += [(d, params.grid.folds[0]) for d in params.choices.kfold_datasets]  # choices_kfold: on folds
+        for dataset, fold in runs:
+            cfg = build_run_config(dataset, None, 1, fold, None, None, None, None, None, (), params,
                                    data_root=tmp_path, choice=name)
             assert (cfg.method, cfg.choice, cfg.choice_set) == (raw[name]["method"], name, raw[name]["set"])
             for key, value in entry["set"].items():

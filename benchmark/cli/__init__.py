@@ -8,7 +8,7 @@ Bad input ends with a one-line error naming what and where, and exit status 2.
 from __future__ import annotations
 
 import click
-from erbench.cli import bench, calibrate, checkpoint, data, grid, methods, report, suite, train
+from erbench.cli import bench, calibrate, checkpoint, data, grid, methods, records, report, suite, train
 from erbench.cli._common import is_quiet, quiet_third_party
 
 
@@ -24,5 +24,5 @@ def main(ctx: click.Context, quiet: bool) -> None:
 
 
 for command in (data.data, train.train, methods.methods, checkpoint.evaluate, checkpoint.predict, bench.bench,
-                suite.suite, report.report, grid.grid, calibrate.calibrate, calibrate.diagnose):
+                suite.suite, report.report, records.results, grid.grid, calibrate.calibrate, calibrate.diagnose):
     main.add_command(command)

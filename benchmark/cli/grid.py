@@ -41,10 +41,13 @@ def grid() -> None:
               help="Finish with `dvc repro` (only `report` is left) once no train stage is stale.")
 @click.option("--commit-every", type=float, default=30.0, show_default=True,
               help="Seconds between `dvc commit`s of finished runs.")
+@click.option("--save-records", is_flag=True, default=False,
+              help="Also save each committed run's light record (no weights) to results/SUITE/ for committing to "
+                   "git, as `erbench results save runs --params params.yaml` does.")
 @click.pass_context
 @friendly_errors
 def grid_run(ctx, engine, address, gpus_per_run, cpus_per_run, max_retries, only, workers, weights, worker_root,
-             scratch, repro, commit_every) -> None:
+             scratch, repro, commit_every, save_records) -> None:
     """Submit every stale train stage of dvc.yaml, one task each; commit what finishes; then `dvc repro`."""
     from erbench.grid.driver import GridOptions, run_grid
     from erbench.grid.view import GridView
@@ -54,8 +57,11 @@ def grid_run(ctx, engine, address, gpus_per_run, cpus_per_run, max_retries, only
         raise click.UsageError("run `erbench grid run` in the checkout's root (where dvc.yaml is)")
     params_file = root / "params.yaml"  # the file dvc.yaml's stages name; the driver logs with its tracking
     params = read_params(params_file if params_file.is_file() else None, sections=("suite", "tracking"))
+    if save_records and not params.suite:
+        raise click.UsageError("--save-records: params.yaml names no `suite` (the records go to results/SUITE)")
+    records = Path("results") / params.suite if save_records else None
     opts = GridOptions(root, engine, address, cpus_per_run, gpus_per_run, max_retries, only, workers, weights,
-                       worker_root, scratch, repro, commit_every, params)
+                       worker_root, scratch, repro, commit_every, params, records)
     live = console.is_terminal and not is_quiet(ctx)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     with GridView(console, live) as view:  # GridError, LockHeld, PipelineError: friendly_errors, exit 2

@@ -56,8 +56,9 @@ def _averages(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--latex-comparisons", is_flag=True, default=False,
               help="results.tex also gets a table of Δ with its t interval, the Holm p, d_z and ASO epsilon_min.")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Take exactly the runs of params.yaml's grid, ablations and sweep (as dvc.yaml names them) "
-                   "and the `report` section's settings as defaults.")
+              help="Take exactly the runs of params.yaml's grid, ablations, choices and sweep (as dvc.yaml names "
+                   "them), the saved records its report.records names, and the `report` section's settings as "
+                   "defaults.")
 @click.pass_context
 @friendly_errors
 def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bootstrap, averages, title, allow_mixed,
@@ -99,6 +100,10 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
         if not title and params.suite:
             label = latex_label(params.suite)
         dirs = grid_run_dirs(params, dirs[0])
+        if settings.records:  # saved run records of other suites (erbench results save), reused as they are
+            from erbench.records import record_dirs
+
+            dirs += record_dirs(settings.records, f"{params_path}: report.records")
     for folder in dirs:
         if not folder.exists():
             raise UserInputError(f"{folder}: no such folder of runs")

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from erbench.errors import ErbenchError
+from erbench.errors import ErbenchError, UserInputError
 from erbench.files import write_text_atomic
 from erbench.grid.executors import make_executor
 from erbench.grid.land import STATE_DIR, Lander, deferred_sigint, tracking_settings
@@ -55,6 +55,7 @@ class GridOptions:
     repro: bool = True
     commit_every: float = 30.0
     params: Params = field(default_factory=Params)  # the pipeline's params (tracking, suite), as the CLI read them
+    records: Path | None = None  # save each committed run's light record below it (erbench.records), e.g. results/SUITE
 
 
 @dataclass
@@ -224,7 +225,7 @@ def _execute(repo, root, opts, view, fn, summary, stages, tracking, fingerprints
                         pending.discard(outcome.name)
                         _land(outcome, by_name[outcome.name], snapshots, lander, view, summary, root, base_tags)
                     if lander.due():
-                        view.committed(lander.commit())
+                        view.committed(_commit(lander, view, opts, by_name, root))
                     lander.collect_logged()
         except KeyboardInterrupt:
             summary.interrupted = True
@@ -232,13 +233,30 @@ def _execute(repo, root, opts, view, fn, summary, stages, tracking, fingerprints
             executor.shutdown(cancel=True)
             executor = None
         try:
-            view.committed(lander.commit())
+            view.committed(_commit(lander, view, opts, by_name, root))
         except KeyboardInterrupt:
             summary.interrupted = True
             view.committed(lander.committed)
     finally:
         if executor is not None:
             executor.shutdown(cancel=summary.interrupted)
+
+
+def _commit(lander, view, opts: GridOptions, by_name: dict, root: Path) -> list[str]:
+    """`dvc commit` the installed runs; with opts.records also save their light records there (a record that
+    differs from its run folder is left as it is and named: `erbench results save --force` replaces it)."""
+    names = lander.commit()
+    if names and opts.records is not None:
+        from erbench.records import save_records
+
+        runs = root / "runs"
+        folders = [Path(by_name[n].out_dir).relative_to("runs").as_posix() for n in names]
+        try:
+            done = save_records(runs, root / opts.records, folders)
+            view.note(f"saved {len(done.saved)} run record(s) to {opts.records}")
+        except UserInputError as exc:
+            view.note(f"[yellow]warning:[/] run records not saved: {exc}")
+    return names
 
 
 def _land(outcome, stage, snapshots, lander, view, summary, root: Path, base_tags: dict) -> None:

@@ -1,7 +1,7 @@
 """What dvc.yaml says about the grid: its train stages, which are stale, their fingerprints, and commits.
 
-dvc.yaml's train-like matrix stages (`train`, `train_kfold`, `ablation`, `choices`, `sweep`) are the one
-definition of the grid; everything here reads them through DVC's Python API (the same
+dvc.yaml's train-like matrix stages (`train`, `train_kfold`, `ablation`, `choices`, `choices_kfold`, `sweep`)
+are the one definition of the grid; everything here reads them through DVC's Python API (the same
 resolution `dvc repro` uses), never by parsing dvc.yaml again.
 
 A stage's *fingerprint* hashes what its result depends on: its command, the content of every
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from erbench.errors import UserInputError
 
-TRAIN_GROUPS = ("train", "train_kfold", "ablation", "choices", "sweep")
+TRAIN_GROUPS = ("train", "train_kfold", "ablation", "choices", "choices_kfold", "sweep")
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 
 

@@ -15,6 +15,7 @@
                            per-type scores, learning curves, interpretation sensitivity (choices)
                            (benchmark.analysis does the pure parts)
     analysis_render        their Markdown sections, seen_unseen.tex and stats.json keys
+    overlap                ADE's second published setting (overlapping entities kept): the same runs re-scored
     analysis_figures       errors.png, seeds_needed.png, learning_curves.png
     html                   index.html: one self-contained page (templates/, html_browser)
 
@@ -52,9 +53,17 @@ from erbench.report.figures import (
 from erbench.report.html import render_html
 from erbench.report.latex import latex_label, render_latex, render_latex_comparisons, render_standalone
 from erbench.report.markdown import render_markdown
+from erbench.report.overlap import keep_overlap_declarations, keep_overlap_note, keep_overlap_records
 from erbench.report.stats_json import stats_dict
 from erbench.report.summary import summary_dict
-from erbench.report.tables import ReportTables, build_tables, value_matrix
+from erbench.report.tables import (
+    HEADLINE_RELATION,
+    ReportTables,
+    averages_for,
+    build_tables,
+    display_name,
+    value_matrix,
+)
 
 __all__ = ["Analysis", "RunError", "RunRecord", "ReportTables", "build_analysis", "build_report", "build_tables",
            "collect_runs", "value_matrix", "write_report", "write_report_folder"]
@@ -183,6 +192,14 @@ def build_report(
     cut = truncation_warnings(records, allow_truncated)  # refuses lost gold entities unless allowed
     cut = [*variant_notes(records), *cut]  # runs of one method with two readings, shown as variants
     declared = custom_declarations({r.dataset for r in records}, custom, data_root)
+    kept = keep_overlap_records(records)  # ADE's second published setting: the same runs, re-scored
+    if kept:
+        bases = sorted({r.dataset for r in records})
+        given = {**{d: v["average"] for d, v in declared.items() if v.get("average")}, **(metric_average or {})}
+        relations = {d: declared.get(d, {}).get("relation") or HEADLINE_RELATION.get(d, "rel_strict") for d in bases}
+        names = {d: declared.get(d, {}).get("display_name") or display_name(d) for d in bases}
+        declared = {**declared, **keep_overlap_declarations(kept, averages_for(bases, given), relations, names)}
+        records, cut = [*records, *kept], [*cut, *keep_overlap_note(kept)]
     tables = build_tables(records, baselines=baselines, alpha=alpha, seed=seed, aso_bootstrap=aso_bootstrap,
                           ar_trials=ar_trials, metric_average=metric_average, allow_mixed=allow_mixed,
                           git_commit=git_commit, declared=declared, method_names=display_names,

@@ -28,6 +28,7 @@ from erbench.analysis import errors as error_kinds
 from erbench.analysis.seeds import PowerRow, expected_max_curve, per_seed_values, power_row
 from erbench.config import PublishedResult
 from erbench.report import choices
+from erbench.report.overlap import rescored_datasets
 from erbench.report.seen_tables import WHY, SeenTables, build_seen
 from erbench.report.tables import ReportTables, Unit
 
@@ -162,10 +163,12 @@ def _replication(tables: ReportTables) -> tuple[Replication, ...]:
     """Per baseline, method and column label over the datasets that compare them (2 or more)."""
     out = []
     alpha = tables.settings["alpha"]
+    rescored = rescored_datasets(r for runs in tables.runs.values() for r in runs.values())  # not a dataset
     for base, rs in tables.results.items():
         groups: dict[tuple[str, str], list] = {}
         for r in rs:
-            groups.setdefault((r.method, r.column.label), []).append(r)
+            if r.column.dataset not in rescored:
+                groups.setdefault((r.method, r.column.label), []).append(r)
         for (m, label), group in groups.items():
             if len(group) < 2:
                 continue

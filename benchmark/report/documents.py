@@ -46,10 +46,10 @@ class RunDocs:
         docs = self.of(rec, notes=notes)
         if docs is None:
             return None
-        key = (str(rec.path), setting)
+        no_overlapping = bool(rec.protocol.get("no_overlapping", False))  # one run can be scored both ways (overlap)
+        key = (str(rec.path), setting, no_overlapping)
         if key not in self.counts:
             gold, pred, types = docs
-            no_overlapping = bool(rec.protocol.get("no_overlapping", False))
             self.counts[key] = document_counts(gold, pred, types, setting, no_overlapping=no_overlapping)
         return self.counts[key]
 

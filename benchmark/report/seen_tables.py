@@ -25,6 +25,7 @@ from erbench.datasets.stage import StageError, load_split, staged_manifest
 from erbench.errors import UserInputError
 from erbench.report.collect import RunRecord
 from erbench.report.compare import Options, Pair, Planned, Unit, Verdict, plan_families, run_families, unit_key
+from erbench.report.overlap import SETTING_OF
 from erbench.report.tables import ReportTables
 from erbench.scoring import scores_from_counts
 
@@ -75,10 +76,13 @@ class SeenTables:
 
 def _indexes(tables: ReportTables, dataset: str, data_root: Path, custom: Mapping | None) -> dict:
     """(fold, train split) -> TrainIndex for every run of the dataset; raises ValueError with the reason."""
-    spec = resolve(dataset, dict(custom or {}), data_root)
+    # a table of re-scored runs (report.overlap: ade_overlapping) partitions by its runs' own training data
+    source = next((r.protocol.get(SETTING_OF) for (d, _), runs in tables.runs.items() if d == dataset
+                   for r in runs.values() if r.protocol.get(SETTING_OF)), None) or dataset
+    spec = resolve(source, dict(custom or {}), data_root)
     if spec is None:
-        raise UserInputError(f"dataset {dataset} is not registered (built-in or params data.custom)")
-    manifest = staged_manifest(data_root, dataset)
+        raise UserInputError(f"dataset {source} is not registered (built-in or params data.custom)")
+    manifest = staged_manifest(data_root, source)
     out = {}
     for (d, _), by_unit in tables.runs.items():
         if d != dataset:
@@ -113,7 +117,7 @@ def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | N
     settings = {d: ("ner", tables.datasets[d].relation) for d in names}
     average = {d: tables.datasets[d].average for d in names}
     skipped: dict[str, str] = {}
-    counts: dict[tuple[str, str], dict[str, list]] = {}  # (run path, setting) -> partition -> doc counts
+    counts: dict[tuple[str, str, str], dict[str, list]] = {}  # (run path, dataset, setting) -> partition -> counts
     shares: dict[tuple[str, str], dict[str, int]] = {}
     cells: dict[tuple[str, str, str, str], PartCell] = {}
     for d in names:
@@ -136,7 +140,7 @@ def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | N
                     index = indexes[(rec.fold, rec.protocol.get("train_split") or "train")]
                     parts = seen.partition_counts(gold, pred, types, index, setting,
                                                   no_overlapping=bool(rec.protocol.get("no_overlapping", False)))
-                    counts[(str(rec.path), setting)] = parts
+                    counts[(str(rec.path), rec.dataset, setting)] = parts
                     for part, doc_counts in parts.items():
                         g = sum(c[0] + c[2] for doc in doc_counts for c in doc.values())
                         pr = sum(c[0] + c[1] for doc in doc_counts for c in doc.values())
@@ -162,13 +166,14 @@ def _shares(tables: ReportTables, dataset: str, setting: str, counts: dict) -> d
     """Gold tuples per partition over the test documents of one seed (every fold) of the first method."""
     total = dict.fromkeys(seen.partitions_of(setting), 0)
     for m in tables.methods:
-        keyed = [(u, r) for u, r in (tables.runs.get((dataset, m)) or {}).items() if (str(r.path), setting) in counts]
+        keyed = [(u, r) for u, r in (tables.runs.get((dataset, m)) or {}).items()
+                 if (str(r.path), r.dataset, setting) in counts]
         if not keyed:
             continue
         first = min(u[0] for u, _ in keyed)
         for unit, rec in keyed:
             if unit[0] == first:
-                for part, docs in counts[(str(rec.path), setting)].items():
+                for part, docs in counts[(str(rec.path), rec.dataset, setting)].items():
                     total[part] += sum(c[0] + c[2] for doc in docs for c in doc.values())
         break
     return total
@@ -178,7 +183,7 @@ def _pooled(tables: ReportTables, runs_a: list[RunRecord], runs_b: list[RunRecor
             counts: dict) -> tuple[list, list] | None:
     pooled_a, pooled_b, ids = [], [], []
     for ra, rb in zip(runs_a, runs_b):
-        ca, cb = counts.get((str(ra.path), setting)), counts.get((str(rb.path), setting))
+        ca, cb = counts.get((str(ra.path), ra.dataset, setting)), counts.get((str(rb.path), rb.dataset, setting))
         if ca is None or cb is None or not tables.docs.same_gold(ra, rb, setting):
             return None
         pooled_a.extend(ca[part])

@@ -74,7 +74,7 @@ def stats_dict(tables: ReportTables, analysis=None) -> dict:
                 "marker": {1: legend[base][0], -1: legend[base][1], 0: None}[r.direction]})
         comparisons[base] = {"holm_family_size": len(results), "results": rows}
     matrix = tables.matrix
-    runs = matrix.drop_duplicates("path")[["dataset", "method", "seed", "fold", "neg_entity_count",
+    runs = matrix.drop_duplicates(["path", "dataset"])[["dataset", "method", "seed", "fold", "neg_entity_count",
                                             "neg_relation_count", "path", "in_table"]]
     runs = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in runs.astype(object).to_dict("records")]
     out = {

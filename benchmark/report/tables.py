@@ -291,8 +291,8 @@ def build_tables(
     table = matrix[matrix["in_table"]]
     names = dataset_order(set(table["dataset"]))
     averages = averages_for(names, metric_average)
-    by_path = {str(r.path): r for r in records}
-    used = {p: by_path[p] for p in table["path"].unique()}
+    by_path = {(str(r.path), r.dataset): r for r in records}  # one run can be two datasets' record (overlap)
+    used = {k: by_path[k] for k in dict.fromkeys(zip(table["path"], table["dataset"]))}
     datasets = {d: _dataset_info(d, averages[d], [r for r in used.values() if r.dataset == d], notes,
                                  allow_mixed=allow_mixed, git_commit=git_commit, declared=declared.get(d))
                 for d in names}
@@ -307,7 +307,7 @@ def build_tables(
     values: dict[tuple[str, str, str], dict[Unit, float]] = {}
     for row in table.itertuples(index=False):
         unit = (int(row.seed), None if pd.isna(row.fold) else int(row.fold))
-        runs.setdefault((row.dataset, row.method), {})[unit] = by_path[row.path]
+        runs.setdefault((row.dataset, row.method), {})[unit] = by_path[(row.path, row.dataset)]
         values.setdefault((row.dataset, row.setting, row.method), {})[unit] = float(row.value)
     cells = {}
     for col in columns:
