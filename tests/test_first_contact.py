@@ -171,3 +171,26 @@ def test_a_run_without_weights_says_how_to_get_them(staged, trained, tmp_path) -
                  ["diagnose", str(run), "--data-root", str(root)]):
         one_line_error(CliRunner().invoke(main, ["--quiet", *args, "--device", "cpu"]), "no model weights",
                        "train.save_weights: true", "--set save_weights=true", "grid run", "--weights")
+
+
+# -- an unknown encoder fails at once --------------------------------------------------------------------------
+@pytest.mark.slow
+def test_an_unknown_encoder_without_a_reachable_hub_fails_at_once(tmp_path) -> None:
+    """Not marked offline (no HF_HUB_OFFLINE) and no hub to reach: one line within seconds, where the loaders
+    retry for about a minute."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))  # nothing listens on port 9
+    code = ("from erbench.models.encoder import EncoderError, load_tokenizer\n"
+            "try:\n    load_tokenizer('someone/no-such-encoder')\n"
+            "except EncoderError as exc:\n    print(exc)\n")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=45)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert time.monotonic() - start < 30
+    (line,) = proc.stdout.splitlines()
+    assert "someone/no-such-encoder" in line and "hub cannot be reached" in line
