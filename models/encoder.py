@@ -73,9 +73,10 @@ def _check_hub(name: str, known: str) -> None:
     downloads, which retry an unreachable hub for about a minute before failing."""
     import huggingface_hub
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+    from transformers.utils import CONFIG_NAME
 
     try:
-        if isinstance(huggingface_hub.try_to_load_from_cache(name, "config.json"), str):
+        if isinstance(huggingface_hub.try_to_load_from_cache(name, CONFIG_NAME), str):
             return  # cached: the loaders can do without the network
     except ValueError:  # not a valid repository id: the loader says so
         return
