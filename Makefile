@@ -24,11 +24,19 @@ $(BIN)/.erbench-installed: pyproject.toml $(LOCK) $(TORCH)
 	$(BIN)/pip install -q -r $(TORCH)
 	# every other package at the lock's exact version (torch is already satisfied), then erbench itself
 	$(BIN)/pip install -q -r $(LOCK)
-	$(BIN)/pip install -q --no-deps -e .
 	$(BIN)/pip check
 	touch $@
 
-setup: $(BIN)/.erbench-installed
+# erbench itself, as a strict editable install: a tree of links under build/ that static tools (mypy,
+# pyright, IDEs) follow, where the default editable install is an import hook they cannot read. A link
+# tree lists the files it was built from, so it is rebuilt whenever a package folder changes (a module
+# added, removed or renamed changes its folder's time) or pyproject.toml does.
+PACKAGE_DIRS := $(shell find benchmark models -type d -not -name __pycache__ 2>/dev/null)
+$(BIN)/.erbench-linked: $(BIN)/.erbench-installed pyproject.toml $(PACKAGE_DIRS)
+	$(BIN)/pip install -q --no-deps -e . --config-settings editable_mode=strict
+	touch $@
+
+setup: $(BIN)/.erbench-linked
 
 # The main job: `dvc repro` on params.yaml (the embedded suite by default; `erbench suite use NAME` switches)
 repro: setup

@@ -118,6 +118,15 @@ def check_output_folder(out_dir: str | Path, *, force: bool, kind: str, option: 
                            f"{LEGACY_MARKERS[kind]} of erbench's); refusing to replace it, even with --force")
 
 
+def check_output_file(path: str | Path, *, force: bool, option: str = "--out") -> None:
+    """Refuse an existing file at a path the user named unless `force` (a folder is refused always)."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputExists(f"{option} {path}: is a folder; name a file")
+    if path.exists() and not force:
+        raise OutputExists(f"{option} {path}: file exists; give --force to replace it")
+
+
 def replace_folder(tmp: Path, out_dir: Path) -> None:
     """Rename the finished folder `tmp` into place; an old `out_dir` is removed only after the swap."""
     if out_dir.exists():

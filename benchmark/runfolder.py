@@ -104,5 +104,7 @@ def weights_path(folder: Path) -> Path:
     """The run's model.safetensors; RunError when it was not saved."""
     path = Path(folder) / WEIGHTS
     if not path.is_file():
-        raise RunError(f"{path}: no model weights in this run folder (was save_weights off?)")
+        raise RunError(f"{path}: no model weights in this run folder; train it again with weights: params "
+                       "`train.save_weights: true` or `erbench train ... --set save_weights=true` (a `erbench grid "
+                       "run` also needs --weights to bring them back from its workers)")
     return path

@@ -21,11 +21,27 @@ def suite_text(name: str, root: Path = SUITES_DIR) -> str:
     return path.read_text()
 
 
-def use_suite(name: str, params: Path = Path("params.yaml"), root: Path = SUITES_DIR) -> Path:
-    """Copy suites/NAME.yaml over params.yaml (atomically) after checking that it parses."""
+def description(name: str, root: Path = SUITES_DIR) -> str:
+    """A suite's one-line description: its file's first comment line, less the `erbench params:` prefix."""
+    for line in suite_text(name, root).splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").removeprefix("erbench params:").strip()
+        if line.strip():
+            break
+    return ""
+
+
+def use_suite(name: str, params: Path = Path("params.yaml"), root: Path = SUITES_DIR, *, force: bool = False) -> Path:
+    """Copy suites/NAME.yaml over params.yaml (atomically) after checking that it parses. A params file
+    that is no suite's copy (edited by hand, or by `dvc exp run -S`) is replaced only with `force`."""
     import yaml
+    from erbench.files import OutputExists
 
     text = suite_text(name, root)
+    params = Path(params)
+    if params.is_file() and not force and params.read_text() not in {suite_text(n, root) for n in available(root)}:
+        raise OutputExists(f"{params}: matches none of the suites in {root} (edited?); give --force to replace it "
+                           f"with suite {name}")
     parsed = yaml.safe_load(text)
     if not isinstance(parsed, dict) or parsed.get("suite") != name:
         raise ConfigError(f"{Path(root) / (name + '.yaml')}: expected a mapping with 'suite: {name}'")

@@ -53,7 +53,8 @@ def resolve_encoder(name: str) -> str:
 
 
 def check_encoder(name: str) -> None:
-    """Fail early, in one line, on a name that cannot load here (no download is attempted)."""
+    """Fail early, in one line, on a name that cannot load here (no download is attempted; a hub name not in
+    the local cache is looked up once)."""
     from pathlib import Path
 
     if name in ALIASES or name == TINY or Path(name).is_dir():
@@ -64,6 +65,34 @@ def check_encoder(name: str) -> None:
     if offline():
         raise EncoderError(f"encoder '{name}' is neither a known alias ({known}) nor a local directory, and this "
                            "machine is offline (HF_HUB_OFFLINE); give a local model directory")
+    _check_hub(name, known)
+
+
+def _check_hub(name: str, known: str) -> None:
+    """A hub name that is not in the local Hugging Face cache: one request, no retries, before the loaders'
+    downloads, which retry an unreachable hub for about a minute before failing."""
+    import huggingface_hub
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+    from transformers.utils import CONFIG_NAME
+
+    try:
+        if isinstance(huggingface_hub.try_to_load_from_cache(name, CONFIG_NAME), str):
+            return  # cached: the loaders can do without the network
+    except ValueError:  # not a valid repository id: the loader says so
+        return
+    try:
+        huggingface_hub.model_info(name, timeout=10)
+    except GatedRepoError:  # exists; access is the loader's to report (a token may be configured)
+        return
+    except RepositoryNotFoundError:
+        raise EncoderError(f"encoder '{name}': neither a known alias ({known}), a local directory, nor a model on "
+                           "the Hugging Face hub") from None
+    except HfHubHTTPError:  # the hub answered with another error: the loader reports it
+        return
+    except Exception as exc:  # noqa: BLE001 - no connection, a proxy, a timeout: named in the line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise EncoderError(f"encoder '{name}': not a known alias ({known}), a local directory or in the Hugging Face "
+                           f"cache, and the hub cannot be reached ({first}); give a local model directory") from None
 
 
 def _from_pretrained(loader, name: str, **kwargs):

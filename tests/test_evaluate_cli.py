@@ -24,7 +24,7 @@ def trained_mt(staged, tmp_path_factory):
 
 
 def evaluate(root, run, *sets):
-    args = ["--quiet", "evaluate", str(run), "--data-root", str(root), "--device", "cpu"]
+    args = ["--quiet", "evaluate", str(run), "--data-root", str(root), "--device", "cpu", "--json"]
     for kv in sets:
         args += ["--set", kv]
     return CliRunner().invoke(main, args)

@@ -15,7 +15,8 @@ import pytest
 
 
 def package_files() -> dict[str, Path]:
-    """Module name -> source file, for every module the installed erbench package holds."""
+    """Module name -> source file, for every module the installed erbench package holds (the checkout's
+    file, where the strict editable install's link tree points)."""
     out = {}
     for package in ("erbench", "erbench.models"):
         root = Path(importlib.util.find_spec(package).submodule_search_locations[0])
@@ -25,7 +26,7 @@ def package_files() -> dict[str, Path]:
                 continue
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            out[".".join([package, *parts])] = path
+            out[".".join([package, *parts])] = path.resolve()
     return out
 
 

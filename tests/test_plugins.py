@@ -151,7 +151,8 @@ def test_a_plugin_run_folder_reloads_its_plugin_in_a_new_process(synthetic, plug
     assert config["run"]["methods_include"] == [str(plugin_file.resolve())]
     assert [p["path"] for p in config["plugins"]] == [str(plugin_file.resolve())]
     erbench = Path(sys.executable).parent / "erbench"
-    command = [str(erbench), "--quiet", "evaluate", str(out), "--split", "test", "--data-root", str(root)]
+    command = [str(erbench), "--quiet", "evaluate", str(out), "--split", "test", "--data-root", str(root),
+               "--json"]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)["test/ner/micro_f1"] >= 0

@@ -379,7 +379,7 @@ def readme_example() -> str:
 
 
 def test_the_readme_example_runs(trained, tmp_path, monkeypatch, capsys) -> None:
-    shutil.copytree(trained, tmp_path / "runs" / "spert-conll04-s1")
+    shutil.copytree(trained, tmp_path / "runs" / "mydata-demo")
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
     exec(compile(readme_example(), "README.md", "exec"), scope)  # noqa: S102 - the documented example

@@ -120,7 +120,7 @@ def test_train_writes_the_run_folder(trained: Path) -> None:
 def test_evaluate_rescores_to_the_same_metrics(trained: Path, staged) -> None:
     root, params = staged
     result = CliRunner().invoke(main, ["--quiet", "evaluate", str(trained), "--split", "test", "--data-root",
-                                       str(root), "--params", str(params), "--device", "cpu"])
+                                       str(root), "--params", str(params), "--device", "cpu", "--json"])
     assert result.exit_code == 0, result.output
     rescored = json.loads(result.stdout)
     decoding = rescored.pop("decoding")  # the decoding options used (evaluate --set can change them)

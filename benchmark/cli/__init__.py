@@ -12,8 +12,20 @@ from erbench.cli import bench, calibrate, checkpoint, data, grid, methods, recor
 from erbench.cli._common import is_quiet, quiet_third_party
 
 
-@click.group()
-@click.option("--quiet", is_flag=True, help="No progress bars (also when CI=true).")
+class QuietAnywhere(click.Group):
+    """`--quiet` is the root's option but may be given anywhere on the line (`erbench train ... --quiet`):
+    it is moved in front of the subcommand before parsing (not after a `--`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        if "--quiet" in args[1:end]:
+            args = ["--quiet", *(a for a in args[:end] if a != "--quiet"), *args[end:]]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=QuietAnywhere)
+@click.option("--quiet", is_flag=True, help="No progress bars (also when CI=true); may be given after the "
+                                            "subcommand too.")
 @click.version_option(package_name="erbench")
 @click.pass_context
 def main(ctx: click.Context, quiet: bool) -> None:

@@ -19,7 +19,8 @@ from erbench.params import read_params
 @data_root_option
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the metrics (JSON) here instead of printing them.")
+              help="Also write the full metrics (JSON) to this file (refused when it exists, unless --force).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full metrics as JSON instead of the one summary line.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help=f"Decode with another value of a decoding option ({', '.join(DECODING)}); the weights "
                    "stay as trained.")
@@ -27,16 +28,18 @@ from erbench.params import read_params
               help="Also write the re-scored split as a new run folder, which `erbench report` compares like a "
                    "trained run: the run's training record, eval split SPLIT and, with --set, the variant "
                    "METHOD+KEY=VALUE,... (the original is never changed).")
-@click.option("--force", is_flag=True, help="Replace an existing erbench run folder at --out-run.")
+@click.option("--force", is_flag=True, help="Replace an existing file at --out, or an existing erbench run folder at "
+                                           "--out-run.")
 @click.option("--allow-same-split", is_flag=True,
               help="--out-run on the split the run's thresholds were tuned on (optimistic scores; recorded, warned).")
 @params_option()
 @click.pass_context
 @friendly_errors
-def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: Path | None, sets, out_run,
-             force, allow_same_split, params_path) -> None:
-    """Re-score the checkpoint in RUN_DIR on a split of its dataset. The output is the flat metrics
-    (`SPLIT/ner/micro_f1`, ...) and `decoding`: the decoding options used."""
+def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: Path | None, as_json: bool, sets,
+             out_run, force, allow_same_split, params_path) -> None:
+    """Re-score the checkpoint in RUN_DIR on a split of its dataset and print one line: NER, RE and RE+
+    micro F1. --json prints the flat metrics (`SPLIT/ner/micro_f1`, ...) and `decoding`, the decoding
+    options used; --out writes them to a file."""
     from erbench.datasets.registry import resolve
     from erbench.datasets.stage import load_split
     from erbench.models.encoder import encode_documents
@@ -50,6 +53,10 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
     if other:
         raise ConfigError(f"--set: '{other[0]}' is not a decoding option (evaluate re-decodes a trained model: "
                           f"{', '.join(DECODING)}); train a new run to change it")
+    if out is not None:
+        from erbench.files import check_output_file
+
+        check_output_file(out, force=force)
     if out_run is not None:
         from erbench.files import check_output_folder
 
@@ -96,8 +103,19 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
         from erbench.files import write_text_atomic
 
         write_text_atomic(out, text + "\n")
-    else:
+    if as_json:
         click.echo(text)
+    else:
+        click.echo(summary_line(Path(run_dir).name, split, metrics) + (f"  ->  {out}" if out else ""))
+
+
+def summary_line(name: str, split: str, metrics: dict) -> str:
+    """`NAME SPLIT: NER x  RE y  RE+ z (micro F1)`, as the line `erbench train` ends with."""
+    def f1(key: str) -> str:
+        value = metrics.get(f"{split}/{key}/micro_f1")
+        return "n/a" if value is None else f"{value:.2f}"
+
+    return f"{name} {split}: NER {f1('ner')}  RE {f1('rel')}  RE+ {f1('rel_strict')} (micro F1; --json for all metrics)"
 
 
 def rescored_variant(trained, decoded, overrides: dict) -> tuple[str | None, dict | None]:
@@ -242,16 +260,24 @@ def write_rescored_run(run_dir: Path, out_run: Path, model, tokenizer, trained, 
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "spert"]), default="jsonl", show_default=True,
               help="jsonl: one document a line; spert: one JSON list in SpERT's format.")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing file at --out.")
 @friendly_errors
-def predict(run_dir: Path, input_file: Path, out: Path | None, fmt: str, device: str) -> None:
-    """Run the checkpoint in RUN_DIR on INPUT_FILE: plain text (one whitespace-tokenised document per
-    line; a blank line is an empty document), JSON lines ({"tokens": [...]} or {"text": "..."} per line),
-    or a JSON list. Every entity and relation carries its confidence; output order is input order."""
-    from erbench.predict import format_predictions, load_run, read_inputs
+def predict(run_dir: Path, input_file: Path, out: Path | None, fmt: str, device: str, force: bool) -> None:
+    """Run the checkpoint in RUN_DIR on INPUT_FILE: plain text (one document per line, split into words and
+    punctuation as the corpora are; a blank line is an empty document), JSON lines ({"tokens": [...]} or
+    {"text": "..."} per line, with an optional "id" or "orig_id"), or a JSON list. Every entity carries its
+    text and confidence, every relation its confidence, every document its input id; output order is input
+    order. An empty INPUT_FILE is an error (exit 2)."""
+    from erbench.predict import format_predictions, load_run, predict_tokens, read_inputs
 
-    token_lists = read_inputs(input_file)
+    if out is not None:
+        from erbench.files import check_output_file
+
+        check_output_file(out, force=force)
+    inputs = read_inputs(input_file)
     run = load_run(run_dir, device)
-    result = format_predictions(run.predict(token_lists), fmt)
+    result = format_predictions(predict_tokens(run, [t for t, _ in inputs], run.config.train.eval_batch_size,
+                                               [i for _, i in inputs]), fmt)
     if out:
         from erbench.files import write_text_atomic
 

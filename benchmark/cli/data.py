@@ -27,12 +27,15 @@ def data() -> None:
 @params_option("params.yaml with data.custom datasets and data.synthetic settings.")
 @friendly_errors
 def data_stage(name: str, mirror: Path | None, data_root: Path, params_path: Path | None) -> None:
-    """Copy or download dataset NAME into DATA_ROOT/raw/NAME, verify sha256 and validate it."""
-    from erbench.datasets.registry import resolve
+    """Copy or download dataset NAME into DATA_ROOT/raw/NAME, verify sha256 and validate it. A dataset of
+    your own staged before is staged again from the source files its STAGED.json records (no --params)."""
+    from erbench.datasets.registry import resolve, staged_custom
     from erbench.datasets.stage import stage_dataset
 
     data = read_params(params_path).data
-    spec = resolve(name, data.custom)  # a custom name that shadows a built-in is an error
+    spec = resolve(name, data.custom, data_root)  # a custom name that shadows a built-in is an error
+    if spec.custom is not None and name not in (data.custom or {}):  # known from its STAGED.json only
+        spec = staged_custom(data_root, name, restage=True)
     source = "--mirror"
     if mirror is None and os.environ.get("ERBENCH_DATA_MIRROR"):
         mirror, source = Path(os.environ["ERBENCH_DATA_MIRROR"]), "$ERBENCH_DATA_MIRROR"

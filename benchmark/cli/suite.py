@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from erbench.cli._common import console, friendly_errors
-from erbench.suites import available, suite_text, use_suite
+from erbench.suites import available, description, suite_text, use_suite
 
 
 @click.group()
@@ -16,9 +16,11 @@ def suite() -> None:
 
 @suite.command("list")
 def suite_list() -> None:
-    """Names of the suites in ./suites."""
-    for name in available():
-        click.echo(name)
+    """The suites in ./suites, a line each: name and description (the suite file's first comment)."""
+    names = available()
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        click.echo(f"{name:<{width}}  {description(name)}".rstrip())
 
 
 @suite.command("show")
@@ -33,8 +35,10 @@ def suite_show(name: str) -> None:
 @click.argument("name")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("params.yaml"),
               show_default=True)
+@click.option("--force", is_flag=True, help="Replace a params file that matches no suite (one edited by hand).")
 @friendly_errors
-def suite_use(name: str, params_path: Path) -> None:
-    """Make suite NAME the pipeline's params (then run `dvc repro`)."""
-    use_suite(name, params_path)
+def suite_use(name: str, params_path: Path, force: bool) -> None:
+    """Make suite NAME the pipeline's params (then run `dvc repro`); a params file that matches no suite is
+    replaced only with --force."""
+    use_suite(name, params_path, force=force)
     console.print(f"params.yaml is now suite [bold]{name}[/]; run `dvc repro` (or `make repro`)")

@@ -60,15 +60,23 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
     train = apply_overrides(train, train_over, "--set")
     train_split = train_split or proto.train_split or "train"
     eval_split = eval_split or proto.eval_split or "test"
-    dev_split = dev_split or proto.dev_split or ("none" if spec.folds else "dev")
+    flag_dev, chosen_dev = dev_split, dev_split or proto.dev_split  # by the flag or the dataset's protocol
+    # the default dev split is `dev` where the dataset has one; a dataset of one's own without it gets none
+    dev_split = chosen_dev or ("none" if spec.folds or "dev" not in spec.splits else "dev")
     no_overlapping = spec.no_overlapping if proto.no_overlapping is None else proto.no_overlapping
     if spec.folds and fold is None:
         raise ConfigError(f"--fold: dataset {dataset} has {spec.folds} folds; give --fold 0..{spec.folds - 1}")
     if dev_split in ("none", None):
         dev_split = None
-    for split in (train_split, eval_split, dev_split):
-        if split is not None:
-            spec.split_key(split, fold)  # fails early, naming the dataset's splits
+    for split in (train_split, eval_split):
+        spec.split_key(split, fold)  # fails early, naming the dataset's splits
+    if dev_split is not None:
+        try:
+            spec.split_key(dev_split, fold)
+        except ConfigError as exc:
+            where = "--dev-split" if flag_dev else f"params protocol.{dataset}.dev_split"
+            raise ConfigError(f"{where} {dev_split}: {exc}; give --dev-split none (or params protocol.{dataset}."
+                              "dev_split: none) to train without dev scores") from None
     include = tuple(str(Path(p).expanduser().resolve()) for p in params.methods_include)
     return RunConfig(dataset, method, seed, fold, train_split, eval_split, dev_split, bool(no_overlapping),
                      options, train, choice=choice, choice_set=choice_set, methods_include=include)

@@ -162,8 +162,10 @@ def custom_spec(name: str, entry: dict) -> DatasetSpec:
 CUSTOM_KEYS = ("types", "splits", "sha256", "no_overlapping", "display_name", "relation", "average")
 
 
-def staged_custom(data_root: Path, name: str) -> DatasetSpec | None:
-    """A user's dataset as `erbench data stage NAME --params ...` recorded it under data_root (or None)."""
+def staged_custom(data_root: Path, name: str, *, restage: bool = False) -> DatasetSpec | None:
+    """A user's dataset as `erbench data stage NAME --params ...` recorded it under data_root (or None).
+    `restage`: the spec to stage it again from the source files STAGED.json recorded, whose sha256 is
+    then measured anew (the staged sha256 is what a changed source no longer has)."""
     manifest = Path(data_root) / "raw" / name / "STAGED.json"
     if not manifest.is_file():
         return None
@@ -171,9 +173,21 @@ def staged_custom(data_root: Path, name: str) -> DatasetSpec | None:
     if not isinstance(record, dict):
         return None
     hashes = json.loads(manifest.read_text()).get("sha256") or {}
-    splits = {s: DatasetFile(f, hashes.get(f)) for s, f in record["splits"].items()}
-    return DatasetSpec(name, splits, DatasetFile(record["types"], hashes.get(record["types"])),
-                       no_overlapping=bool(record.get("no_overlapping")), custom=record)
+    sources = record.get("sources") or {}
+    if restage:
+        missing = sorted(f for f in [record["types"], *record["splits"].values()] if f not in sources)
+        if missing:
+            raise ConfigError(f"{manifest}: records no source file for {missing[0]}; stage {name} again with "
+                              "--params FILE (its data.custom entry)")
+
+        def file(f: str) -> DatasetFile:
+            return DatasetFile(f, None, None, sources[f])
+    else:
+        def file(f: str) -> DatasetFile:
+            return DatasetFile(f, hashes.get(f))
+    splits = {s: file(f) for s, f in record["splits"].items()}
+    return DatasetSpec(name, splits, file(record["types"]), no_overlapping=bool(record.get("no_overlapping")),
+                       custom={k: v for k, v in record.items() if k != "sources"} if restage else record)
 
 
 def staged_custom_names(data_root: Path) -> list[str]:

@@ -141,12 +141,50 @@ def stage_dataset(
     return target
 
 
+class StaleDataError(StageError):
+    """A user's source file changed after it was staged: the staged copy is not the data they now have."""
+
+
+_SOURCE_SHA: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256: one hash per file version
+
+
+def _source_sha256(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _SOURCE_SHA:
+        _SOURCE_SHA[key] = sha256_of(path)
+    return _SOURCE_SHA[key]
+
+
+def check_sources(data_root: Path, name: str, manifest: dict) -> None:
+    """Refuse a staged copy of a user's dataset whose source file (params data.custom, recorded in
+    STAGED.json `custom.sources`) no longer has the sha256 it was staged with. A source that no longer
+    exists is not checked (the staged copy is then the only record, e.g. a data/raw copied to a cluster
+    node). Built-in datasets have no such source: staging accepts only the file with the registry's
+    sha256, from a mirror or the canonical URL, so the registry is their source and a staged copy always
+    matches it; the generated corpus is a function of params data.synthetic, which DVC tracks."""
+    sources = (manifest.get("custom") or {}).get("sources") or {}
+    for staged_name, source in sorted(sources.items()):
+        path = Path(source)
+        recorded = (manifest.get("sha256") or {}).get(staged_name)
+        if recorded is None or not path.is_file():
+            continue
+        if _source_sha256(path) != recorded:
+            folder = Path(data_root) / "raw" / name
+            root = "" if Path(data_root) == Path("data") else f" --data-root {data_root}"
+            raise StaleDataError(f"{source}: changed since it was staged into {folder} (sha256 {recorded[:12]} "
+                                 f"-> {_source_sha256(path)[:12]}); re-stage it with `erbench data stage {name}{root}`")
+
+
 def staged_manifest(data_root: Path, name: str) -> dict:
+    """The STAGED.json of a staged dataset; refuses one whose user source file changed (check_sources)."""
     path = Path(data_root) / "raw" / name / MANIFEST
     if not path.is_file():
         folder = Path(data_root) / "raw" / name
         raise StageError(f"dataset {name}: not staged under {folder}; run `erbench data stage {name}`")
-    return json.loads(path.read_text())
+    manifest = json.loads(path.read_text())
+    check_sources(data_root, name, manifest)
+    return manifest
 
 
 def load_split(data_root: Path, spec: DatasetSpec, split_key: str) -> tuple[list[Document], TypeInventory]:

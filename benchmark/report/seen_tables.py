@@ -21,7 +21,7 @@ from erbench.analysis.seeds import PowerRow, power_row
 from erbench.config import ConfigError
 from erbench.datasets.load import DataError
 from erbench.datasets.registry import resolve
-from erbench.datasets.stage import StageError, load_split, staged_manifest
+from erbench.datasets.stage import StageError, StaleDataError, load_split, staged_manifest
 from erbench.errors import UserInputError
 from erbench.report.collect import RunRecord
 from erbench.report.compare import Options, Pair, Planned, Unit, Verdict, plan_families, run_families, unit_key
@@ -123,6 +123,8 @@ def build_seen(tables: ReportTables, data_root: Path | None, custom: Mapping | N
     for d in names:
         try:
             indexes = _indexes(tables, d, Path(data_root), custom)
+        except StaleDataError:  # the user's data changed since staging: stop, naming the file (never a skip)
+            raise
         except (StageError, DataError, ConfigError, ValueError, KeyError, OSError) as exc:
             skipped[d] = str(exc)
             notes.append(f"{d}: no seen/unseen split ({exc})")
