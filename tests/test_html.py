@@ -103,7 +103,7 @@ def test_comparisons_show_interval_effect_size_and_outcome(report):
         assert name in heads, name
     details = section[section.index('<details class="more">'):]
     assert "<th>p (TOST, Holm)</th>" in details and "<th>Decided by</th>" in details
-    assert "Replicability across datasets" in section
+    assert "Across datasets" in section and "Dror, Baumer, Bogomolov &amp; Reichart 2017" in section
     assert "folds of each seed are averaged first" in page
 
 

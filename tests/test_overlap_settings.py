@@ -129,7 +129,7 @@ def test_runs_without_the_filter_get_no_second_table(tmp_path):
 
 
 def test_the_rescored_table_is_not_a_dataset_of_its_own_across_datasets(tmp_path):
-    """Replicability across datasets counts ADE once: its re-scored table is the same runs."""
+    """The verdict across datasets counts ADE once: its re-scored table is the same runs."""
     from tests.test_report import CONLL, CONLL_DOCS, CONLL_TYPES, write_run
 
     root = tmp_path / "runs"
@@ -141,6 +141,6 @@ def test_the_rescored_table_is_not_a_dataset_of_its_own_across_datasets(tmp_path
                 _write(root, method, seed, fold)
     stats = build_report([root], tmp_path / "out", fold_test="corrected", **FAST)
     assert "ade_overlapping" in stats["datasets"]
-    assert stats["replication"]
-    for row in stats["replication"]:
+    assert stats["across_datasets"]["rows"]
+    for row in stats["across_datasets"]["rows"]:
         assert set(row["datasets"]) == {"conll04", "ade"}, row

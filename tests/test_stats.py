@@ -428,14 +428,6 @@ def test_sd_bounds_cover_by_simulation():
     assert low < stats.seeds_needed(1.0, 1.0) < high
 
 
-def test_partial_conjunction_hand_computed():
-    pc, count = stats.partial_conjunction([0.3, 0.001, 0.01])
-    assert pc == pytest.approx([0.003, 0.02, 0.3]) and count == 2
-    pc, count = stats.partial_conjunction([0.04, 0.04])  # 2 * 0.04 then max(0.08, 0.04)
-    assert pc == pytest.approx([0.08, 0.08]) and count == 0
-    assert stats.partial_conjunction([math.nan]) == ([], 0)
-
-
 def test_decision_note():
     assert stats.DECISION_TEST == "t"
     small, large = stats.decision_note(3), stats.decision_note(10)

@@ -50,7 +50,9 @@ def _averages(values: tuple[str, ...]) -> dict[str, str]:
                                       "split; skipped with a warning where a dataset is not staged.")
 @click.option("--fold-test", type=click.Choice(["seed", "corrected"]), default="seed", show_default=True,
               help="k-fold datasets: average the folds of each seed and test per seed (the seed is the unit of "
-                   "replication), or Nadeau & Bengio's corrected repeated-resampling t-test on (seed, fold) units.")
+                   "replication), or Nadeau & Bengio's corrected repeated-resampling t-test on (seed, fold) units. "
+                   "With one seed there is nothing to test per seed, so the corrected test decides there either way "
+                   "(the note says so).")
 @click.option("--equivalence-margin", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
               help="F1 points: TOST splits 'not significant' into 'equivalent within ±margin' and 'inconclusive'.")
 @click.option("--latex-comparisons", is_flag=True, default=False,

@@ -16,6 +16,7 @@
                            (benchmark.analysis does the pure parts)
     analysis_render        their Markdown sections, seen_unseen.tex and stats.json keys
     overlap                ADE's second published setting (overlapping entities kept): the same runs re-scored
+    across, across_render  the verdict across datasets (Dror et al. 2017): Markdown, across_datasets.tex, JSON
     analysis_figures       errors.png, seeds_needed.png, learning_curves.png
     html                   index.html: one self-contained page (templates/, html_browser)
 
@@ -38,6 +39,7 @@ from erbench.files import (
     write_json_atomic,
     write_text_atomic,
 )
+from erbench.report.across_render import latex_across
 from erbench.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
 from erbench.report.analysis_render import latex_seen, latex_sensitivity, md_sensitivity
 from erbench.report.analysis_tables import Analysis, build_analysis
@@ -73,6 +75,7 @@ OPTIONAL = {  # written only when there is something to show; a previous report'
     "learning_curves": ("learning_curves.png", "learning_curves.pdf"),
     "seen_unseen": ("seen_unseen.tex",),
     "sensitivity": ("sensitivity.tex",),
+    "across": ("across_datasets.tex",),
     "entity_scores": ("entity_scores.png", "entity_scores.pdf"),
 }
 
@@ -93,9 +96,11 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
         table_tex += "\n" + render_latex_comparisons(tables, f"{label or latex_label(title)}-comparisons", latex)
     seen_tex = latex_seen(tables, analysis, latex)
     sensitivity_tex = latex_sensitivity(tables, analysis, latex)
+    across_tex = latex_across(tables, analysis.across, latex) if analysis.across else None
     texts = {
         "results.tex": table_tex,
-        "results_standalone.tex": render_standalone(table_tex + (seen_tex or "") + (sensitivity_tex or "")),
+        "results_standalone.tex": render_standalone(table_tex + (seen_tex or "") + (sensitivity_tex or "")
+                                                    + (across_tex or "")),
         "results.md": render_markdown(tables, title, analysis)
         + "\n".join(["", *md_sensitivity(tables, analysis)]),
         "plots/per_seed.csv": per_seed_frame(tables).to_csv(index=False),
@@ -105,18 +110,21 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     figures = {"per_seed": per_seed_figure(tables, seed), "errors": errors_figure(tables, analysis),
                "seeds_needed": seeds_figure(tables, analysis)}
     optional = {"neg_sweep": neg_sweep_figure(tables), "learning_curves": learning_figure(tables, analysis),
-                "seen_unseen": seen_tex, "sensitivity": sensitivity_tex, "entity_scores": entity_scores_figure(tables)}
+                "seen_unseen": seen_tex, "sensitivity": sensitivity_tex, "entity_scores": entity_scores_figure(tables),
+                "across": across_tex}
     if optional["neg_sweep"] is not None:
         texts["plots/neg_sweep.csv"] = sweep_frame(tables).drop(columns="setting").to_csv(index=False)
     if seen_tex is not None:
         texts["seen_unseen.tex"] = seen_tex
     if sensitivity_tex is not None:
         texts["sensitivity.tex"] = sensitivity_tex
+    if across_tex is not None:
+        texts["across_datasets.tex"] = across_tex
     for key, value in optional.items():
         if value is None:  # a previous report's file would no longer match these runs
             for stale in OPTIONAL[key]:
                 (out_dir / stale).unlink(missing_ok=True)
-        elif key not in ("seen_unseen", "sensitivity"):
+        elif key not in ("seen_unseen", "sensitivity", "across"):
             figures[key] = value
     written = []
     for name, text in texts.items():

@@ -7,9 +7,7 @@
 - ``seen``: the seen / unseen tables (benchmark.report.seen_tables), when the training data is staged;
 - ``per_type``: per-type F1 from the runs' metrics.json, mean +- std per method;
 - ``learning``: dev F1 per epoch from the runs' metrics.json history, when the runs evaluated dev;
-- ``replication``: per baseline, method and column label, on how many datasets the method is
-  significantly better (markers), and the partial-conjunction count (Benjamini & Heller 2008, Dror et
-  al. 2017) from the one-sided per-dataset p-values;
+- ``across``: the verdict across datasets (report.across: replicability analysis, Dror et al. 2017);
 - ``sensitivity``: each declared choice against its method as specified and SpERT (report.choices);
 - ``reproduction``: each published number (params `report.published`) beside the measured mean, its t
   interval, the min-max over seeds and the expected maximum over the paper's k seeds, with a verdict.
@@ -28,7 +26,7 @@ from erbench.analysis import errors as error_kinds
 from erbench.analysis.seeds import PowerRow, expected_max_curve, per_seed_values, power_row
 from erbench.config import PublishedResult
 from erbench.report import choices
-from erbench.report.overlap import rescored_datasets
+from erbench.report.across import Across, across_datasets
 from erbench.report.seen_tables import WHY, SeenTables, build_seen
 from erbench.report.tables import ReportTables, Unit
 
@@ -64,18 +62,6 @@ class Curve:
     n: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class Replication:
-    baseline: str
-    method: str
-    label: str  # NER | RE | RE+
-    datasets: tuple[str, ...]
-    pvalues: tuple[float, ...]  # one-sided decision p-values of "method better", per dataset
-    significant: int  # datasets where the marker says better (Holm within the baseline's family)
-    pc_pvalues: tuple[float, ...]  # partial-conjunction p-values for u = 1..N
-    replicated: int  # the largest u with pc p-value <= alpha
-
-
 REPRO_INSIDE = "inside the seed distribution"
 REPRO_BEST = "matches the best of k rather than the mean"
 REPRO_OUTSIDE = "outside the measured range"
@@ -97,7 +83,38 @@ class Reproduction:
     low: float  # min over seeds
     high: float  # max over seeds
     expected_max: float  # E[max of k seeds], nan when k > n
-    verdict: str
+    verdict: str  # where the number falls, and whether the encoders differ (encoder_verdict)
+    paper_encoder: str = ""  # the encoder the published number used (SPEC 3; "" not known)
+    run_encoder: str = ""  # the encoder(s) of the measured runs
+    same_encoder: bool | None = None  # None: the paper's encoder is not known
+    placement: str = ""  # where the number falls in the seed distribution (REPRO_*), encoders aside
+
+
+# The encoder behind each published number (SPEC 3's table): (dataset, method) first, then (dataset, "*").
+# Each with the fragments a run's encoder name (its last path part, lower case) must contain to be that encoder.
+PAPER_ENCODERS = {
+    ("conll04", "*"): ("bert-base-cased", ("bert-base-cased",)),
+    ("scierc", "*"): ("SciBERT (scivocab, cased)", ("scibert", "scivocab_cased")),
+    ("ade", "*"): ("bert-base-cased", ("bert-base-cased",)),
+    ("ade", "spert_mt"): ("BioBERT", ("biobert",)),
+}
+
+
+def paper_encoder(dataset: str, method: str) -> tuple[str, tuple[str, ...]]:
+    """(the published number's encoder, the fragments that identify it); ("", ()) when not known."""
+    return PAPER_ENCODERS.get((dataset, method)) or PAPER_ENCODERS.get((dataset, "*")) or ("", ())
+
+
+def encoder_verdict(verdict: str, paper: str, runs: str, same: bool | None) -> str:
+    """The verdict with both encoders named wherever they differ or the paper's is unknown: a run on
+    another encoder does not fail to reproduce a number, it measures something else."""
+    if same:
+        return f"{verdict} (same encoder: {paper})"
+    if same is None:
+        return (f"{verdict}; the published number's encoder is not known to erbench (runs: {runs}), so this is "
+                "no reproduction verdict until the encoders are compared")
+    return (f"{verdict}; not a reproduction attempt: the runs use {runs}, the published number {paper} "
+            "(a different encoder, so a gap is no failed reproduction)")
 
 
 def reproduction_verdict(value: float, per_seed: list[float], k: int) -> tuple[stats.Summary, float, str]:
@@ -127,7 +144,7 @@ class Analysis:
     per_type: dict[tuple[str, str, str], dict[str, TypeScore]]  # (dataset, setting, method) -> type -> score
     learning: tuple[Curve, ...]
     notes: tuple[str, ...]
-    replication: tuple[Replication, ...] = ()
+    across: Across | None = None  # the verdict across datasets (report.across)
     reproduction: tuple[Reproduction, ...] = ()
     sensitivity: tuple[dict, ...] = ()  # declared choices against their method and SpERT (report.choices)
 
@@ -156,30 +173,7 @@ def build_analysis(tables: ReportTables, *, data_root: Path | None = None, custo
     errors = _errors(tables, read_notes)
     sensitivity, unpooled = choices.sensitivity(tables)
     return Analysis(power, expected, errors, seen_tables, _per_type(tables), _learning(tables),
-                    tuple(dict.fromkeys([*read_notes, *notes, *unpooled])), _replication(tables), repro, sensitivity)
-
-
-def _replication(tables: ReportTables) -> tuple[Replication, ...]:
-    """Per baseline, method and column label over the datasets that compare them (2 or more)."""
-    out = []
-    alpha = tables.settings["alpha"]
-    rescored = rescored_datasets(r for runs in tables.runs.values() for r in runs.values())  # not a dataset
-    for base, rs in tables.results.items():
-        groups: dict[tuple[str, str], list] = {}
-        for r in rs:
-            if r.column.dataset not in rescored:
-                groups.setdefault((r.method, r.column.label), []).append(r)
-        for (m, label), group in groups.items():
-            if len(group) < 2:
-                continue
-            one_sided = []
-            for r in group:
-                p, diff = r.comparison.decision_pvalue, r.comparison.mean_diff
-                one_sided.append(math.nan if math.isnan(p) else (p / 2 if diff > 0 else 1 - p / 2))
-            pc, count = stats.partial_conjunction(one_sided, alpha)
-            out.append(Replication(base, m, label, tuple(r.column.dataset for r in group), tuple(one_sided),
-                                   sum(r.direction > 0 for r in group), tuple(pc), count))
-    return tuple(out)
+                    tuple(dict.fromkeys([*read_notes, *notes, *unpooled])), across_datasets(tables), repro, sensitivity)
 
 
 def _reproduction(tables: ReportTables, published: Sequence[PublishedResult], notes: list[str]
@@ -198,11 +192,18 @@ def _reproduction(tables: ReportTables, published: Sequence[PublishedResult], no
             continue
         per_seed = per_seed_values(cell.units, cell.values)
         s, emax, verdict = reproduction_verdict(pub.value, per_seed, pub.seeds)
+        paper, fragments = paper_encoder(pub.dataset, pub.method)
+        encoders = sorted({str(r.protocol.get("encoder", "unrecorded"))
+                           for r in tables.runs.get((pub.dataset, pub.method), {}).values()})
+        same = (all(all(f in e.rstrip("/").rsplit("/", 1)[-1].lower() for f in fragments) for e in encoders)
+                if fragments else None)
+        run_encoder = ", ".join(encoders)
         if pub.seeds > len(per_seed):
             notes.append(f"{what}: the paper used {pub.seeds} seeds, the runs have {len(per_seed)}; the expected "
                          f"maximum of {pub.seeds} seeds cannot be estimated (shown as –)")
         out.append(Reproduction(pub.dataset, pub.method, pub.metric, pub.value, pub.source, pub.seeds, pub.note,
-                                s.n, s.mean, s.ci_low, s.ci_high, min(per_seed), max(per_seed), emax, verdict))
+                                s.n, s.mean, s.ci_low, s.ci_high, min(per_seed), max(per_seed), emax,
+                                encoder_verdict(verdict, paper, run_encoder, same), paper, run_encoder, same, verdict))
     return tuple(out)
 
 

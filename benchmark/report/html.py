@@ -27,6 +27,7 @@ import re
 
 import jinja2
 from erbench.report import analysis_render as extra
+from erbench.report.across_render import md_across
 from erbench.report.analysis_tables import Analysis
 from erbench.report.html_browser import browser_data
 from erbench.report.markdown import comparison_rows
@@ -181,7 +182,8 @@ def _comparisons_html(tables: ReportTables, analysis: Analysis) -> str:
         out.append("<details class=\"more\"><summary>All tests of this table (t, sign-flip or corrected t, Wilcoxon, "
                    "ASO, sentence-level approximate randomization, TOST)</summary>"
                    + markdown_to_html(select_columns(rows, DETAILS)) + "</details>")
-    out.append(markdown_to_html(extra.md_replication(tables, analysis) + extra.md_reproduction(tables, analysis)))
+    across = md_across(tables, analysis.across) if analysis.across else []
+    out.append(markdown_to_html(across + extra.md_reproduction(tables, analysis)))
     return "\n".join(out)
 
 

@@ -10,6 +10,7 @@ import math
 
 from erbench import stats
 from erbench.report import analysis_render as extra
+from erbench.report.across_render import md_across
 from erbench.report.render import (
     holm_phrase,
     marker_legend,
@@ -102,7 +103,8 @@ def render_markdown(tables: ReportTables, title: str | None = None, analysis=Non
               "(neither: more seeds are needed to tell)."]
     if analysis is not None:
         lines += [""]
-        lines += extra.md_replication(tables, analysis) + extra.md_reproduction(tables, analysis)
+        lines += md_across(tables, analysis.across) if analysis.across else []
+        lines += extra.md_reproduction(tables, analysis)
         lines += extra.md_seeds(tables, analysis) + extra.md_seen(tables, analysis) + extra.md_errors(tables, analysis)
         lines.pop()
     notes = report_warnings(tables, analysis)

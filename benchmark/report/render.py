@@ -79,12 +79,28 @@ def holm_phrase(tables: ReportTables) -> str:
     return f"the comparisons against each baseline ({detail})"
 
 
+def fold_units(tables: ReportTables) -> dict[str, int]:
+    """display name -> fold units, for the k-fold datasets whose comparisons have one seed: there the
+    corrected test on the folds decides (stats.compare_paired; the fold is the unit)."""
+    out: dict[str, int] = {}
+    for rs in tables.results.values():
+        for r in rs:
+            if r.comparison.n == 1 and r.comparison.n_folds >= 2:
+                name = display_name(r.column.dataset)
+                out[name] = max(out.get(name, 0), len(r.fold_units))
+    return out
+
+
 def note(tables: ReportTables) -> str:
     """The decision note of this report (stats.decision_note with its Holm families and fold design)."""
     st = tables.settings
-    return stats.decision_note(min_pairs(tables), st["alpha"], families(tables),
+    seed_level = [r.comparison.n for rs in tables.results.values() for r in rs
+                  if not (r.comparison.n == 1 and r.comparison.n_folds >= 2)]
+    n = min(seed_level) if seed_level else (None if any(tables.results.values()) else min_pairs(tables))
+    return stats.decision_note(n, st["alpha"], families(tables),
                                folds=any(i.folds for i in tables.datasets.values()), fold_test=st["fold_test"],
-                               equivalence_margin=st["equivalence_margin"], split=split_phrase(tables))
+                               equivalence_margin=st["equivalence_margin"], split=split_phrase(tables),
+                               fold_units=fold_units(tables))
 
 
 def test_phrase(tables: ReportTables) -> str:
@@ -94,6 +110,11 @@ def test_phrase(tables: ReportTables) -> str:
     if tables.settings["fold_test"] == "corrected":
         return ("two-sided paired t-test on per-seed scores, paired by seed; on k-fold data the Nadeau-Bengio "
                 "corrected repeated-resampling t-test on the (seed, fold) differences")
+    one_seed = fold_units(tables)
+    if one_seed:
+        return ("two-sided paired t-test on per-seed scores, paired by seed; on " + ", ".join(one_seed)
+                + " (k-fold, one seed) the fold is the unit: the Nadeau-Bengio corrected resampled t-test on the "
+                "fold differences")
     return ("two-sided paired t-test on per-seed scores, paired by seed; on k-fold data the folds of each seed are "
             "averaged first (the seed is the unit of replication)")
 
@@ -104,6 +125,9 @@ def test_short(tables: ReportTables) -> str:
         return "paired t-test"
     if tables.settings["fold_test"] == "corrected":
         return "paired t-test, k-fold: Nadeau-Bengio corrected"
+    one_seed = fold_units(tables)
+    if one_seed:
+        return f"paired t-test; {', '.join(one_seed)} (one seed): Nadeau-Bengio corrected over folds"
     return "paired t-test, folds averaged per seed"
 
 

@@ -62,6 +62,7 @@ def stats_dict(tables: ReportTables, analysis=None) -> dict:
                 "baseline_values": r.a, "method_values": r.b, "mean_diff": c.mean_diff,
                 "diff_ci95": [c.diff_ci_low, c.diff_ci_high], "diff_ci95_method": "student-t",
                 "t_pvalue": c.t_pvalue, "t_pvalue_holm": r.t_holm, "decision_test": c.decision_test,
+                "decision_why": c.decision_why,
                 "decision_pvalue": c.decision_pvalue, "decision_pvalue_holm": r.t_holm,
                 "sign_flip_pvalue": c.sign_flip_pvalue, "corrected_t_pvalue": c.corrected_t_pvalue,
                 "n_folds_averaged": c.n_folds, "fold_units": [_unit(u) for u in r.fold_units],

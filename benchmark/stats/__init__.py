@@ -22,7 +22,8 @@ nothing here touches a global RNG (deepsig seeds NumPy's global RNG, so ``aso`` 
 does I/O. deepsig (GPL-3.0) is an optional dependency imported inside ``aso`` only.
 
     base           seeds, count types, alpha, pairing
-    paired         summaries, seed-level paired tests and intervals, Holm, partial conjunction
+    paired         summaries, seed-level paired tests and intervals, Holm
+    replicability  partial conjunction over datasets: Bonferroni and Fisher counts (Dror et al. 2017)
     aso            Almost Stochastic Order (deep-significance)
     randomization  sentence-level approximate randomization on per-document counts
     power          power of the paired t-test, seeds needed
@@ -46,7 +47,6 @@ from erbench.stats.paired import (
     holm,
     min_wilcoxon_pvalue,
     paired_t_test,
-    partial_conjunction,
     sign_flip_test,
     summarize,
     t_interval,
@@ -62,17 +62,21 @@ from erbench.stats.randomization import (
     macro_f1_from_array,
     micro_f1_from_array,
 )
+from erbench.stats.replicability import Replicability, count_effects, one_sided, partial_conjunction
 
 __all__ = [
     "ALPHA", "AR_BATCH", "ASO_TAU", "ASO_THRESHOLD", "DECISION_TEST", "Comparison", "DocCounts", "MetricFn", "Seed",
-    "Summary", "approximate_randomization", "ar_mc_se", "aso", "aso_with_se", "cohens_dz", "compare_paired",
-    "corrected_resampled_t_test", "counts_to_arrays", "decision_note", "expected_max", "family_phrase", "holm",
-    "macro_f1_from_array", "micro_f1_from_array", "min_wilcoxon_pvalue", "paired_t_test", "partial_conjunction",
-    "power_paired_t", "sd_bounds", "seeds_needed", "seeds_needed_range", "sign_flip_test", "summarize",
+    "ONE_SEED_FOLDS", "Replicability", "Summary", "approximate_randomization", "ar_mc_se", "aso", "aso_with_se",
+    "cohens_dz", "compare_paired", "count_effects", "corrected_resampled_t_test", "counts_to_arrays", "decision_note",
+    "expected_max", "family_phrase", "holm", "macro_f1_from_array", "micro_f1_from_array", "min_wilcoxon_pvalue",
+    "one_sided", "paired_t_test", "partial_conjunction", "power_paired_t", "sd_bounds", "seeds_needed",
+    "seeds_needed_range", "sign_flip_test", "summarize",
     "t_interval", "tost", "wilcoxon_test",
 ]
 
 DECISION_TEST = "t"  # the paired t-test on per-seed scores decides markers (see module docstring)
+ONE_SEED_FOLDS = ("one seed: averaging the folds per seed would leave one pair and no test, so the fold is the "
+                  "unit (Nadeau & Bengio 2003)")
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class Comparison:
     ar_mc_se: float | None = None
     corrected_t_pvalue: float = math.nan  # Nadeau & Bengio, fold level (nan without folds)
     n_folds: int = 0  # folds averaged per seed (0: no folds)
+    decision_why: str = ""  # which test decided the marker and why, in words
 
 
 def compare_paired(
@@ -122,8 +127,10 @@ def compare_paired(
 
     fold_diffs (b - a per seed and fold) with fold_test="corrected" make Nadeau & Bengio's corrected
     t-test on n_folds-fold cross-validation decide the marker; fold_test="seed" (default) decides with
-    the paired t-test on the per-seed means. With an int seed every randomised part uses that same seed,
-    so each number equals its own function's result for that seed."""
+    the paired t-test on the per-seed means, except with one seed (n=1), where that test does not exist
+    and the corrected test on the fold differences decides (the fold is the unit; ONE_SEED_FOLDS).
+    Comparison.decision_why says in words which test decided and why. With an int seed every randomised
+    part uses that same seed, so each number equals its own function's result for that seed."""
     if fold_test not in ("seed", "corrected"):
         raise ValueError(f"fold_test must be 'seed' or 'corrected', got {fold_test!r}")
     x, y, d = paired_arrays(a, b)
@@ -141,16 +148,25 @@ def compare_paired(
         eps, eps_se = aso_with_se(a, b, seed=seed, confidence=aso_confidence, num_bootstrap=aso_bootstrap)
     t_p, flip_p = paired_t_test(a, b), sign_flip_test(a, b)
     corrected = math.nan
-    if fold_diffs is not None and n_folds >= 2:
+    folded = fold_diffs is not None and n_folds >= 2
+    if folded:
         corrected = corrected_resampled_t_test(fold_diffs, 1 / (n_folds - 1))
-    if fold_test == "corrected" and fold_diffs is not None and n_folds >= 2:
+    why = f"paired t-test on {n} per-seed score{'s' if n != 1 else ''}"
+    why += " (folds averaged per seed)" if folded else ""
+    if folded and (fold_test == "corrected" or (n == 1 and len(fold_diffs) >= 2)):
         test, decision = "corrected-t", corrected
+        why = (f"corrected resampled t-test on {len(fold_diffs)} fold differences: "
+               + ("report.fold_test=corrected asks for it" if fold_test == "corrected" else ONE_SEED_FOLDS))
         if math.isnan(decision) and len(fold_diffs) >= 2:
             test, decision = "sign-flip", flip_p
+            why = "exact sign-flip test on the per-seed scores: every fold difference is equal (no estimate of noise)"
     elif n >= 2 and math.isnan(t_p):
         test, decision = "sign-flip", flip_p  # sd 0: no t-test verdict, the exact permutation p decides
+        why = "exact sign-flip test: every per-seed difference is equal (no estimate of noise for the t-test)"
     else:
         test, decision = "t", t_p
+        if n < 2:
+            why = f"no test: {n} paired seed{'s' if n != 1 else ''}"
     return Comparison(
         n=n,
         mean_diff=float(d.mean()) if n else math.nan,
@@ -172,6 +188,7 @@ def compare_paired(
         ar_mc_se=ar_mc_se(ar, ar_trials),
         corrected_t_pvalue=corrected,
         n_folds=n_folds,
+        decision_why=why,
     )
 
 
@@ -186,10 +203,13 @@ def _predictions_on(split: str) -> str:
     return "test predictions" if split == "test" else f"predictions on {split}"
 
 
-def decision_note(n: int, alpha: float = ALPHA, families: Mapping[str, int] | None = None, *, folds: bool = False,
-                  fold_test: str = "seed", equivalence_margin: float = 1.0, split: str = "test") -> str:
+def decision_note(n: int | None, alpha: float = ALPHA, families: Mapping[str, int] | None = None, *,
+                  folds: bool = False, fold_test: str = "seed", equivalence_margin: float = 1.0, split: str = "test",
+                  fold_units: Mapping[str, int] | None = None) -> str:
     """The sentence printed under a table: which test decides the markers, over which Holm families,
-    and warnings for small n. `split`: what the runs were scored on ('test', or a phrase)."""
+    and warnings for small n. `split`: what the runs were scored on ('test', or a phrase). fold_units:
+    the k-fold datasets with one seed, where the corrected test on the folds decides (dataset -> fold
+    units); n: the fewest paired seeds of the other comparisons (None: there are none)."""
     fams = families or {}
     where = (f"within each baseline's family: {family_phrase(fams)}" if fams
              else "within each baseline's family of comparisons")
@@ -200,8 +220,9 @@ def decision_note(n: int, alpha: float = ALPHA, families: Mapping[str, int] | No
     elif folds:
         unit += " (on k-fold datasets the folds of each seed are averaged first: the seed is the unit of replication)"
     worst = max(fams.values(), default=1)
+    seeds = "" if n is None else f" (n={n} seeds)"
     note = (
-        f"Markers: two-sided paired t-test on {unit} (n={n} seeds), Holm-corrected {where}, alpha={alpha:g}; "
+        f"Markers: two-sided paired t-test on {unit}{seeds}, Holm-corrected {where}, alpha={alpha:g}; "
         "where every per-seed difference is equal there is no estimate of noise and the exact sign-flip "
         f"test decides (smallest p = 2/2^n). Intervals of Δ: Student-t. Power and seeds needed are computed at "
         f"Holm's most demanding level alpha/m (m = the family's size; {alpha / worst:.2g} for m={worst}). "
@@ -211,6 +232,14 @@ def decision_note(n: int, alpha: float = ALPHA, families: Mapping[str, int] | No
         f"stochastically better when epsilon_min < tau={ASO_TAU:g}, and sentence-level approximate "
         f"randomization on pooled {_predictions_on(split)} (one swap per document shared by every seed's copy)."
     )
+    if fold_units:
+        where_folds = ", ".join(f"{d} ({k} folds)" for d, k in fold_units.items())
+        note += (f" One seed on {where_folds}: there the fold is the unit and the Nadeau-Bengio corrected "
+                 "resampled t-test on the fold differences (variance inflated by 1/J + 1/(k-1), J - 1 degrees of "
+                 "freedom) decides the markers, because averaging the folds per seed would leave one pair and no "
+                 "test.")
+    if n is None:
+        return note
     if n < 2:
         note += f" Warning: with n={n} the paired t-test is undefined; no markers."
     min_w = min_wilcoxon_pvalue(n)

@@ -1,5 +1,5 @@
-"""Per-method summaries, seed-level paired tests and intervals, and the corrections over a family or
-over datasets: pure functions of score arrays (a: the baseline, b: the challenger, paired by position)."""
+"""Per-method summaries, seed-level paired tests and intervals, and Holm's correction over a family:
+pure functions of score arrays (a: the baseline, b: the challenger, paired by position)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.stats
-from erbench.stats.base import ALPHA, magnitude, paired_arrays
+from erbench.stats.base import magnitude, paired_arrays
 
 # ---------------------------------------------------------------- per-method summaries
 
@@ -190,20 +190,3 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     out = np.full(p.shape, math.nan)
     out[order] = adjusted  # tied p-values get equal adjusted values, so the result is order-invariant
     return out.tolist()
-
-
-def partial_conjunction(pvalues: Sequence[float], alpha: float = ALPHA) -> tuple[list[float], int]:
-    """Replicability over N datasets (Benjamini & Heller 2008; Dror et al. 2017).
-
-    pvalues: one one-sided p per dataset. The Bonferroni partial-conjunction p-value of "the effect
-    holds on at least u of the N datasets" is (N - u + 1) p_(u); made monotone in u, the largest u
-    whose value is <= alpha is the number of datasets on which the effect is established with the
-    familywise error controlled. Returns (monotone p-values for u = 1..N, that count). nan p-values
-    are left out of N.
-    """
-    p = np.sort(np.asarray([v for v in pvalues if not math.isnan(v)], dtype=float))
-    n = p.size
-    if n == 0:
-        return [], 0
-    pc = np.maximum.accumulate(np.minimum(1.0, (n - np.arange(n)) * p))
-    return pc.tolist(), int(np.count_nonzero(pc <= alpha))
