@@ -184,7 +184,7 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
 
     def method_pass(_: int) -> None:  # as the training loop steps: batches prepared ahead where it does
         def prepare(k: int):
-            return prepare_batch(model, train_batches[k], rng, pad_id=pad, device=dev, pin=dev.type == "cuda")
+            return prepare_batch(model, train_batches[k], rng, pad_id=pad, pin=dev.type == "cuda")
 
         for k, batch in enumerate(batches_ahead(prepare, len(train_batches), ahead)):
             method_step(k, batch=batch)

@@ -20,7 +20,7 @@ from erbench.models.spert import SpanRelationModel
 
 
 def prepare_batch(model: SpanRelationModel, docs: list[EncodedDocument], rng: np.random.Generator, *, pad_id: int,
-                  device: torch.device, pin: bool = False) -> Batch:
+                  pin: bool = False) -> Batch:
     """One step's training batch: draw each document's samples from `rng` (in document order), collate;
     `pin` puts it in page-locked memory, so that its copy to a CUDA device need not block the host."""
     opts, types = model.options, model.types

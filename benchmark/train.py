@@ -137,7 +137,7 @@ def train_step(model: SpanRelationModel, docs: list[EncodedDocument], rng: np.ra
     section = timer.section if timer else _untimed
     with section("sampling_collation"):
         if batch is None:
-            batch = prepare_batch(model, docs, rng, pad_id=pad_id, device=device)
+            batch = prepare_batch(model, docs, rng, pad_id=pad_id)
         batch = batch.to(device, non_blocking=device.type == "cuda")
     with autocast(device, precision):
         loss, parts, hidden = model.loss_and_hidden(batch, stats, section=section)
@@ -237,7 +237,7 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
 
         def prepare(k: int, order=order) -> Batch:
             docs = [train_enc[i] for i in order[k * tcfg.batch_size: (k + 1) * tcfg.batch_size]]
-            return prepare_batch(model, docs, rng, pad_id=pad_id, device=device, pin=device.type == "cuda")
+            return prepare_batch(model, docs, rng, pad_id=pad_id, pin=device.type == "cuda")
 
         step_task = progress.add(f"epoch {epoch}", steps_per_epoch) if progress else None
         for batch in batches_ahead(prepare, steps_per_epoch, prepares_ahead(tcfg.prepare_ahead, device)):

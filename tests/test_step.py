@@ -68,7 +68,7 @@ def test_batches_prepared_ahead_are_the_inline_batches(tokenizer) -> None:
 
         def prepare(k: int, rng=rng, order=order):
             docs = [encoded[i] for i in order[2 * k: 2 * k + 2]]
-            return prepare_batch(model, docs, rng, pad_id=tokenizer.pad_token_id, device=torch.device("cpu"))
+            return prepare_batch(model, docs, rng, pad_id=tokenizer.pad_token_id)
 
         streams.append(list(batches_ahead(prepare, len(encoded) // 2, ahead)))
         states.append(rng.bit_generator.state)
