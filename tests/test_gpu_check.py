@@ -24,6 +24,11 @@ def test_the_dry_run_goes_through_every_section(tmp_path: Path) -> None:
                           env=env, timeout=3000)
     report = json.loads((tmp_path / "out" / "gpu-check.json").read_text())
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "gpu-check: erbench: already importable" in proc.stderr
+    check_dry_run_report(report)
+
+
+def check_dry_run_report(report: dict) -> None:
     assert report["dry_run"] is True and report["device"] == "cpu"
     sections = report["sections"]
     assert list(sections) == SECTIONS
@@ -47,4 +52,24 @@ def test_the_dry_run_goes_through_every_section(tmp_path: Path) -> None:
     assert determinism["identical"] is True and determinism["steps"] == 4  # 8 sentences, batch 2
     agreement = sections["agreement"]
     assert agreement["loss_abs_diff"] == 0.0  # the dry run's "device" is the CPU itself
-    assert "figures" in sections["goals"]
+    goals = sections["goals"]["figures"]
+    assert goals["same seed twice identical"] == {"value": True, "target": True, "met": None}  # dry run: not judged
+    assert goals["minilm-fp32: train cost ratio"]["value"] == bench["minilm-fp32"]["train"]["cost_ratio"]
+
+
+@pytest.mark.slow
+def test_the_thread_policy_bench_smoke(tmp_path: Path) -> None:
+    from erbench.datasets.registry import BUILTIN
+    from erbench.datasets.stage import stage_dataset
+    from erbench.datasets.synthetic import SyntheticConfig
+
+    stage_dataset(BUILTIN["synthetic"], tmp_path, synthetic=SyntheticConfig(train_size=8, dev_size=2, test_size=2))
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "thread_policy_bench.py"), "--data-root",
+                           str(tmp_path), "--smoke", "--out", str(tmp_path / "policy.json")], capture_output=True,
+                          text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    policies = json.loads((tmp_path / "policy.json").read_text())["policies"]
+    assert list(policies) == ["1 thread", "2 threads, PASSIVE"]
+    assert policies["1 thread"]["alone"]["threads"] == 1 and policies["2 threads, PASSIVE"]["alone"]["threads"] == 2
+    assert all(p["alone"]["train_sps"] > 0 and p["beside_busy"] is None for p in policies.values())
+    assert "| 1 thread |" in proc.stdout
