@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from erbench import runtime
 from erbench.config import TrainOptions
 from erbench.datasets.registry import resolve
 from erbench.datasets.stage import load_split
@@ -22,6 +23,7 @@ from erbench.models.encoder import encode_documents, encoder_max_length, load_en
 from erbench.models.registry import method_options
 from erbench.models.spert import SpanRelationModel
 from erbench.optim import make_optimizer
+from erbench.steps import batches_ahead, prepare_batch, prepares_ahead
 from erbench.train import (
     PHASES,
     StepTimer,
@@ -34,9 +36,31 @@ from erbench.train import (
 
 WARMUP_STEPS = 3
 
+# Randomly initialised encoders of a named configuration (`--encoder-config`): speed does not depend on
+# the weights, so no download. Sizes as published: all-MiniLM-L6-v2 (Wang et al. 2020's MiniLM, 6 layers,
+# 384 wide) and BERT-base (Devlin et al. 2019). Both take the offline MiniLM tokenizer (BERT-base uncased's
+# WordPiece vocabulary of 30522 pieces; SpERT's cased BERT-base has 28996, a smaller embedding table).
+ENCODER_CONFIGS = {
+    "minilm": {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536},
+    "bert-base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
+}
 
-def _timed(fn, steps: int) -> float:
-    for i in range(min(WARMUP_STEPS, steps)):
+
+def random_encoder(name: str, seed: int = 0, attention: str | None = None):
+    """(a randomly initialised BERT of configuration `name` (ENCODER_CONFIGS), the offline MiniLM tokenizer)."""
+    from erbench.models.encoder import load_tokenizer
+    from transformers import BertConfig, BertModel
+
+    tokenizer = load_tokenizer("minilm")
+    config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, **ENCODER_CONFIGS[name])
+    if attention:
+        config._attn_implementation = attention
+    torch.manual_seed(seed)
+    return BertModel(config, add_pooling_layer=False), tokenizer
+
+
+def _timed(fn, steps: int, warmup: int = WARMUP_STEPS) -> float:
+    for i in range(min(warmup, steps)):
         fn(i)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -46,6 +70,21 @@ def _timed(fn, steps: int) -> float:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return time.perf_counter() - start
+
+
+class CudaPeak:
+    """Peak CUDA memory (MiB) allocated since the last reading; None off CUDA."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.read()
+
+    def read(self) -> float | None:
+        if self.device.type != "cuda":
+            return None
+        peak = torch.cuda.max_memory_allocated(self.device) / 2**20
+        torch.cuda.reset_peak_memory_stats(self.device)
+        return peak
 
 
 def padding_share(batches) -> float:
@@ -58,21 +97,29 @@ def padding_share(batches) -> float:
 def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences: int, batch_size: int,
               eval_batch_size: int, threads: int, device: str, precision: str, data_root: Path,
               checkpoint: Path | None = None, optimizer: str | None = None, attention: str | None = None,
-              compile_encoder: bool = False) -> dict:
+              compile_encoder: bool = False, encoder_config: str | None = None, prepare_ahead: str = "auto",
+              tf32: bool = False, deterministic: bool = True) -> dict:
     """Measure a method against the bare encoder; `checkpoint` (a run folder) gives inference a trained model.
 
     `attention` picks the encoder's attention implementation (sdpa, eager; None: transformers' default);
     `compile_encoder` wraps the encoder in `torch.compile` (inductor) for both sides, and the seconds its
-    first steps take (compilation included) are reported apart as `compile_seconds`."""
+    first steps take (compilation included) are reported apart as `compile_seconds`. `encoder_config`
+    (ENCODER_CONFIGS) replaces `encoder` by a randomly initialised one of that configuration;
+    `prepare_ahead`, `tf32`, `deterministic`: as the training's options of those names."""
     if threads:
         torch.set_num_threads(threads)
     rng = seed_everything(0)
     dev = pick_device(device)
+    cuda_settings = runtime.configure_cuda(tf32=tf32, deterministic=deterministic) if dev.type == "cuda" else None
     spec = resolve(dataset)
     docs, types = load_split(data_root, spec, spec.split_key(split, 0 if spec.folds else None))
     docs = docs[:sentences]
     opts = method_options(method)
-    transformer, tokenizer = load_encoder(encoder, attention=attention)
+    if encoder_config:
+        transformer, tokenizer = random_encoder(encoder_config, attention=attention)
+        encoder = f"random {encoder_config} configuration (MiniLM tokenizer)"
+    else:
+        transformer, tokenizer = load_encoder(encoder, attention=attention)
     attention_used = getattr(transformer.config, "_attn_implementation", None)
     compile_seconds = None
     if compile_encoder:
@@ -81,7 +128,7 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
     encoded, _ = encode_documents(tokenizer, docs, encoder_max_length(transformer, tokenizer), "truncate")
     pad = tokenizer.pad_token_id
     amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-    cfg = TrainOptions(encoder=encoder, **({"optimizer": optimizer} if optimizer else {}))
+    cfg = TrainOptions(**({"optimizer": optimizer} if optimizer else {}))
     train_batches = [encoded[i: i + batch_size] for i in range(0, len(encoded) - batch_size + 1, batch_size)]
     by_length = sorted(encoded, key=lambda e: len(e.input_ids))  # as erbench.train.evaluate batches
     eval_batches = [by_length[i: i + eval_batch_size] for i in range(0, len(by_length), eval_batch_size)]
@@ -90,6 +137,7 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
 
     # bare encoder: forward + backward + optimizer step / forward only
     transformer.to(dev).train()
+    peak = CudaPeak(dev)
     bare_opt = make_optimizer(transformer, cfg.optimizer, cfg.lr, cfg.weight_decay)
 
     def bare_step(i: int, batches=train_batches) -> None:
@@ -107,7 +155,7 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
         compile_seconds = time.perf_counter() - start
     bare_train = _timed(bare_step, len(train_batches))
     bare_sorted = _timed(lambda i: bare_step(i, sorted_batches), len(sorted_batches))
-    rss_bare_train = peak_rss_mb()
+    rss_bare_train, cuda_bare_train = peak_rss_mb(), peak.read()
     transformer.eval()
 
     @torch.no_grad()
@@ -117,6 +165,7 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
             transformer(input_ids=ids.to(dev), attention_mask=mask.to(dev))
 
     bare_eval = _timed(bare_infer, len(eval_batches))
+    cuda_bare_eval = peak.read()
 
     # the method: sampling + collation + encoder + pooling + heads + loss + step / full decoding
     torch.manual_seed(0)
@@ -126,16 +175,28 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
     stats = loss_statistics(model, encoded, dev)
     timer = StepTimer(dev)
 
-    def method_step(i: int, timed: StepTimer | None = None) -> None:
+    def method_step(i: int, timed: StepTimer | None = None, batch=None) -> None:
         train_step(model, train_batches[i % len(train_batches)], rng, optimizer, pad_id=pad, device=dev,
-                   precision=precision, stats=stats, max_grad_norm=cfg.max_grad_norm, timer=timed)
+                   precision=precision, stats=stats, max_grad_norm=cfg.max_grad_norm, timer=timed, batch=batch,
+                   read=False)
 
-    method_train = _timed(method_step, len(train_batches))
+    ahead = prepares_ahead(prepare_ahead, dev)
+
+    def method_pass(_: int) -> None:  # as the training loop steps: batches prepared ahead where it does
+        def prepare(k: int):
+            return prepare_batch(model, train_batches[k], rng, pad_id=pad, pin=dev.type == "cuda")
+
+        for k, batch in enumerate(batches_ahead(prepare, len(train_batches), ahead)):
+            method_step(k, batch=batch)
+
+    for i in range(min(WARMUP_STEPS, len(train_batches))):
+        method_step(i)
+    method_train = _timed(method_pass, 1, warmup=0)
     for i in range(len(train_batches)):  # a second pass, phase by phase (the sections' waits stay out of the above)
         method_step(i, timer)
     per_step = {k: timer.seconds.get(k, 0.0) / len(train_batches) for k in PHASES}
     step_total = sum(per_step.values())
-    rss_method_train = peak_rss_mb()
+    rss_method_train, cuda_method_train = peak_rss_mb(), peak.read()
     if checkpoint is not None:  # decode with a trained model: an untrained one calls every span an entity
         from erbench.runner import load_checkpoint
 
@@ -154,6 +215,7 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
             model.predict(eval_batches[i % len(eval_batches)], pad, dev)
 
     method_eval = _timed(method_infer, len(eval_batches))
+    cuda_method_eval = peak.read()
     n_train = len(train_batches) * batch_size
     pred_entities = sum(len(p.entities) for b in eval_batches[:2] for p in model.predict(b, pad, dev))
     warnings = []
@@ -163,10 +225,13 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
                         "say little about a trained model's; pass --checkpoint RUN_FOLDER (a trained run of this "
                         "method) for meaningful inference numbers")
     result = {
-        "device": str(dev), "threads": torch.get_num_threads(), "encoder": encoder, "method": method,
+        "device": str(dev), "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+        "threads": torch.get_num_threads(), "encoder": encoder, "encoder_config": encoder_config,
+        "precision": precision, "prepare_ahead": ahead, "cuda_settings": cuda_settings, "method": method,
         "sentences": len(encoded), "avg_pieces": float(np.mean([len(e.input_ids) for e in encoded])),
         "train": {"method_sps": n_train / method_train, "bare_sps": n_train / bare_train,
-                  "cost_ratio": method_train / bare_train, "peak_rss_mb": max(rss_bare_train, rss_method_train)},
+                  "cost_ratio": method_train / bare_train, "peak_rss_mb": max(rss_bare_train, rss_method_train),
+                  "peak_cuda_mb": {"bare": cuda_bare_train, "method": cuda_method_train}},
         "breakdown": {"ms_per_step": {k: 1e3 * v for k, v in per_step.items()},
                       "share": {k: v / step_total if step_total else float("nan") for k, v in per_step.items()},
                       "bare_encoder_ms_per_step": 1e3 * bare_train / len(train_batches)},
@@ -181,13 +246,12 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
         "attention": attention_used, "compiled": compile_encoder, "compile_seconds": compile_seconds,
         "warnings": warnings,
         "inference": {"method_sps": len(encoded) / method_eval, "bare_sps": len(encoded) / bare_eval,
-                      "cost_ratio": method_eval / bare_eval, "peak_rss_mb": peak_rss_mb()},
+                      "cost_ratio": method_eval / bare_eval, "peak_rss_mb": peak_rss_mb(),
+                      "peak_cuda_mb": {"bare": cuda_bare_eval, "method": cuda_method_eval}},
         "note": (f"ratios are method time / bare-encoder time on the same batches (batch {batch_size} train, "
                  f"{eval_batch_size} inference, {precision}); inference decoded "
                  + (f"the trained checkpoint {checkpoint}" if checkpoint else "a model trained only by this bench")
                  + f" ({pred_entities} entities predicted in the first "
                  f"{min(2, len(eval_batches)) * eval_batch_size} sentences)"),
     }
-    if dev.type == "cuda":
-        result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return result

@@ -36,6 +36,14 @@ class TrainOptions:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (autocast)
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    # CUDA only (docs/methods.md "Speed and determinism on CPU and GPU"): TF32 for fp32 matmuls, and
+    # deterministic kernels only (an op without one fails naming it); CPU runs are deterministic as they are
+    tf32: bool = False
+    deterministic: bool = True
+    # the next step's batch (sampling, collation, pinned copy) prepared by a background thread while the
+    # current step runs, drawing the same samples in the same order: auto (thread on CUDA, inline on CPU) |
+    # thread | inline (each batch prepared at the start of its own step)
+    prepare_ahead: str = "auto"
     max_length: int = 0  # word pieces incl. [CLS]/[SEP]; 0 = the encoder's own limit
     long_documents: str = "window"  # window (overlapping windows, every word kept) | truncate | error
     eval_dev_every_epoch: bool = True
@@ -48,6 +56,7 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         _choice(self, "precision", ("fp32", "bf16"))
+        _choice(self, "prepare_ahead", ("auto", "thread", "inline"))
         _choice(self, "thresholds", ("spec", "dev"))
         _choice(self, "optimizer", ("adamw_legacy", "adamw"))
         if self.log_every < 0:

@@ -1,8 +1,9 @@
 """The software and hardware a run ran on, recorded in every run folder (environment.json) and MLflow.
 
 ``capture`` lists the Python version, every installed distribution with its version (what
-`pip freeze` lists, read through importlib.metadata), the CPU model and thread counts, torch and
-transformers, and on a CUDA device its name and the CUDA and cuDNN versions.
+`pip freeze` lists, read through importlib.metadata), the CPU model and thread counts, the thread
+policy (erbench.runtime), torch and transformers, and on a CUDA device its name, the CUDA and cuDNN
+versions and the numerics settings in force (TF32, deterministic algorithms).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def capture(device: str = "cpu") -> dict:
     """The environment of this process; `device` is the torch device the run used ('cpu', 'cuda:0')."""
     import torch
     import transformers
+    from erbench import runtime
 
     env = {
         "python": platform.python_version(),
@@ -47,6 +49,7 @@ def capture(device: str = "cpu") -> dict:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
+        "thread_policy": runtime.thread_policy(),
         "device": device,
         "device_type": device.split(":")[0],
         "torch": torch.__version__,
@@ -54,12 +57,14 @@ def capture(device: str = "cpu") -> dict:
         "cuda": torch.version.cuda,
         "cudnn": None,
         "gpu": None,
+        "cuda_settings": None,
         "packages": distributions(),
     }
     if env["device_type"] == "cuda" and torch.cuda.is_available():
         index = torch.device(device).index or 0
         env["gpu"] = torch.cuda.get_device_name(index)
         env["cudnn"] = torch.backends.cudnn.version()
+        env["cuda_settings"] = runtime.cuda_settings()
     return env
 
 

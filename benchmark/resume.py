@@ -49,8 +49,8 @@ def saved_epoch(folder: Path) -> int:
 # stages' code dependencies in dvc.yaml (tests/test_resume.py keeps the two the same). A change elsewhere
 # (the report, the grid driver) leaves a saved state valid; one here starts the run over, as DVC does.
 TRAINING_SOURCES = ("datasets", "cli/train.py", "params.py", "choices.py", "config.py", "runner.py", "train.py",
-                    "optim.py", "resume.py", "calibrate.py", "scoring.py", "runfolder.py", "environment.py",
-                    "files.py")
+                    "steps.py", "runtime.py", "optim.py", "resume.py", "calibrate.py", "scoring.py", "runfolder.py",
+                    "environment.py", "files.py")
 
 
 def training_files() -> list[tuple[str, Path]]:

@@ -19,19 +19,19 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from erbench import scoring
+from erbench import runtime, scoring
 from erbench.config import RunConfig
 from erbench.datasets.load import Document, TypeInventory
 from erbench.errors import UserInputError
-from erbench.models.collate import collate_train
+from erbench.models.collate import Batch
 from erbench.models.decision import cb_offsets
 from erbench.models.encoder import EncodedDocument, encode_documents, encoder_max_length, load_encoder
-from erbench.models.sampling import sample_document
 from erbench.models.spert import SpanRelationModel
 from erbench.models.statistics import corpus_statistics
 from erbench.optim import make_optimizer
 from erbench.progress import Progress
 from erbench.resume import EpochState, Resumer, random_states, restore_random_states
+from erbench.steps import DeviceSums, batches_ahead, prepare_batch, prepares_ahead
 
 
 @dataclass
@@ -124,22 +124,21 @@ def part_grad_norms(parts: dict[str, torch.Tensor], hidden: torch.Tensor) -> dic
 def train_step(model: SpanRelationModel, docs: list[EncodedDocument], rng: np.random.Generator,
                optimizer: torch.optim.Optimizer, *, pad_id: int, device: torch.device, precision: str = "fp32",
                stats: dict | None = None, max_grad_norm: float | None = 1.0, scheduler=None,
-               timer: StepTimer | None = None, grad_norms: bool = False) -> dict[str, float]:
+               timer: StepTimer | None = None, grad_norms: bool = False, batch: Batch | None = None,
+               read: bool = True) -> dict:
     """One optimizer step on `docs`: draw samples, collate, forward, loss, backward, clip, step.
 
     The one training step of the harness: the training loop, `erbench bench` and the tests call it.
     `stats`: the loss's corpus statistics (`loss_statistics`). `max_grad_norm=None` skips clipping;
-    `timer` sums each phase's seconds. -> the loss and its parts; with `grad_norms`, also
-    `grad_norm/<part>` (see `part_grad_norms`; the update itself is unchanged).
+    `timer` sums each phase's seconds; `batch`: `docs`' batch, already prepared (`prepare_batch`).
+    -> the loss and its parts as floats, or with `read=False` as detached tensors on `device` (the step
+    then never waits for the device); with `grad_norms`, also `grad_norm/<part>` floats (see
+    `part_grad_norms`; the update itself is unchanged).
     """
     section = timer.section if timer else _untimed
-    opts, types = model.options, model.types
     with section("sampling_collation"):
-        samples = [sample_document(d, types, rng, neg_entity_count=opts.neg_entity_count,
-                                   neg_relation_count=opts.neg_relation_count, max_span_size=opts.max_span_size,
-                                   rel_negatives=opts.rel_negatives)
-                   for d in docs]
-        batch = collate_train(docs, samples, pad_id, len(types.relations), opts.width_embedding_count - 1)
+        if batch is None:
+            batch = prepare_batch(model, docs, rng, pad_id=pad_id)
         batch = batch.to(device, non_blocking=device.type == "cuda")
     with autocast(device, precision):
         loss, parts, hidden = model.loss_and_hidden(batch, stats, section=section)
@@ -153,8 +152,10 @@ def train_step(model: SpanRelationModel, docs: list[EncodedDocument], rng: np.ra
         if scheduler is not None:
             scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-    return {"loss": float(loss.detach()), **{k: float(v.detach()) for k, v in parts.items()},
-            **{f"grad_norm/{k}": v for k, v in norms.items()}}
+    values = {"loss": loss.detach(), **{k: v.detach() for k, v in parts.items()}}
+    if read:
+        values = {k: float(v) for k, v in values.items()}
+    return {**values, **{f"grad_norm/{k}": v for k, v in norms.items()}}
 
 
 def evaluate(model: SpanRelationModel, encoded: list[EncodedDocument], pad_id: int, device: torch.device,
@@ -187,6 +188,8 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
         torch.set_num_threads(tcfg.threads)
     rng = seed_everything(cfg.seed)
     device = pick_device(tcfg.device)
+    if device.type == "cuda":  # before the run's first CUDA op; the CPU path sets nothing
+        runtime.configure_cuda(tf32=tcfg.tf32, deterministic=tcfg.deterministic)
     transformer, tokenizer = encoder if encoder is not None else load_encoder(tcfg.encoder, seed=cfg.seed)
     max_len = tcfg.max_length or encoder_max_length(transformer, tokenizer)
     train_enc, train_report = encode_documents(tokenizer, data.train, max_len, tcfg.long_documents)
@@ -232,28 +235,33 @@ def train_model(cfg: RunConfig, data: RunData, *, progress: Progress | None = No
         model.train()
         start = time.perf_counter()
         order = rng.permutation(len(train_enc))
-        losses_sum: dict[str, float] = {}
+        epoch_sums = DeviceSums(device=device)
+        window_sums = DeviceSums(window, device)  # a resumed run continues the saved window
+
+        def prepare(k: int, order=order) -> Batch:
+            docs = [train_enc[i] for i in order[k * tcfg.batch_size: (k + 1) * tcfg.batch_size]]
+            return prepare_batch(model, docs, rng, pad_id=pad_id, pin=device.type == "cuda")
+
         step_task = progress.add(f"epoch {epoch}", steps_per_epoch) if progress else None
-        for step in range(steps_per_epoch):
-            docs = [train_enc[i] for i in order[step * tcfg.batch_size: (step + 1) * tcfg.batch_size]]
+        for batch in batches_ahead(prepare, steps_per_epoch, prepares_ahead(tcfg.prepare_ahead, device)):
             lr_used = optimizer.param_groups[0]["lr"]
             logging_step = bool(tcfg.log_every) and (global_step + 1) % tcfg.log_every == 0
-            values = train_step(model, docs, rng, optimizer, pad_id=pad_id, device=device, precision=tcfg.precision,
+            values = train_step(model, [], rng, optimizer, pad_id=pad_id, device=device, precision=tcfg.precision,
                                 stats=stats, max_grad_norm=tcfg.max_grad_norm, scheduler=scheduler,
-                                grad_norms=logging_step)
+                                grad_norms=logging_step, batch=batch, read=False)
             norms = {k: values.pop(k) for k in [k for k in values if k.startswith("grad_norm/")]}
-            for key, value in values.items():
-                losses_sum[key] = losses_sum.get(key, 0.0) + value
-                window[key] = window.get(key, 0.0) + value
+            epoch_sums.add(values)
+            window_sums.add(values)
             global_step += 1
             if logging_step:  # loss parts: means over the window; gradient norms: of this step only
                 steps.append({"step": global_step, "epoch": epoch, "time": time.time(),
                               "seconds": time.time() - run_start, "lr": lr_used,
-                              **{f"train/{k}": v / tcfg.log_every for k, v in window.items()},
+                              **{f"train/{k}": v / tcfg.log_every for k, v in window_sums.floats().items()},
                               **{f"train/{k}": v for k, v in norms.items()}})
-                window = {}
+                window_sums = DeviceSums(device=device)
             if progress:
                 progress.advance(step_task)
+        losses_sum, window = epoch_sums.floats(), window_sums.floats()
         seconds = time.perf_counter() - start
         train_seconds += seconds
         record = {"epoch": epoch, "time": time.time(), "seconds": seconds,

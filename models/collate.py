@@ -33,6 +33,10 @@ class Batch:
     rel_target: torch.Tensor  # [M, R] multi-hot
     ent_words: np.ndarray | None = None  # [N, 2] word spans (inference bookkeeping)
     windows: list | None = None  # per document its EncodedDocument.windows (None: all fit the encoder)
+    # training: the rows of gold entities (ent_target > 0) and of related pairs (any rel_target), known
+    # when collating, so that a loss selecting them need not ask the device (a boolean mask would)
+    ent_gold_rows: torch.Tensor | None = None
+    rel_related_rows: torch.Tensor | None = None
 
     def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
         moved = {}
@@ -93,13 +97,14 @@ def collate_train(
     heads, tails = np.concatenate(rel_head), np.concatenate(rel_tail)
     ctx_start, ctx_end = relation_context(pieces[heads], pieces[tails])
     ids, mask = pad_inputs(docs, pad_id)
+    targets, rel_targets = np.concatenate(ent_target), np.concatenate(rel_target).reshape(-1, n_relation)
     return Batch(
         ids, mask, _long(np.concatenate(ent_doc)), _long(pieces[:, 0]), _long(pieces[:, 1]),
-        _long(np.minimum(np.concatenate(ent_width), max_width_index)), _long(np.concatenate(ent_target)),
+        _long(np.minimum(np.concatenate(ent_width), max_width_index)), _long(targets),
         torch.as_tensor(np.concatenate(ent_iou), dtype=torch.float32), _long(heads), _long(tails),
-        _long(ctx_start), _long(ctx_end),
-        torch.as_tensor(np.concatenate(rel_target).reshape(-1, n_relation), dtype=torch.float32),
-        windows=windows_of(docs),
+        _long(ctx_start), _long(ctx_end), torch.as_tensor(rel_targets, dtype=torch.float32),
+        windows=windows_of(docs), ent_gold_rows=_long(np.flatnonzero(targets > 0)),
+        rel_related_rows=_long(np.flatnonzero(rel_targets.sum(axis=1) > 0)),
     )
 
 

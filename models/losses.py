@@ -207,7 +207,8 @@ def multitask_loss(
     ent_id: torch.Tensor, ent_scores: torch.Tensor, entity_targets: torch.Tensor, entity_iou: torch.Tensor,
     rel_id: torch.Tensor, rel_scores: torch.Tensor, rel_targets: torch.Tensor, *, iou_mode: str, delta: float,
     ranking: str, margin: float, weights: tuple[float, float, float, float], norm: str = "term",
-    iou_positive: str = "one", options: ModelOptions | None = None,
+    iou_positive: str = "one", options: ModelOptions | None = None, gold_rows: torch.Tensor | None = None,
+    related_rows: torch.Tensor | None = None,
 ) -> LossResult:
     """SpERT.MT's L = w1 L_ent_id + w2 L_ent_cls + w3 L_rel_id + w4 L_rel_cls, each term normalised by
     `norm` (`mt_loss_norm`): "term", a mean over its own samples (all entity samples, gold spans, all
@@ -216,20 +217,32 @@ def multitask_loss(
     identification weighs; "pooled", a sum over the count of all four terms' samples together.
 
     `options` with `mt_cls_scope` all / accepted or `ranking: crcnn` give the classification terms of
-    `erbench.models.multitask.classifier_terms` (docs/methods.md, "SpERT.MT's unstated choices")."""
+    `erbench.models.multitask.classifier_terms` (docs/methods.md, "SpERT.MT's unstated choices").
+    `gold_rows`, `related_rows`: the indices of the gold entity rows and related pairs (the batch's
+    `ent_gold_rows`, `rel_related_rows`); given, rows are selected without a boolean mask, whose size only
+    the device knows (a host sync on CUDA), with the same values and gradients."""
     is_gold = entity_targets > 0
     related = rel_targets.sum(dim=-1) > 0
+
+    def gold(x: torch.Tensor) -> torch.Tensor:
+        return x[is_gold] if gold_rows is None else x.index_select(0, gold_rows)
+
+    def rel(x: torch.Tensor) -> torch.Tensor:
+        return x[related] if related_rows is None else x.index_select(0, related_rows)
+
     other = options is not None and (options.mt_cls_scope != "gold" or options.ranking == "crcnn")
     if other:
         ent_cls, rel_cls = classifier_terms(ent_id, ent_scores, entity_targets, rel_id, rel_scores, rel_targets,
                                             options)
     else:  # SpERT.MT as specified: pairwise ranking of the gold types on gold spans and related pairs
-        gold_types = F.one_hot(entity_targets[is_gold] - 1, ent_scores.shape[-1])
+        # one-hot by comparison: F.one_hot checks its labels' range on the host (a sync, off CUDA); same rows
+        labels = gold(entity_targets) - 1
+        gold_types = (labels.unsqueeze(-1) == torch.arange(ent_scores.shape[-1], device=labels.device)).long()
     terms = {  # in this order on the specified reading: the autograd graph of every run before these options
         "entity_id": identification_bce(ent_id, is_gold, entity_iou, iou_mode, delta, iou_positive),
-        "entity_cls": ent_cls if other else ranking_loss(ent_scores[is_gold], gold_types, margin, ranking),
+        "entity_cls": ent_cls if other else ranking_loss(gold(ent_scores), gold_types, margin, ranking),
         "relation_id": F.binary_cross_entropy_with_logits(rel_id, related.float(), reduction="none"),
-        "relation_cls": rel_cls if other else ranking_loss(rel_scores[related], rel_targets[related], margin, ranking),
+        "relation_cls": rel_cls if other else ranking_loss(rel(rel_scores), rel(rel_targets), margin, ranking),
     }
     n_ent, n_rel = ent_id.shape[0], rel_id.shape[0]
     zero = ent_id.new_zeros(())
@@ -289,4 +302,5 @@ def multitask(ent: dict, rel: dict, batch: Batch, options: ModelOptions, stats: 
         iou_mode=options.iou_mode, delta=options.iou_delta, ranking=options.ranking, margin=options.margin,
         weights=(options.weight_entity_id, options.weight_entity_cls, options.weight_rel_id, options.weight_rel_cls),
         norm=options.mt_loss_norm, iou_positive=options.iou_positive, options=options,
+        gold_rows=batch.ent_gold_rows, related_rows=batch.rel_related_rows,
     )

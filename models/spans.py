@@ -16,6 +16,8 @@ in index order. `gather_rows` is the one helper the model uses for that.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -74,10 +76,7 @@ class RangeMax:
             width *= 2
         self.table = torch.stack(levels)  # [levels, batch, length, hidden]
         self.batch, self.length, self.hidden = batch, length, hidden
-        log2 = np.zeros(length + 1, dtype=np.int64)
-        for n in range(2, length + 1):
-            log2[n] = log2[n // 2] + 1
-        self._log2 = torch.from_numpy(log2).to(h.device)
+        self._log2 = _log2_table(length, h.device)
 
     def query(self, batch_idx: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
         """Max-pool rows [start, end) of document batch_idx; empty ranges give zeros. -> [N, hidden]."""
@@ -92,10 +91,18 @@ class RangeMax:
         base = (level * self.batch + batch_idx) * self.length
         left = gather_rows(flat, base + start)
         right = gather_rows(flat, base + start + size - (1 << level))
-        pooled = torch.maximum(left, right)
-        if bool(empty.any()):
-            pooled = pooled.masked_fill(empty.unsqueeze(-1), 0.0)
-        return pooled
+        # unconditionally: asking whether any range is empty would wait for the device (a no-op mask
+        # leaves every value and gradient bit for bit as it is)
+        return torch.maximum(left, right).masked_fill(empty.unsqueeze(-1), 0.0)
+
+
+@functools.lru_cache(maxsize=64)
+def _log2_table(length: int, device: torch.device) -> torch.Tensor:
+    """floor(log2(n)) for n = 0..length (0 for n < 2), on `device`: built and copied once per length."""
+    log2 = np.zeros(length + 1, dtype=np.int64)
+    for n in range(2, length + 1):
+        log2[n] = log2[n // 2] + 1
+    return torch.from_numpy(log2).to(device)
 
 
 def naive_range_max(h: torch.Tensor, batch_idx: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:

@@ -55,3 +55,38 @@ def test_bench_reports_ratios_and_the_step_breakdown(tmp_path, monkeypatch, meth
     assert report["attention"] == (attention[1] if attention else "sdpa") and report["compiled"] is False
     assert any("untrained model" in w for w in report["warnings"])  # no --checkpoint: said so
     assert "warning: inference decoded an untrained model" in result.stderr
+
+
+def test_bench_on_a_random_encoder_of_a_named_configuration(tmp_path, monkeypatch):
+    """--encoder-config: a randomly initialised encoder of MiniLM's sizes (no download), the training's
+    batch look-ahead and CUDA settings recorded (none on the CPU)."""
+    from erbench.bench import ENCODER_CONFIGS, random_encoder
+    from erbench.models.heads import SpertHeads
+
+    monkeypatch.setattr(SpertHeads, "decide_entities", staticmethod(
+        lambda out, options: (torch.arange(out["logits"].shape[0]) < 4, torch.zeros(out["logits"].shape[0],
+                                                                                     dtype=torch.long))))
+    model, tokenizer = random_encoder("bert-base")
+    assert (model.config.hidden_size, model.config.num_hidden_layers) == (768, 12)
+    assert model.config.vocab_size == len(tokenizer) and ENCODER_CONFIGS["minilm"]["hidden_size"] == 384
+    stage_dataset(BUILTIN["synthetic"], tmp_path, synthetic=SyntheticConfig(train_size=8, dev_size=2, test_size=2))
+    threads = torch.get_num_threads()
+    try:
+        result = CliRunner().invoke(main, ["bench", "--dataset", "synthetic", "--encoder-config", "minilm",
+                                           "--sentences", "4", "--threads", "1", "--prepare-ahead", "thread",
+                                           "--data-root", str(tmp_path), "--json"])
+    finally:
+        torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["encoder_config"] == "minilm" and "random minilm configuration" in report["encoder"]
+    assert report["prepare_ahead"] is True and report["precision"] == "fp32"
+    assert report["gpu"] is None and report["cuda_settings"] is None
+    assert report["train"]["peak_cuda_mb"] == {"bare": None, "method": None}
+    assert report["train"]["method_sps"] > 0 and report["inference"]["bare_sps"] > 0
+
+
+def test_bench_refuses_a_random_encoder_with_a_checkpoint(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "--encoder-config", "minilm", "--checkpoint", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--encoder-config and --checkpoint" in result.output

@@ -27,7 +27,8 @@ TRAIN = [sys.executable, "-c", "from erbench.cli import main; main()", "--quiet"
 
 
 def run_two_processes(root: Path, out: Path) -> tuple[Path, Path]:
-    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "ERBENCH_NO_TRACKING": "1"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", ERBENCH_NO_TRACKING="1")
     folders = (out / "a", out / "b")
     procs = [subprocess.Popen([*TRAIN, "--data-root", str(root), "--out", str(f)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for f in folders]
@@ -46,6 +47,10 @@ def test_two_processes_two_threads_same_seed_are_bitwise_identical(tmp_path: Pat
     a, b = run_two_processes(root, tmp_path)
     metrics_a, metrics_b = (json.loads((f / "metrics.json").read_text()) for f in (a, b))
     assert metrics_a["environment"]["threads"] == metrics_b["environment"]["threads"] == 2
+    for m in (metrics_a, metrics_b):  # the wait policy the erbench command set before torch loaded
+        policy = m["environment"]["thread_policy"]
+        assert policy["omp_wait_policy"] == "PASSIVE" and policy["policy_set_before_torch"] is True
+        assert policy["threads"] == 2 and policy["usable_cpus"] >= 1
     weights_a, weights_b = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
     assert weights_a.keys() == weights_b.keys()
     differing = [k for k in weights_a if not (weights_a[k] == weights_b[k]).all()]

@@ -403,3 +403,18 @@ def test_save_records_warns_and_keeps_going_on_incomplete_runs(toy):
     assert summary.ok and len(summary.committed) == 4, out
     assert "run records not saved" in out and "missing" in out
     assert not (toy / "results").exists()
+
+
+def test_the_local_engine_never_oversubscribes_the_usable_cpus() -> None:
+    from erbench.errors import UserInputError
+    from erbench.grid.executors import make_executor
+    from erbench.runtime import usable_cpus
+
+    cpus = usable_cpus()
+    with pytest.raises(UserInputError, match=rf"--workers {cpus + 1} x --cpus-per-run 1 = {cpus + 1} threads"):
+        make_executor("local", address=None, cpus_per_run=1, gpus_per_run=None, max_retries=0, workers=cpus + 1)
+    executor = make_executor("local", address=None, cpus_per_run=1, gpus_per_run=None, max_retries=0, workers=None)
+    try:
+        assert executor.workers == cpus  # the default: as many one-thread runs as usable CPUs
+    finally:
+        executor.shutdown()

@@ -157,7 +157,7 @@ def test_bad_set_key_is_one_line_and_exit_2(staged, tmp_path: Path) -> None:
     assert not out.exists()
 
 
-@pytest.mark.parametrize("target", ["erbench.train.sample_document", "safetensors.torch.save_file"])
+@pytest.mark.parametrize("target", ["erbench.steps.sample_document", "safetensors.torch.save_file"])
 def test_interrupted_run_leaves_nothing_behind(staged, tmp_path: Path, monkeypatch, target: str) -> None:
     root, params = staged
 
@@ -171,7 +171,7 @@ def test_interrupted_run_leaves_nothing_behind(staged, tmp_path: Path, monkeypat
     assert result.exit_code == 130, result.output
     assert "interrupted" in result.stderr
     assert not out.exists()
-    if target == "erbench.train.sample_document":  # in the first step: no epoch to keep
+    if target == "erbench.steps.sample_document":  # in the first step: no epoch to keep
         assert not runs.exists() or list(runs.iterdir()) == []
     else:  # after the training: only its state, which the same command continues from (tests/test_resume.py)
         assert [p.name for p in runs.iterdir()] == [".erbench-resume"]

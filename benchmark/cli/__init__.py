@@ -7,9 +7,13 @@ Bad input ends with a one-line error naming what and where, and exit status 2.
 
 from __future__ import annotations
 
-import click
-from erbench.cli import bench, calibrate, checkpoint, data, grid, methods, records, report, suite, train
-from erbench.cli._common import is_quiet, quiet_third_party
+from erbench.runtime import set_process_policy
+
+set_process_policy()  # before anything imports torch: OpenMP reads its wait policy once, when it loads
+
+import click  # noqa: E402
+from erbench.cli import bench, calibrate, checkpoint, data, grid, methods, records, report, suite, train  # noqa: E402
+from erbench.cli._common import is_quiet, quiet_third_party  # noqa: E402
 
 
 class QuietAnywhere(click.Group):

@@ -31,29 +31,46 @@ from rich.table import Table
               help="The encoder's attention implementation (default: transformers' own choice).")
 @click.option("--compile", "compile_encoder", is_flag=True,
               help="torch.compile the encoder (inductor); compilation is timed apart (compile_seconds).")
+@click.option("--encoder-config", type=click.Choice(["minilm", "bert-base"]), default=None,
+              help="A randomly initialised encoder of this configuration instead of --encoder (no download; the "
+                   "offline MiniLM tokenizer).")
+@click.option("--prepare-ahead", type=click.Choice(["auto", "thread", "inline"]), default="auto", show_default=True,
+              help="As the training option: the next batch prepared by a thread (auto: on CUDA).")
+@click.option("--tf32/--no-tf32", default=False, show_default=True, help="CUDA: TF32 for fp32 matmuls.")
+@click.option("--deterministic/--no-deterministic", default=True, show_default=True,
+              help="CUDA: deterministic kernels only, as training runs by default.")
 @click.option("--json", "as_json", is_flag=True)
 @friendly_errors
 def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_size, threads, device, precision,
-          data_root, checkpoint, optimizer, attention, compile_encoder, as_json) -> None:
+          data_root, checkpoint, optimizer, attention, compile_encoder, encoder_config, prepare_ahead, tf32,
+          deterministic, as_json) -> None:
     """Training and inference throughput and peak memory of a method vs the bare encoder."""
     from erbench.bench import run_bench
 
+    if encoder_config and checkpoint:
+        raise click.UsageError("--encoder-config and --checkpoint: a checkpoint brings its own encoder; give one")
     result = run_bench(dataset=dataset, split=split, encoder=encoder, method=method, sentences=sentences,
                        batch_size=batch_size, eval_batch_size=eval_batch_size, threads=threads, device=device,
                        precision=precision, data_root=data_root, checkpoint=checkpoint, optimizer=optimizer,
-                       attention=attention, compile_encoder=compile_encoder)
+                       attention=attention, compile_encoder=compile_encoder, encoder_config=encoder_config,
+                       prepare_ahead=prepare_ahead, tf32=tf32, deterministic=deterministic)
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(result, indent=1))
         return
-    table = Table(title=f"erbench bench: {method} vs bare {encoder} on {dataset}/{split} ({result['device']})")
-    for col in ("phase", "method sent/s", "bare sent/s", "ratio (bare/method time)", "peak RSS MB"):
+    device_name = result["device"] + (f", {result['gpu']}" if result["gpu"] else "")
+    table = Table(title=f"erbench bench: {method} vs bare {result['encoder']} on {dataset}/{split} ({device_name}, "
+                        f"{result['precision']})")
+    cuda = result["gpu"] is not None
+    for col in ("phase", "method sent/s", "bare sent/s", "ratio (method/bare time)", "peak RSS MB",
+                *(["peak GPU MB (method / bare)"] if cuda else [])):
         table.add_column(col)
     for phase in ("train", "inference"):
         r = result[phase]
+        gpu = [f"{r['peak_cuda_mb']['method']:.0f} / {r['peak_cuda_mb']['bare']:.0f}"] if cuda else []
         table.add_row(phase, f"{r['method_sps']:.1f}", f"{r['bare_sps']:.1f}", f"{r['cost_ratio']:.2f}x",
-                      f"{r['peak_rss_mb']:.0f}")
+                      f"{r['peak_rss_mb']:.0f}", *gpu)
     Console().print(table)
     steps = Table(title=f"one training step of {method}, phase by phase ({result['optimizer']}, attention "
                         f"{result['attention']}{', compiled' if result['compiled'] else ''})")

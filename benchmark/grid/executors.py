@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from erbench.errors import UserInputError
 from erbench.grid.worker import RunResult, StageFailed, StageTask, WorkerDied, run_stage
+from erbench.runtime import usable_cpus
 
 
 @dataclass
@@ -203,7 +204,7 @@ class LocalExecutor(Executor):
         import multiprocessing
 
         self._ctx = multiprocessing.get_context("spawn")  # the driver has threads: never fork it
-        self.workers = workers or max(1, (os.cpu_count() or 1) // max(1, int(cpus_per_run)))
+        self.workers = workers or max(1, usable_cpus() // max(1, int(cpus_per_run)))
         self.cpus_per_run, self.max_retries, self._fn = cpus_per_run, max_retries, fn
         self._queue = self._ctx.Queue()
         self._pool = self._new_pool()
@@ -278,6 +279,11 @@ def make_executor(engine: str, *, address: str | None, cpus_per_run: float, gpus
     if engine == "local":
         if address:
             raise UserInputError("--address: only with --engine ray")
+        threads, cpus = max(1, int(cpus_per_run)), usable_cpus()
+        if workers and workers * threads > cpus:  # oversubscribed threads wait for each other's cores
+            raise UserInputError(f"--workers {workers} x --cpus-per-run {threads} = {workers * threads} threads, "
+                                 f"more than the {cpus} CPUs this process may use: lower --workers to "
+                                 f"{max(1, cpus // threads)}")
         executor = LocalExecutor(workers=workers, cpus_per_run=int(cpus_per_run), max_retries=max_retries, fn=fn)
         if gpus_per_run:
             executor.note = "--engine local does not schedule GPUs (--gpus-per-run ignored): use --engine ray"
