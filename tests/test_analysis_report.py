@@ -137,7 +137,10 @@ def test_learning_curves_and_files(report, tmp_path):
     assert stats["seen_unseen"] is None
     assert any("conll04: no seen/unseen split" in w and "not staged" in w for w in stats["warnings"])
     build_report([runs / "spert_mt-conll04-s1", runs / "spert_mt-conll04-s2"], again, **FAST)
-    assert not (again / "learning_curves.png").exists() and not (again / "seen_unseen.tex").exists()
+    # nothing to show: a note figure and a LaTeX comment (declared DVC outputs), neither in index.html
+    assert (again / "seen_unseen.tex").read_text().startswith("% no seen/unseen split")
+    assert (again / "learning_curves.png").exists() and 'id="figure-learning_curves"' not in (
+        again / "index.html").read_text()
 
 
 def test_staged_data_with_other_sha_is_not_used(tmp_path):
