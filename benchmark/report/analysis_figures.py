@@ -164,7 +164,7 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
         power = [f"{method_name(tables, m)} vs {method_name(tables, b)}" for b, m in pairs] + ["target power"] * 3
         best = [method_name(tables, m) for m in tables.methods if analysis.expected_max.get((d, setting, m))]
         labels[d] = (power, best)
-    panels = [1.5 + legend_height(texts, 26, 2) for d in names for texts in labels[d]]
+    panels = [1.5 + legend_height(texts) for d in names for texts in labels[d]]
     fig = new_figure(0.3 + sum(panels))
     axes = fig.subplots(2 * len(names), 1, squeeze=False, gridspec_kw={"height_ratios": panels})[:, 0]
     for i, d in enumerate(names):
@@ -206,7 +206,7 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
         ax.set_title(wrap_name(f"{display_name(d)}: {LABELS[setting]} F1, paired t-test at {alpha_phrase(tables, sub)}",
                                58), loc="left")
         ax.grid(alpha=0.3)
-        legend_below(ax, handles, labels, 26, ncol=2)
+        legend_below(ax, handles, labels)
         ax = axes[2 * i + 1]
         for m in tables.methods:
             curve = analysis.expected_max.get((d, setting, m))
@@ -220,7 +220,7 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
         ax.set_title(f"{display_name(d)}: expected max over k seeds (k=1: the mean)", loc="left")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            legend_below(ax, *ax.get_legend_handles_labels(), 26, ncol=2)
+            legend_below(ax, *ax.get_legend_handles_labels())
     return fig
 
 
@@ -244,7 +244,7 @@ def learning_figure(tables: ReportTables, analysis: Analysis) -> Figure | None:
         return None
     names = [d for d in tables.datasets if any(c.dataset == d for c in analysis.learning)]
     shown = {d: [method_name(tables, c.method) for c in analysis.learning if c.dataset == d] + ["band"] for d in names}
-    panels = [1.7 + legend_height(shown[d], 26, 2) for d in names]
+    panels = [1.7 + legend_height(shown[d]) for d in names]
     fig = new_figure(0.3 + sum(panels))
     axes = fig.subplots(len(names), 1, squeeze=False, gridspec_kw={"height_ratios": panels})[:, 0]
     for ax, d in zip(axes, names):
@@ -265,5 +265,5 @@ def learning_figure(tables: ReportTables, analysis: Analysis) -> Figure | None:
         ax.set_ylabel(metric_title(metric).split(" (")[0] + " (%)")
         ax.set_title(f"{display_name(d)}: {metric_title(metric)} per epoch")
         ax.grid(alpha=0.3)
-        legend_below(ax, handles, labels, 26, ncol=2)  # under the axes: the curves stay uncovered
+        legend_below(ax, handles, labels)  # under the axes: the curves stay uncovered
     return fig

@@ -59,24 +59,20 @@ def extra_lines(texts, width: int = NAME_WIDTH) -> int:
     return max((wrap_name(t, width).count("\n") for t in texts), default=0)
 
 
-def legend_below(ax, handles, labels, width: int = 48, gap_pt: float = 30, ncol: int = 1):
-    """The panel's legend under its x axis label, one entry a line (wrapped at `width` characters) in `ncol`
-    columns: long method names neither cover the data nor push the panel out of the column. Returns the
-    wrapped labels."""
+def legend_below(ax, handles, labels, width: int = 48, gap_pt: float = 30):
+    """The panel's legend under its x axis label, one entry a line (wrapped at `width` characters): long
+    method names neither cover the data nor push the panel out of the column. Returns the wrapped labels."""
     from matplotlib.transforms import offset_copy
 
     wrapped = [wrap_name(label, width) for label in labels]
-    ax.legend(handles, wrapped, loc="upper left", bbox_to_anchor=(0, 0), frameon=False, borderaxespad=0, ncol=ncol,
-              columnspacing=1.0, handlelength=1.8,
+    ax.legend(handles, wrapped, loc="upper left", bbox_to_anchor=(0, 0), frameon=False, borderaxespad=0,
               bbox_transform=offset_copy(ax.transAxes, fig=ax.figure, y=-gap_pt, units="points"))
     return wrapped
 
 
-def legend_height(labels, width: int = 48, ncol: int = 1) -> float:
+def legend_height(labels, width: int = 48) -> float:
     """Inches a legend_below of these labels takes."""
-    lines = [1 + wrap_name(label, width).count("\n") for label in labels]
-    rows = [max(lines[i: i + ncol]) for i in range(0, len(lines), ncol)]
-    return 0.45 + LINE_IN * 1.15 * sum(rows)
+    return 0.45 + LINE_IN * 1.15 * sum(1 + wrap_name(label, width).count("\n") for label in labels)
 
 
 def new_figure(height: float, width: float = COLUMN_WIDTH_IN) -> Figure:
