@@ -138,15 +138,15 @@ def seeds_frame(tables: ReportTables, analysis: Analysis) -> pd.DataFrame:
 
 
 def alpha_phrase(tables: ReportTables, sub: pd.DataFrame) -> str:
-    """The levels a dataset's power curves use: "alpha/m = 0.05/9 = 0.0056 (vs SpERT), ..." (Holm's most
-    demanding step per baseline's family); the plain alpha when no curve is drawn."""
-    alpha = tables.settings["alpha"]
-    levels = sub.drop_duplicates("baseline")[["baseline", "alpha", "family_size"]].itertuples(index=False)
-    parts = [f"{alpha:g}/{m} = {level:.2g} (vs {method_name(tables, b)})" for b, level, m in levels]
-    return "Holm's alpha/m = " + ", ".join(parts) if parts else f"alpha = {alpha:g}"
+    """The levels a dataset's power curves use: "Holm's alpha/m: 0.0042 (m=12), 0.0083 (m=6)" (Holm's most
+    demanding step of each baseline's family, in the baselines' order: solid, dashed, ...); the plain
+    alpha when no curve is drawn."""
+    levels = sub.drop_duplicates("baseline")[["alpha", "family_size"]].itertuples(index=False)
+    parts = [f"{level:.2g} (m={m})" for level, m in levels]
+    return "Holm's alpha/m: " + ", ".join(parts) if parts else f"alpha = {tables.settings['alpha']:g}"
 
 
-POWER_ALPHA = re.compile(r"= ([0-9.e-]+)\s+\(vs ")  # the levels in a seeds_needed title (tests read them back)
+POWER_ALPHA = re.compile(r"([0-9.e-]+)\s+\(m=\d+\)")  # the levels in a seeds_needed title (tests read them back)
 
 
 @column_figure
@@ -204,7 +204,7 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
         ax.set_xlabel("paired seeds")
         ax.set_ylabel(f"power for a {EFFECT:g}-pt gap")
         ax.set_title(wrap_name(f"{display_name(d)}: {LABELS[setting]} F1, paired t-test at {alpha_phrase(tables, sub)}",
-                               58), loc="left")
+                               50), loc="left")
         ax.grid(alpha=0.3)
         legend_below(ax, handles, labels)
         ax = axes[2 * i + 1]
