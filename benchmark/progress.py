@@ -4,6 +4,10 @@ On a terminal the bars redraw in place. When stderr is not a terminal (a log fil
 scheduler's output), bars would print nothing until the end, so progress is written as plain
 lines instead: one per advance of a short task (epochs), one when a long task (an epoch's steps)
 finishes, each with the elapsed time and, where it can be estimated, the time left.
+
+`epoch_line` is the line `erbench train` prints after every epoch (the mean training loss and its
+parts, the dev scores when dev is evaluated every epoch, the epoch's time); `Progress.say` prints it
+above the bars. It is a log line, not a progress bar: `--quiet` and `CI=true` keep it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
@@ -34,6 +39,27 @@ def _duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+DEV_SCORES = (("ner", "NER"), ("rel", "RE"), ("rel_strict", "RE+"))
+
+
+def epoch_line(epoch: int, epochs: int, record: dict) -> str:
+    """'epoch 2/5: loss 0.4123 (entity 0.2012, relation 0.2111) | dev NER 81.20 RE 52.10 RE+ 50.30
+    (micro F1) | 12.3 s, 34.5 sent/s' from one history record of train_model."""
+    parts = [f"epoch {epoch}/{epochs}:"]
+    if "train/loss" in record:
+        inner = [f"{k[len('train/'):]} {v:.4f}" for k, v in record.items()
+                 if k.startswith("train/") and k != "train/loss" and isinstance(v, float)]
+        parts.append(f"loss {record['train/loss']:.4f}" + (f" ({', '.join(inner)})" if inner else ""))
+    dev = [f"{label} {record[f'dev/{key}/micro_f1']:.2f}" for key, label in DEV_SCORES
+           if record.get(f"dev/{key}/micro_f1") is not None]
+    if dev:
+        parts.append("| dev " + " ".join(dev) + " (micro F1)")
+    if "seconds" in record:
+        parts.append(f"| {record['seconds']:.1f} s" + (f", {record['sentences_per_s']:.1f} sent/s"
+                                                      if record.get("sentences_per_s") else ""))
+    return " ".join(parts)
+
+
 class Progress:
     """A small facade over rich.progress; `enabled=False` makes every call a no-op.
 
@@ -50,7 +76,7 @@ class Progress:
         if enabled and not lines:
             self._rich = RichProgress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                TimeRemainingColumn(), transient=True,
+                TimeRemainingColumn(), transient=True, console=Console(file=self._stream),
             )
 
     def __enter__(self) -> Progress:
@@ -82,6 +108,14 @@ class Progress:
             self._lines.pop(task, None)
         elif self._rich and task is not None:
             self._rich.remove_task(task)
+
+    def say(self, line: str) -> None:
+        """A log line (an epoch's summary): above the bars when they are drawn, else on the stream, also
+        when progress is disabled (--quiet, CI=true)."""
+        if self._rich:
+            self._rich.console.print(line, highlight=False, soft_wrap=True)
+        else:
+            print(line, file=self._stream, flush=True)
 
     def _line(self, task: _Task, amount: int) -> None:
         task.done += amount

@@ -1,9 +1,14 @@
 """MLflow: every finished run becomes one MLflow run, logged once, after its folder is written.
 
-Logging after the run (not during it) keeps a single short writer per run, so several runs
-never hold one sqlite store open together. A run is keyed by its name and the hash of its
-config.json (tag `erbench.run_key`): logging the same finished run again is a no-op, while a
-re-run with changed options is a new MLflow run.
+A run is keyed by its name and the hash of its config.json (tag `erbench.run_key`): logging the
+same finished run again is a no-op, while a re-run with changed options is a new MLflow run.
+
+Watching a run: `erbench train` with tracking on opens the MLflow run when training starts
+(`LiveRun`, status RUNNING in the UI, its real start time) and logs each epoch's loss and dev
+scores as the epoch ends; `log_run(..., live=...)` then completes that same run with everything
+else and marks it FINISHED (an interrupted or failed training is marked KILLED or FAILED). Each
+write takes the store's lock only for itself, so parallel runs share one sqlite store. The grid's
+workers (ERBENCH_NO_TRACKING=1) log nothing live: the driver logs each finished run afterwards.
 """
 
 from __future__ import annotations
@@ -80,15 +85,56 @@ def store_lock(uri: str):
     return file_lock(db.with_name(db.name + ".lock"), what=f"MLflow store {db}")
 
 
+class LiveRun:
+    """An MLflow run opened when a training starts; `log_epoch` logs an epoch's metrics as it ends.
+
+    A failed write (a locked or unreachable store) does not stop the training: it is returned as a
+    warning line once and live logging stops; the run's folder is logged as usual at the end.
+    """
+
+    def __init__(self, uri: str, experiment: str, run_name: str, tags: dict[str, str]):
+        with store_lock(uri):
+            client = _client(uri)
+            exp_id = _experiment_id(client, experiment, uri)
+            self.run_id = client.create_run(exp_id, run_name=run_name,
+                                            tags={**tags, "mlflow.runName": run_name}).info.run_id
+        self.uri, self.epochs, self.failed = uri, set(), False
+
+    def log_epoch(self, epoch: int, record: dict) -> str | None:
+        """Log one history record (train_model's on_epoch); -> a warning line when the write failed."""
+        from mlflow.entities import Metric
+
+        if self.failed:
+            return None
+        stamp = int(record.get("time", time.time()) * 1000)
+        metrics = [Metric(k, float(v), stamp, int(epoch)) for k, v in record.items()
+                   if k not in ("epoch", "time") and isinstance(v, (int, float)) and not isinstance(v, bool)]
+        try:
+            with store_lock(self.uri):
+                _client(self.uri).log_batch(self.run_id, metrics=metrics)
+        except Exception as exc:  # the training goes on; the finished folder is logged at the end
+            self.failed = True
+            return f"MLflow live logging stopped after epoch {epoch - 1} ({type(exc).__name__}: {exc})"
+        self.epochs.add(int(epoch))
+        return None
+
+    def end(self, status: str) -> None:
+        """Mark an unfinished run KILLED or FAILED (the training stopped before its folder was written)."""
+        with store_lock(self.uri):
+            _client(self.uri).set_terminated(self.run_id, status)
+
+
 def log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, str] | None = None,
-            log_weights: bool = False) -> str:
-    """Log a finished run folder to MLflow; return the MLflow run id (the existing one if logged before)."""
+            log_weights: bool = False, live: LiveRun | None = None) -> str:
+    """Log a finished run folder to MLflow; return the MLflow run id (the existing one if logged before).
+    `live`: complete that run (its epochs are logged already) instead of creating one."""
     with store_lock(uri):
-        return _log_run(run_dir, uri=uri, experiment=experiment, extra_tags=extra_tags, log_weights=log_weights)
+        return _log_run(run_dir, uri=uri, experiment=experiment, extra_tags=extra_tags, log_weights=log_weights,
+                        live=live)
 
 
 def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, str] | None,
-             log_weights: bool) -> str:
+             log_weights: bool, live: LiveRun | None = None) -> str:
     from mlflow.entities import Metric, Param, RunTag
 
     run_dir = Path(run_dir)
@@ -96,9 +142,10 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
     client = _client(uri)
     exp_id = _experiment_id(client, experiment, uri)
     key = run_key(run_dir)
-    found = client.search_runs([exp_id], filter_string=f"tags.`erbench.run_key` = '{key}'", max_results=1)
-    if found and found[0].info.status == "FINISHED":
-        return found[0].info.run_id
+    if live is None:
+        found = client.search_runs([exp_id], filter_string=f"tags.`erbench.run_key` = '{key}'", max_results=1)
+        if found and found[0].info.status == "FINISHED":
+            return found[0].info.run_id
     run = result["run"]
     env = result.get("environment", {})
     tags = {
@@ -110,8 +157,12 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
     }
     tags.update({f"env.{k}": str(env[k]) for k in ENV_TAGS if env.get(k) is not None})
     tags.update(extra_tags or {})
-    mlflow_run = client.create_run(exp_id, run_name=run["name"], tags=tags)
-    run_id = mlflow_run.info.run_id
+    if live is None:
+        run_id = client.create_run(exp_id, run_name=run["name"], tags=tags).info.run_id
+    else:
+        run_id = live.run_id
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    logged = live.epochs if live is not None else set()
     try:
         params = flatten("", {k: v for k, v in config["run"].items()}, {})
         params.update(flatten("protocol", result.get("protocol", {}), {}))
@@ -119,8 +170,10 @@ def _log_run(run_dir: Path, *, uri: str, experiment: str, extra_tags: dict[str, 
             params.update(flatten("thresholds", config["thresholds"], {}))
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in result["metrics"].items() if v is not None]
-        for entry in result.get("history", []):  # per epoch, at the time the epoch ended
+        for entry in result.get("history", []):  # per epoch, at the time the epoch ended (unless logged live)
             step, stamp = int(entry["epoch"]), int(entry.get("time", now / 1000) * 1000)
+            if step in logged:
+                continue
             metrics += [Metric(k, float(v), stamp, step) for k, v in entry.items()
                         if k not in ("epoch", "time") and v is not None]
         for entry in runfolder.read_steps(run_dir):  # the training loss every N optimizer steps, with times

@@ -113,9 +113,12 @@ def test_errors_and_verdicts(report):
     assert all(v["mean"] == 0.0 for v in errors["spert"]["entity"].values())
     md = (out / "results.md").read_text()
     assert "| CoNLL04 | Δ SpERT.MT − SpERT | +0.0 | +0.0 | +0.0 | +0.0 | -2.0 | -2.0 |" in md
-    rows = [line for line in md.split("## Comparisons against SpERT")[1].split("\n\n")[1].splitlines()[2:]]
-    assert rows and all(("| better |" in r or "| worse |" in r) == r.endswith("| significant |") for r in rows)
-    assert all("| not significant;" in r for r in rows if not r.endswith("| significant |"))
+    import csv
+
+    with (out / "comparisons.csv").open() as handle:  # the verdicts: comparisons.csv (and index.html's fold-out)
+        rows = [r for r in csv.DictReader(handle) if r["baseline"] == "spert"]
+    assert rows and all((r["outcome"] in ("better", "worse")) == (r["verdict"] == "significant") for r in rows)
+    assert all(r["verdict"].startswith("not significant;") for r in rows if r["verdict"] != "significant")
     seeds = result["seeds"]
     # spert_mt is spert + 5 on both seeds in every column: no estimate of noise, so no marker (defect 6)
     assert all(not c["significant"] and "no estimate of noise" in c["verdict"] for c in seeds["comparisons"])
@@ -137,7 +140,10 @@ def test_learning_curves_and_files(report, tmp_path):
     assert stats["seen_unseen"] is None
     assert any("conll04: no seen/unseen split" in w and "not staged" in w for w in stats["warnings"])
     build_report([runs / "spert_mt-conll04-s1", runs / "spert_mt-conll04-s2"], again, **FAST)
-    assert not (again / "learning_curves.png").exists() and not (again / "seen_unseen.tex").exists()
+    # nothing to show: a note figure and a LaTeX comment (declared DVC outputs), neither in index.html
+    assert (again / "seen_unseen.tex").read_text().startswith("% no seen/unseen split")
+    assert (again / "learning_curves.png").exists() and 'id="figure-learning_curves"' not in (
+        again / "index.html").read_text()
 
 
 def test_staged_data_with_other_sha_is_not_used(tmp_path):
@@ -169,8 +175,10 @@ def test_mixed_protocol_refused_then_marked(tmp_path):
     assert stats["protocol_cards"]["conll04"]["mixed"][0]["key"] == "epochs"
     assert "|MIXED:epochs" in stats["datasets"]["conll04"]["signature"]
     md = (out / "results.md").read_text()
-    assert md.splitlines()[2] == ("**Mixed protocol** (--allow-mixed): CoNLL04 runs differ in epochs; "
-                                  "see the protocol card.")
+    banner = md.splitlines().index("**Mixed protocol** (--allow-mixed): CoNLL04 runs differ in epochs; "
+                                   "see the protocol card.")
+    table = next(i for i, line in enumerate(md.splitlines()) if line.startswith("| Method |"))
+    assert md.splitlines()[2].startswith("- On CoNLL04") and banner < table
     assert "| epochs | **mixed:** 2, 3 |" in md
     tex = (out / "results.tex").read_text()
     assert "CoNLL04 (mixed)" in tex and "\\textbf{Mixed protocol}" in tex

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # modules that cannot change a stage's outputs
 CANNOT_CHANGE_OUTPUTS = {
     "erbench.errors": "error types and their one-line messages",
-    "erbench.progress": "progress lines on the terminal",
+    "erbench.progress": "progress bars and epoch lines on the terminal (read-only on the training)",
     "erbench.cli._common": "the console, the quiet flag, shared click options",
-    "erbench.tracking": "MLflow logging after a run is written (the store is not a stage output)",
+    "erbench.tracking": "MLflow logging while a run trains and after it is written (the store is not a stage output)",
     "erbench.lock": "the file lock the MLflow logging takes",
 }
 

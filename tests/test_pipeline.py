@@ -129,12 +129,38 @@ def test_dvc_exp_show_has_only_the_summary(repo):
 
 
 def test_dvc_plots_show_offline(repo, tmp_path):
-    """Only image plots are declared: the page DVC writes needs no network (its Vega templates would)."""
+    """Only image plots are declared, every figure of the report: the page DVC writes needs no network."""
     dest, info = repo
     _run(["dvc", "plots", "show", "--out", str(tmp_path / "plots")], dest, info["env"])
     page = (tmp_path / "plots" / "index.html").read_text()
-    assert "<img" in page and "errors.png" in page
+    figures = sorted(p.name for p in (dest / "reports").glob("*.png"))
+    assert len(figures) == 6 and all(name in page for name in figures), figures
     assert "vega" not in page.lower() and "http" not in page.replace("http-equiv", "")
+
+
+def test_every_report_file_is_a_declared_output(repo):
+    import yaml
+
+    dest, _ = repo
+    stage = yaml.safe_load((dest / "dvc.yaml").read_text())["stages"]["report"]
+    declared = {next(iter(o)) if isinstance(o, dict) else o for part in ("outs", "metrics", "plots")
+                for o in stage[part]}
+    written = {p.relative_to(dest).as_posix() for p in (dest / "reports").rglob("*") if p.is_file()
+               and not p.name.startswith(".")}
+    assert written == declared, (written ^ declared)
+
+
+def test_the_readmes_narrow_exp_show_keeps_the_experiments_names(repo):
+    dest, info = repo
+    readme = (ROOT / "README.md").read_text()
+    (command,) = re.findall(r"`(dvc exp show --drop [^`]+)`", readme)
+    import shlex
+
+    header = _run([*shlex.split(command), "--csv"], dest, info["env"]).stdout.splitlines()[0].split(",")
+    assert header[0] == "Experiment", header
+    assert {h for h in header if h.startswith("synthetic.")} == {
+        "synthetic.n", "synthetic.spert.ner", "synthetic.spert.rel_strict", "synthetic.spert_mt.ner",
+        "synthetic.spert_mt.rel_strict"}, header
 
 
 def test_run_environment_recorded(repo):

@@ -243,7 +243,7 @@ def test_cli_display_name_of_a_declared_choice_from_params(tmp_path):
     result = CliRunner().invoke(main, ["report", str(root), "--params", str(params), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "(9 runs)" in result.output
-    table = (out / "results.md").read_text().split("\n\n")[1]
+    table = next(part for part in (out / "results.md").read_text().split("\n\n") if part.startswith("| Method |"))
     assert "| SpERT.MT (product) |" in table and "mine" not in table
 
 

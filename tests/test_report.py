@@ -244,8 +244,8 @@ def test_constant_gain_marked_identical_not(report):
     assert ade["decision_test"] == "t" and ade["marker"] == "†" and ade["outcome"] == "better"
     assert "^{\\dagger}" in rows["SpERT.MT"].split(" & ")[5]
     assert "^" not in rows["SpERT"] and all("^" not in c for c in rows["SpERT + focal"].split(" & ")[1:4])
-    md = (out / "results.md").read_text()
-    assert "– (no estimate of noise)" in md and "sign-flip (p=0.250)" in md
+    page = (out / "index.html").read_text()  # every test: index.html's fold-out (and comparisons.csv)
+    assert "– (no estimate of noise)" in page and "sign-flip (p=0.250)" in page
 
 
 def test_best_mean_bold_and_underscores_escaped(report):
@@ -305,7 +305,10 @@ def test_figures_and_plot_data_written(report):
     _, out, _ = report
     png, pdf = (out / "per_seed.png").read_bytes(), (out / "per_seed.pdf").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 1000 and pdf.startswith(b"%PDF")
-    assert not (out / "neg_sweep.png").exists()
+    # no sweep: the figure is a note saying so (every report file is a declared DVC output), not in index.html
+    assert (out / "neg_sweep.png").exists() and 'id="figure-neg_sweep"' not in (out / "index.html").read_text()
+    assert (out / "plots" / "neg_sweep.csv").read_text().strip() == ("dataset,method,neg_entity_count,"
+                                                                      "neg_relation_count,seed,fold,metric,value")
     csv = (out / "plots" / "per_seed.csv").read_text().splitlines()
     assert csv[0] == "dataset,method,seed,fold,metric,value"
     assert "conll04,spert,1,,test/ner/micro_f1,88.0" in csv and len(csv) == 1 + 25 * 3
@@ -470,13 +473,15 @@ def test_effect_size_outcome_and_mc_errors_in_markdown_and_json(report):
     _, out, result = report
     md = (out / "results.md").read_text()
     head = next(line for line in md.splitlines() if line.startswith("| Dataset | Column | Method | n | Δ mean"))
-    for name in ("95% CI of Δ (t)", "p (marker test, Holm)", "d_z", "p (TOST, Holm)", "Outcome", "Decided by"):
+    for name in ("95% CI of Δ (t)", "p (marker test, Holm)", "d_z", "Outcome"):
         assert f"| {name} |" in head, name
+    csv = (out / "comparisons.csv").read_text()  # the other tests: comparisons.csv, stats.json, index.html
+    assert csv.splitlines()[0].count(",p_tost_holm,") == 1 and ",decision_test," in csv.splitlines()[0]
     ade = _comparison(result, "spert", "ade", "rel", "spert_mt")
     diffs = np.subtract(ade["method_values"], ade["baseline_values"])
     assert ade["cohens_dz"] == pytest.approx(diffs.mean() / diffs.std(ddof=1))
     assert ade["ar_pvalue_mc_se"] == pytest.approx(math.sqrt(ade["ar_pvalue"] * (1 - ade["ar_pvalue"]) / 200))
-    assert f"{ade['ar_pvalue']:.3f} ± {ade['ar_pvalue_mc_se']:.3f}" in md
+    assert f"{ade['ar_pvalue']:.3f} ± {ade['ar_pvalue_mc_se']:.3f}" in (out / "index.html").read_text()
     assert ade["diff_ci95_method"] == "student-t" and ade["equivalence_margin"] == 1.0
     assert "inconclusive" in md and "equivalent within ±1 F1 points (TOST" in md
 

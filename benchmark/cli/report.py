@@ -118,6 +118,8 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
                                  allow_truncated=allow_truncated, display_names=names, latex=latex,
                                  label=label, fold_test=fold_test, equivalence_margin=equivalence_margin,
                                  latex_comparisons=latex_comparisons, published=published)
+    for sentence in result["answer"]:  # the report's answer first, on stdout: the command's output
+        click.echo(sentence)
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"wrote {len(result['files'])} files to {out}: {', '.join(result['files'])} "

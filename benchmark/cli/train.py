@@ -109,7 +109,8 @@ def build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_s
 @data_root_option
 @params_option("A params file (train options, methods.M overrides, protocol.D); none is read unless named.")
 @click.option("--track/--no-track", default=None,
-              help="Log the finished run to MLflow (default: params tracking.enabled, else off).")
+              help="Log the run to MLflow: each epoch as it ends, then the finished run (default: params "
+                   "tracking.enabled, else off).")
 @click.option("--mlflow-uri", default=None, help="Tracking URI (else $MLFLOW_TRACKING_URI, params, sqlite:///mlflow.db).")
 @click.pass_context
 @friendly_errors
@@ -118,7 +119,7 @@ def train(ctx, dataset, fold, method, choice, seed, encoder, epochs, train_split
     """Train one run and write OUT/metrics.json, predictions.jsonl, config.json, model.safetensors."""
     from erbench.files import check_output_folder
     from erbench.models.encoder import check_encoder
-    from erbench.progress import Progress
+    from erbench.progress import Progress, epoch_line
     from erbench.runner import execute_run
 
     check_output_folder(out, force=force, kind="run")  # before the training, not after it
@@ -126,12 +127,31 @@ def train(ctx, dataset, fold, method, choice, seed, encoder, epochs, train_split
     cfg = build_run_config(dataset, method, seed, fold, train_split, eval_split, dev_split, encoder, epochs, sets,
                            params, data_root, choice=choice)
     check_encoder(cfg.train.encoder)
+    no_tracking = os.environ.get("ERBENCH_NO_TRACKING") == "1"  # set by `erbench grid run` workers: the driver logs
+    tracking = (track if track is not None else params.tracking.enabled) and not no_tracking
+    live = None
+    if tracking:  # opened now: the MLflow UI shows the run while it trains, each epoch as it ends
+        from erbench.tracking import LiveRun, resolve_uri
+
+        uri, experiment = resolve_uri(mlflow_uri, params.tracking.uri), params.experiment_name()
+        live = LiveRun(uri, experiment, cfg.run_name, {"dataset": cfg.dataset, "method": cfg.method,
+                                                        "seed": str(cfg.seed), "fold": str(cfg.fold),
+                                                        "suite": params.suite})
     try:
         with Progress(enabled=not is_quiet(ctx)) as progress:
+            def on_epoch(epoch: int, record: dict) -> None:  # reads the record only: the training is unchanged
+                progress.say(epoch_line(epoch, cfg.train.epochs, record))
+                if live is not None and (warning := live.log_epoch(epoch, record)):
+                    progress.say(f"warning: {warning}")
+
             result = execute_run(cfg, data_root, out, custom=params.data.custom, progress=progress, force=force,
-                                 resume=resume, resume_dir=resume_dir,
+                                 resume=resume, resume_dir=resume_dir, on_epoch=on_epoch,
                                  say=lambda line: console.print(line, highlight=False, soft_wrap=True))
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if live is not None:
+            live.end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        if not isinstance(exc, KeyboardInterrupt):
+            raise
         from erbench.resume import saved_epoch, state_folder
 
         kept = resume_dir or state_folder(out)
@@ -152,11 +172,8 @@ def train(ctx, dataset, fold, method, choice, seed, encoder, epochs, train_split
         f"RE+ {m[f'{split}/rel_strict/micro_f1']:.2f} (micro F1)  |  {t['seconds_per_epoch']:.1f} s/epoch, "
         f"{t['train_sentences_per_s']:.1f} sent/s  ->  {out}", soft_wrap=True, highlight=False,
     )
-    no_tracking = os.environ.get("ERBENCH_NO_TRACKING") == "1"  # set by `erbench grid run` workers: the driver logs
-    if (track if track is not None else params.tracking.enabled) and not no_tracking:
-        from erbench.tracking import log_run, resolve_uri
+    if live is not None:
+        from erbench.tracking import log_run
 
-        uri = resolve_uri(mlflow_uri, params.tracking.uri)
-        experiment = params.experiment_name()
-        run_id = log_run(out, uri=uri, experiment=experiment, extra_tags={"suite": params.suite})
+        run_id = log_run(out, uri=uri, experiment=experiment, extra_tags={"suite": params.suite}, live=live)
         console.print(f"logged to MLflow ({uri}, experiment {experiment}): run {run_id}")

@@ -5,6 +5,8 @@
     compare                the one comparison loop of every family: pairs, tests, Holm per baseline
     render                 the sentences every format shares (legend, markers, tests, warnings)
     latex                  results.tex, results_standalone.tex
+    answer                 the answer in sentences (results.md's and index.html's first lines, the console),
+                           comparisons.csv (every test of every comparison)
     markdown               results.md
     stats_json             stats.json
     text                   the leaf of numbers, cells, escapes and markers every format uses
@@ -29,6 +31,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import pandas as pd
 from erbench.config import ConfigError
 from erbench.datasets.registry import BUILTIN, resolve
 from erbench.files import (
@@ -40,9 +43,17 @@ from erbench.files import (
     write_text_atomic,
 )
 from erbench.report.across_render import latex_across
-from erbench.report.analysis_figures import errors_figure, errors_frame, learning_figure, seeds_figure, seeds_frame
+from erbench.report.analysis_figures import (
+    errors_figure,
+    errors_frame,
+    learning_figure,
+    note_figure,
+    seeds_figure,
+    seeds_frame,
+)
 from erbench.report.analysis_render import latex_seen, latex_sensitivity, md_sensitivity
 from erbench.report.analysis_tables import Analysis, build_analysis
+from erbench.report.answer import answer_lines, comparisons_frame
 from erbench.report.collect import RunError, RunRecord, collect_runs, truncation_warnings, variant_notes
 from erbench.report.figures import (
     entity_scores_figure,
@@ -70,13 +81,17 @@ from erbench.report.tables import (
 __all__ = ["Analysis", "RunError", "RunRecord", "ReportTables", "build_analysis", "build_report", "build_tables",
            "collect_runs", "value_matrix", "write_report", "write_report_folder"]
 
-OPTIONAL = {  # written only when there is something to show; a previous report's copy is removed
-    "neg_sweep": ("neg_sweep.png", "neg_sweep.pdf", "plots/neg_sweep.csv"),
-    "learning_curves": ("learning_curves.png", "learning_curves.pdf"),
-    "seen_unseen": ("seen_unseen.tex",),
-    "sensitivity": ("sensitivity.tex",),
-    "across": ("across_datasets.tex",),
-    "entity_scores": ("entity_scores.png", "entity_scores.pdf"),
+# written in every report so that each is a declared DVC output: without anything to show, a figure is a
+# note saying why (left out of index.html), a .tex file a LaTeX comment, plots/neg_sweep.csv its header
+SWEEP_COLUMNS = ["dataset", "method", "neg_entity_count", "neg_relation_count", "seed", "fold", "metric", "value"]
+OPTIONAL = {
+    "neg_sweep": "No negative-sample sweep: the runs do not vary neg_entity_count (params sweep).",
+    "learning_curves": "No learning curves: no run evaluated a dev split every epoch (train option "
+                       "eval_dev_every_epoch).",
+    "entity_scores": "No entity scores: no run has identification heads (sigmoid(z_id) diagnostics).",
+    "seen_unseen": "no seen/unseen split: the report was built without the staged training data (--data-root)",
+    "sensitivity": "no interpretation sensitivity: the runs declare no choices (params choices.variants)",
+    "across": "no verdict across datasets: it needs two or more datasets (stats.json across_datasets)",
 }
 
 
@@ -103,6 +118,7 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
                                                     + (across_tex or "")),
         "results.md": render_markdown(tables, title, analysis)
         + "\n".join(["", *md_sensitivity(tables, analysis)]),
+        "comparisons.csv": comparisons_frame(tables, analysis).to_csv(index=False),
         "plots/per_seed.csv": per_seed_frame(tables).to_csv(index=False),
         "plots/errors.csv": errors_frame(analysis).to_csv(index=False),
         "plots/seeds_needed.csv": seeds_frame(tables, analysis).to_csv(index=False),
@@ -112,19 +128,18 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
     optional = {"neg_sweep": neg_sweep_figure(tables), "learning_curves": learning_figure(tables, analysis),
                 "seen_unseen": seen_tex, "sensitivity": sensitivity_tex, "entity_scores": entity_scores_figure(tables),
                 "across": across_tex}
-    if optional["neg_sweep"] is not None:
-        texts["plots/neg_sweep.csv"] = sweep_frame(tables).drop(columns="setting").to_csv(index=False)
-    if seen_tex is not None:
-        texts["seen_unseen.tex"] = seen_tex
-    if sensitivity_tex is not None:
-        texts["sensitivity.tex"] = sensitivity_tex
-    if across_tex is not None:
-        texts["across_datasets.tex"] = across_tex
+    sweep = sweep_frame(tables)  # the header alone without a sweep
+    texts["plots/neg_sweep.csv"] = (sweep.drop(columns="setting") if sweep is not None else
+                                    pd.DataFrame(columns=SWEEP_COLUMNS)).to_csv(index=False)
+    placeholders = set()
     for key, value in optional.items():
-        if value is None:  # a previous report's file would no longer match these runs
-            for stale in OPTIONAL[key]:
-                (out_dir / stale).unlink(missing_ok=True)
-        elif key not in ("seen_unseen", "sensitivity", "across"):
+        if key in ("seen_unseen", "sensitivity", "across"):
+            name = "across_datasets.tex" if key == "across" else f"{key}.tex"
+            texts[name] = value if value is not None else f"% {OPTIONAL[key]}\n"
+        elif value is None:
+            figures[key] = note_figure(OPTIONAL[key])
+            placeholders.add(key)
+        else:
             figures[key] = value
     written = []
     for name, text in texts.items():
@@ -135,9 +150,10 @@ def write_report(tables: ReportTables, out_dir: Path, *, title: str | None = Non
         for fmt, data in figure_bytes(fig).items():
             write_bytes_atomic(out_dir / f"{stem}.{fmt}", data)
             written.append(f"{stem}.{fmt}")
-            if fmt == "png":
+            if fmt == "png" and stem not in placeholders:
                 pngs[stem] = data
     result = stats_dict(tables, analysis)
+    result["answer"] = answer_lines(tables)
     result["files"] = sorted([*written, "index.html", "stats.json", "summary.json"])
     write_text_atomic(out_dir / "index.html", render_html(tables, analysis, result, pngs, title))
     write_json_atomic(out_dir / "stats.json", result)

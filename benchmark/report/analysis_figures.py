@@ -12,6 +12,7 @@ files can be declared as DVC outputs.
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 
 import numpy as np
@@ -23,10 +24,12 @@ from erbench.report.figures import (
     LABELS,
     LINE_IN,
     column_figure,
+    curve_style,
     headline_setting,
     legend_below,
     legend_height,
     method_colour,
+    method_marker,
     new_figure,
     wrap_name,
 )
@@ -38,12 +41,19 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import offset_copy
 
 MAX_SEEDS_SHOWN = 30
+LINESTYLES = ("-", "--", "-.", (0, (1, 1)))  # one per baseline
 ERRORS_NAME_WIDTH = 24  # the bars share the column with the names (the legend is under them)
 
 
 def _note(fig: Figure, text: str) -> Figure:
     fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=7.5, wrap=True)
     return fig
+
+
+@column_figure
+def note_figure(text: str) -> Figure:
+    """A figure that only says why there is nothing to show (its file exists: a declared DVC output)."""
+    return _note(new_figure(1.0), textwrap.fill(text, 60))
 
 
 PLURAL = {"entity": "entities", "relation": "relations"}
@@ -110,7 +120,8 @@ def errors_figure(tables: ReportTables, analysis: Analysis) -> Figure:
 
 
 def seeds_frame(tables: ReportTables, analysis: Analysis) -> pd.DataFrame:
-    """(dataset, baseline, method, n, power) for the headline relation column: the data of seeds_needed.png."""
+    """(dataset, baseline, method, alpha, n, power) for the headline relation column: the data of
+    seeds_needed.png; alpha is the level the power is computed at, Holm's alpha/m for the baseline's family."""
     rows = []
     for rs in tables.results.values():
         for r in rs:
@@ -121,9 +132,21 @@ def seeds_frame(tables: ReportTables, analysis: Analysis) -> pd.DataFrame:
                 continue
             ns = list(range(2, MAX_SEEDS_SHOWN + 1))
             for n, p in zip(ns, power_curve(pw.diffs_std, ns, EFFECT, pw.alpha)):
-                rows.append({"dataset": r.column.dataset, "baseline": r.baseline, "method": r.method, "n": n,
-                             "power": p})
-    return pd.DataFrame(rows, columns=["dataset", "baseline", "method", "n", "power"])
+                rows.append({"dataset": r.column.dataset, "baseline": r.baseline, "method": r.method,
+                             "alpha": pw.alpha, "family_size": pw.family_size, "n": n, "power": p})
+    return pd.DataFrame(rows, columns=["dataset", "baseline", "method", "alpha", "family_size", "n", "power"])
+
+
+def alpha_phrase(tables: ReportTables, sub: pd.DataFrame) -> str:
+    """The levels a dataset's power curves use: "Holm's alpha/m: 0.0042 (m=12), 0.0083 (m=6)" (Holm's most
+    demanding step of each baseline's family, in the baselines' order: solid, dashed, ...); the plain
+    alpha when no curve is drawn."""
+    levels = sub.drop_duplicates("baseline")[["alpha", "family_size"]].itertuples(index=False)
+    parts = [f"{level:.2g} (m={m})" for level, m in levels]
+    return "Holm's alpha/m: " + ", ".join(parts) if parts else f"alpha = {tables.settings['alpha']:g}"
+
+
+POWER_ALPHA = re.compile(r"([0-9.e-]+)\s+\(m=\d+\)")  # the levels in a seeds_needed title (tests read them back)
 
 
 @column_figure
@@ -141,7 +164,7 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
         power = [f"{method_name(tables, m)} vs {method_name(tables, b)}" for b, m in pairs] + ["target power"] * 3
         best = [method_name(tables, m) for m in tables.methods if analysis.expected_max.get((d, setting, m))]
         labels[d] = (power, best)
-    panels = [1.9 + legend_height(texts) for d in names for texts in labels[d]]
+    panels = [1.5 + legend_height(texts) for d in names for texts in labels[d]]
     fig = new_figure(0.3 + sum(panels))
     axes = fig.subplots(2 * len(names), 1, squeeze=False, gridspec_kw={"height_ratios": panels})[:, 0]
     for i, d in enumerate(names):
@@ -152,10 +175,12 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
             ax.text(0.5, 0.5, "no paired comparison with n >= 2\nand varying differences", ha="center",
                     va="center", fontsize=7, transform=ax.transAxes)
         needed_shown = False
-        for (base, m), rows in sub.groupby(["baseline", "method"], sort=False):
+        for k, ((base, m), rows) in enumerate(sub.groupby(["baseline", "method"], sort=False)):
             colour = method_colour(tables, m)
-            style = "-" if base == tables.settings["baselines"][0] else "--"
-            ax.plot(rows["n"], rows["power"], color=colour, linestyle=style,
+            style = LINESTYLES[tables.settings["baselines"].index(base) % len(LINESTYLES)]
+            # markers at staggered seeds: curves that coincide still show each of them
+            ax.plot(rows["n"], rows["power"], color=colour, linestyle=style, marker=method_marker(tables, m),
+                    markevery=(k % 4, 4), markersize=3,
                     label=f"{method_name(tables, m)} vs {method_name(tables, base)}")
             r = next(r for rs in tables.results.values() for r in rs if (r.baseline, r.method, r.column.dataset,
                                                                           r.column.setting) == (base, m, d, setting))
@@ -178,16 +203,15 @@ def seeds_figure(tables: ReportTables, analysis: Analysis) -> Figure:
         ax.set_xlim(1.5, MAX_SEEDS_SHOWN + 0.5)
         ax.set_xlabel("paired seeds")
         ax.set_ylabel(f"power for a {EFFECT:g}-pt gap")
-        ax.set_title(f"{display_name(d)}: {LABELS[setting]} F1, paired t-test (alpha={tables.settings['alpha']:g})",
-                     loc="left")
+        ax.set_title(wrap_name(f"{display_name(d)}: {LABELS[setting]} F1, paired t-test at {alpha_phrase(tables, sub)}",
+                               50), loc="left")
         ax.grid(alpha=0.3)
         legend_below(ax, handles, labels)
         ax = axes[2 * i + 1]
         for m in tables.methods:
             curve = analysis.expected_max.get((d, setting, m))
             if curve:
-                ax.plot(range(1, len(curve) + 1), curve, marker="o", color=method_colour(tables, m),
-                        label=method_name(tables, m))
+                ax.plot(range(1, len(curve) + 1), curve, label=method_name(tables, m), **curve_style(tables, m))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         longest = max((len(c) for m in tables.methods if (c := analysis.expected_max.get((d, setting, m)))), default=1)
         ax.set_xlim(0.5, longest + 0.5)
@@ -219,8 +243,10 @@ def learning_figure(tables: ReportTables, analysis: Analysis) -> Figure | None:
     if not analysis.learning:
         return None
     names = [d for d in tables.datasets if any(c.dataset == d for c in analysis.learning)]
-    fig = new_figure(0.3 + 2.4 * len(names))
-    axes = fig.subplots(len(names), 1, squeeze=False)[:, 0]
+    shown = {d: [method_name(tables, c.method) for c in analysis.learning if c.dataset == d] + ["band"] for d in names}
+    panels = [1.7 + legend_height(shown[d]) for d in names]
+    fig = new_figure(0.3 + sum(panels))
+    axes = fig.subplots(len(names), 1, squeeze=False, gridspec_kw={"height_ratios": panels})[:, 0]
     for ax, d in zip(axes, names):
         metric = ""
         for c in analysis.learning:
@@ -228,7 +254,7 @@ def learning_figure(tables: ReportTables, analysis: Analysis) -> Figure | None:
                 continue
             colour = method_colour(tables, c.method)
             mean, std = np.array(c.mean), np.array([0.0 if math.isnan(s) else s for s in c.std])
-            ax.plot(c.epochs, mean, marker="o", color=colour, label=method_name(tables, c.method))
+            ax.plot(c.epochs, mean, label=method_name(tables, c.method), **curve_style(tables, c.method))
             ax.fill_between(c.epochs, mean - std, mean + std, color=colour, alpha=0.15, linewidth=0)
             metric = c.metric
         handles, labels = ax.get_legend_handles_labels()
@@ -239,5 +265,5 @@ def learning_figure(tables: ReportTables, analysis: Analysis) -> Figure | None:
         ax.set_ylabel(metric_title(metric).split(" (")[0] + " (%)")
         ax.set_title(f"{display_name(d)}: {metric_title(metric)} per epoch")
         ax.grid(alpha=0.3)
-        ax.legend(handles, labels, loc="lower right", frameon=True, framealpha=0.85)
+        legend_below(ax, handles, labels)  # under the axes: the curves stay uncovered
     return fig

@@ -3,7 +3,9 @@ samples when the runs sweep it. Built on matplotlib's Agg canvas without pyplot 
 state); returned as PNG/PDF bytes so the caller writes them atomically. Deterministic for a seed.
 
 Every figure is sized for one column of a two-column paper (COLUMN_WIDTH_IN, 8.5 cm) with text of at
-least MIN_FONT_PT points at that size: panels stack vertically, one per dataset.
+least MIN_FONT_PT points at that size: panels stack vertically, one per dataset. PDFs embed their fonts
+as TrueType (Type 42, FONTS): publishers' checkers refuse matplotlib's default Type 3 fonts. Figures are
+saved with bbox_inches="tight", so no title or legend is cut at the canvas edge.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ COLUMN_WIDTH_IN = 8.5 / 2.54  # one column of a two-column paper
 MIN_FONT_PT = 6.5
 STYLE = {"font.size": 7.5, "axes.titlesize": 7.5, "axes.labelsize": 7, "xtick.labelsize": 6.5,
          "ytick.labelsize": 6.5, "legend.fontsize": 6.5, "legend.title_fontsize": 6.5, "lines.markersize": 4}
+FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}  # TrueType in PDF/PS, read when the file is written
+MARKERS = "osD^vP*X"  # one marker per method: curves that coincide still show every method
 
 
 def column_figure(build):
@@ -82,6 +86,23 @@ def method_colour(tables: ReportTables, method: str) -> str:
     return f"C{tables.methods.index(method) % 10}" if method in tables.methods else "C9"
 
 
+def method_marker(tables: ReportTables, method: str) -> str:
+    """One marker per method, the same in every figure (with the colour: visible where curves coincide)."""
+    return MARKERS[tables.methods.index(method) % len(MARKERS)] if method in tables.methods else "o"
+
+
+CURVE_STYLES = ("-", "--", "-.", ":")
+
+
+def curve_style(tables: ReportTables, method: str) -> dict:
+    """A method's curve: its colour and marker, a line style of its own and hollow markers that shrink with
+    the method's position, so curves that coincide show every method (rings inside rings, dashes on lines)."""
+    k = tables.methods.index(method) if method in tables.methods else 0
+    return {"color": method_colour(tables, method), "marker": method_marker(tables, method),
+            "linestyle": CURVE_STYLES[k % len(CURVE_STYLES)], "markersize": max(7.0 - 1.3 * k, 2.5),
+            "markerfacecolor": "none", "markeredgewidth": 1.0}
+
+
 def headline_setting(dataset: str, tables: ReportTables | None = None) -> str:
     """The relation setting a dataset headlines: its table's (a custom dataset's declaration), else
     the literature's (SPEC 3): RE for SciERC, else RE+."""
@@ -127,12 +148,15 @@ def per_seed_figure(tables: ReportTables, seed: int = 0) -> Figure:
     rng = np.random.default_rng(seed)
     for ax, dataset in zip(axes, names):
         setting = headline_setting(dataset, tables)
+        points: dict = {}  # unit (seed, fold) -> [(x, y)] across the methods: one grey line per unit
         for x, method in enumerate(tables.methods):
             cell = tables.cells.get((dataset, setting, method))
             if cell is None:
                 continue
             ys = np.asarray(cell.values)
             xs = x + rng.uniform(-0.12, 0.12, size=ys.size)
+            for unit, px, py in zip(cell.units, xs, ys):
+                points.setdefault(unit, []).append((px, py) if across else (py, px))
             colour = method_colour(tables, method)
             if across:
                 ax.scatter(xs, ys, s=12, color=colour, alpha=0.8, zorder=3)
@@ -140,6 +164,9 @@ def per_seed_figure(tables: ReportTables, seed: int = 0) -> Figure:
             else:
                 ax.scatter(ys, xs, s=12, color=colour, alpha=0.8, zorder=3)
                 ax.vlines(cell.summary.mean, x - 0.3, x + 0.3, color="black", linewidth=1.2, zorder=4)
+        for line in points.values():  # pairing: the same seed (and fold) joined across methods
+            if len(line) > 1:
+                ax.plot(*zip(*line), color="grey", linewidth=0.5, alpha=0.6, zorder=2, gid="pairing")
         score = f"{LABELS[setting]} F1 (%)"
         if across:
             ax.set_xticks(range(len(tables.methods)), shown, rotation=25, ha="right", rotation_mode="anchor")
@@ -159,7 +186,8 @@ def per_seed_figure(tables: ReportTables, seed: int = 0) -> Figure:
         ax.set_title(_panel_title(tables, dataset) + f" on {_split(tables, dataset)}",
                      loc="center" if across else "right")
         legend = [Line2D([], [], marker="o", color="grey", linestyle="none", markersize=3.5),
-                  Line2D([], [], color="black", linewidth=1.2)], ["one run", "mean over runs"]
+                  Line2D([], [], color="black", linewidth=1.2), Line2D([], [], color="grey", linewidth=0.5)], \
+            ["one run", "mean over runs", "one seed's runs"]
         if across:
             ax.legend(*legend, loc="best", frameon=True, framealpha=0.85)
         else:
@@ -202,64 +230,78 @@ def figure_bytes(fig: Figure) -> dict[str, bytes]:
     out = {}
     for fmt, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
         buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=150, metadata=meta)
+        with matplotlib.rc_context(FONTS):
+            fig.savefig(buf, format=fmt, dpi=150, metadata=meta, bbox_inches="tight", pad_inches=0.03)
         out[fmt] = buf.getvalue()
     return out
 
 
-# the entity scores of declared choices: per method, the distribution of the entity score (sigmoid(z_id)
-# for SpERT.MT) on gold, near-miss and far spans of the eval split, pooled over the method's runs
-# (metrics.json diagnostics.entity_scores)
-def entity_score_data(tables: ReportTables) -> dict[str, dict]:
-    """method -> {"score": name, "bins": [...], "groups": {group: counts summed over its table runs}}."""
-    out: dict[str, dict] = {}
-    for (_, method), by_unit in sorted(tables.runs.items()):
+# the entity scores of declared choices: per dataset and method, the distribution of the entity score
+# (sigmoid(z_id) for SpERT.MT) on gold, near-miss and far spans of the eval split, pooled over the method's
+# runs (metrics.json diagnostics.entity_scores), with the entity thresholds the runs decoded at
+def entity_score_data(tables: ReportTables) -> dict[tuple[str, str], dict]:
+    """(dataset, method) -> {"score": name, "bins": [...], "runs": n, "thresholds": [the runs' entity
+    thresholds, distinct, sorted], "groups": {group: counts summed over its table runs}}."""
+    out: dict[tuple[str, str], dict] = {}
+    for (dataset, method), by_unit in sorted(tables.runs.items()):
         for rec in by_unit.values():
-            diag = _diagnostics(rec)
+            raw = runfolder.read_metrics(rec.path)  # the report read it already: an error here is a real one
+            diag = (raw.get("diagnostics") or {}).get("entity_scores")
             if not diag:
                 continue
-            entry = out.setdefault(method, {"score": diag["score"], "bins": diag["bins"], "runs": 0,
-                                            "groups": {g: np.zeros(len(diag["bins"]) - 1, dtype=np.int64)
-                                                       for g, _ in GROUPS}})
+            entry = out.setdefault((dataset, method), {
+                "score": diag["score"], "bins": diag["bins"], "runs": 0, "thresholds": [],
+                "groups": {g: np.zeros(len(diag["bins"]) - 1, dtype=np.int64) for g, _ in GROUPS}})
             if entry["bins"] != diag["bins"] or entry["score"] != diag["score"]:
                 continue
             entry["runs"] += 1
+            threshold = (raw.get("thresholds") or {}).get("entity")
+            if threshold is not None and threshold not in entry["thresholds"]:
+                entry["thresholds"] = sorted([*entry["thresholds"], float(threshold)])
             for g, _ in GROUPS:
                 entry["groups"][g] += np.asarray(diag["groups"][g]["counts"], dtype=np.int64)
     return out
 
 
-def _diagnostics(rec) -> dict | None:
-    raw = runfolder.read_metrics(rec.path)  # the report read it already: an error here is a real one
-    return ((raw.get("diagnostics") or {}).get("entity_scores")) or None
-
-
 def entity_scores_figure(tables: ReportTables, data: dict | None = None):
-    """One panel per method with identification heads (sigmoid(z_id)); None when no run has them."""
+    """One panel per dataset and method with identification heads (sigmoid(z_id)); None when no run has them."""
     return column_figure(_entity_scores_figure)(tables, data)
+
+
+def _threshold_label(thresholds: list[float]) -> str:
+    if len(thresholds) == 1:
+        return f"entity threshold {thresholds[0]:g}"
+    return f"entity thresholds {thresholds[0]:g}-{thresholds[-1]:g} (tuned per run)"
 
 
 def _entity_scores_figure(tables: ReportTables, data: dict | None):
     data = entity_score_data(tables) if data is None else data
-    methods = [m for m, d in data.items() if d["score"] == "sigmoid(z_id)" and d["runs"]]
-    if not methods:
+    keys = [k for k, d in data.items() if d["score"] == "sigmoid(z_id)" and d["runs"]]
+    if not keys:
         return None
-    titles = {m: wrap_name(f"{method_name(tables, m)} ({data[m]['runs']} run{'s' if data[m]['runs'] != 1 else ''})",
-                           60) for m in methods}
-    fig = new_figure(1.5 * len(methods) + 0.4 + LINE_IN * sum(t.count("\n") for t in titles.values()),
+    titles = {(d, m): wrap_name(f"{display_name(d)}: {method_name(tables, m)} ({data[(d, m)]['runs']} "
+                                f"run{'s' if data[(d, m)]['runs'] != 1 else ''})", 60) for d, m in keys}
+    legend = legend_height(["gold", "near", "far"] + ["threshold"] * any(data[k]["thresholds"] for k in keys))
+    fig = new_figure(len(keys) * (1.3 + legend) + 0.2 + LINE_IN * sum(t.count("\n") for t in titles.values()),
                      COLUMN_WIDTH_IN)
-    axes = fig.subplots(len(methods), 1, sharex=True, squeeze=False)[:, 0]
+    axes = fig.subplots(len(keys), 1, squeeze=False)[:, 0]
     colours = {"gold": "#1b9e77", "near_miss": "#d95f02", "far": "#7570b3"}
-    for ax, method in zip(axes, methods):
-        entry = data[method]
+    for ax, key in zip(axes, keys):
+        entry = data[key]
         edges = np.asarray(entry["bins"])
         for group, label in GROUPS:
             counts = entry["groups"][group]
             total = counts.sum()
             share = counts / total if total else counts.astype(float)
             ax.stairs(share, edges, label=f"{label} (n={total})", color=colours[group], linewidth=1.0)
-        ax.set_title(titles[method])
+        thresholds = entry["thresholds"]
+        if len(thresholds) == 1:
+            ax.axvline(thresholds[0], color="black", linestyle="--", linewidth=0.8, label=_threshold_label(thresholds))
+        elif thresholds:
+            ax.axvspan(thresholds[0], thresholds[-1], color="grey", alpha=0.2, label=_threshold_label(thresholds))
+        ax.set_title(titles[key], loc="left")
         ax.set_ylabel("share of spans")
-        ax.legend(frameon=False)
-    axes[-1].set_xlabel("sigmoid(z_id) on the eval split")
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_xlabel("sigmoid(z_id) on the eval split")
+        legend_below(ax, *ax.get_legend_handles_labels())
     return fig

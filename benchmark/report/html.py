@@ -8,7 +8,7 @@ analysis_render) turned into HTML by a converter for the small subset those func
 page and results.md cannot drift apart.
 
 The page's jinja2 template, stylesheet and script are package files (templates/report.html.j2,
-report.css, report.js), inlined into the page when it is rendered. The sentence browser shows 20
+report.css, report.js), inlined into the page when it is rendered. The sentence browser shows 10
 sentences a page, disagreements first (the data's order), and collapses a method's row beyond 8
 predictions. Its script exposes a small hook for tests and scripts: ``window.erbenchBrowser``
 (``visible()``, ``total()``, ``page()``, ``pages()``, ``setFilter(name, on)``, ``goto(page)``);
@@ -29,8 +29,9 @@ import jinja2
 from erbench.report import analysis_render as extra
 from erbench.report.across_render import md_across
 from erbench.report.analysis_tables import Analysis
+from erbench.report.answer import answer_lines
 from erbench.report.html_browser import browser_data
-from erbench.report.markdown import comparison_rows
+from erbench.report.markdown import SHOWN, comparison_rows, select_columns, table_cells
 from erbench.report.render import marker_legend, markers, mixed_phrase, n_phrase, split_phrase, test_phrase
 from erbench.report.render import note as decision_note_of
 from erbench.report.tables import SETTINGS, ReportTables, best_means, display_name, method_name
@@ -49,11 +50,6 @@ def inline(text: str) -> str:
     return out.replace("\\_", "_").replace("\\*", "*")
 
 
-def _cells(line: str) -> list[str]:
-    body = line.strip()[1:-1]
-    return [c.strip() for c in re.split(r"(?<!\\)\|", body)]
-
-
 def _verdict(text: str) -> str:
     """A verdict cell: its first clause on one line, the rest (power, seeds needed) on demand."""
     head, sep, rest = text.partition("; ")
@@ -62,18 +58,8 @@ def _verdict(text: str) -> str:
     return f"<details><summary>{inline(head)}</summary>{inline(rest)}</details>"
 
 
-COMPACT = ("Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ (t)", "p (marker test, Holm)", "d_z",
-           "ASO ε_min", "Marker", "Outcome", "Verdict")
-DETAILS = ("Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ (t)", "p (t)", "p (marker test, Holm)",
-           "Decided by", "p (Wilcoxon)", "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)",
-           "p (TOST, Holm)")
-
-
-def select_columns(lines: list[str], keep: tuple[str, ...]) -> list[str]:
-    """The Markdown pipe table in lines reduced to the columns named in keep (in the table's order)."""
-    head = _cells(lines[0])
-    idx = [k for k, h in enumerate(head) if h in keep]
-    return ["| " + " | ".join(_cells(line)[k] for k in idx) + " |" for line in lines]
+DETAILS = ("Dataset", "Column", "Method", "n", "Δ mean", "p (t)", "Marker", "Decided by", "p (Wilcoxon)",
+           "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)", "p (TOST, Holm)", "Verdict")
 
 
 def markdown_to_html(lines: list[str]) -> str:
@@ -95,7 +81,8 @@ def markdown_to_html(lines: list[str]) -> str:
             j = i
             while j < len(lines) and lines[j].startswith("|"):
                 j += 1
-            head, aligns, rows = _cells(lines[i]), _cells(lines[i + 1]), [_cells(x) for x in lines[i + 2: j]]
+            head, aligns = table_cells(lines[i]), table_cells(lines[i + 1])
+            rows = [table_cells(x) for x in lines[i + 2: j]]
             align = ["right" if a.endswith(":") and not a.startswith(":") else "center" if a.startswith(":-:")
                      else "left" for a in aligns]
             align = [f"{a} verdict" if k < len(head) and head[k] == "Verdict" else a for k, a in enumerate(align)]
@@ -119,6 +106,28 @@ def markdown_to_html(lines: list[str]) -> str:
             out.append(f"<p>{inline(line)}</p>")
         i += 1
     return "\n".join(out)
+
+
+def folded(lines: list[str], what: str, lead: int = 1) -> str:
+    """A section's first `lead` paragraphs in view and the rest (its tables) in a collapsed <details>: the
+    page stays a few screens long; print shows everything (report.css)."""
+    text = list(lines)
+    while text and not text[0].strip():
+        text.pop(0)
+    cut, seen = 0, 0
+    while cut < len(text) and seen < lead:
+        if not text[cut].strip() and cut and text[cut - 1].strip():
+            seen += 1
+        cut += 1
+    if seen < lead:  # a section of one paragraph: nothing to fold
+        return markdown_to_html(text)
+    rest = text[cut:]
+    if not any(line.strip() for line in rest):
+        return markdown_to_html(text[:cut])
+    tables = sum(1 for k, line in enumerate(rest) if line.startswith("|") and not (k and rest[k - 1].startswith("|")))
+    count = f" ({tables} table{'s' if tables != 1 else ''})" if tables else ""
+    return (markdown_to_html(text[:cut]) + f'\n<details class="more fold"><summary>Show {what}{count}</summary>\n'
+            + markdown_to_html(rest) + "</details>")
 
 
 def _main_table(tables: ReportTables) -> dict:
@@ -178,9 +187,9 @@ def _comparisons_html(tables: ReportTables, analysis: Analysis) -> str:
     for base, rs in tables.results.items():
         rows = comparison_rows(tables, rs, analysis)
         out.append(markdown_to_html([f"## Comparisons against {method_name(tables, base)} "
-                                     f"(Holm over {len(rs)} comparisons)", ""] + select_columns(rows, COMPACT)))
+                                     f"(Holm over {len(rs)} comparisons)", ""] + select_columns(rows, SHOWN)))
         out.append("<details class=\"more\"><summary>All tests of this table (t, sign-flip or corrected t, Wilcoxon, "
-                   "ASO, sentence-level approximate randomization, TOST)</summary>"
+                   "ASO, sentence-level approximate randomization, TOST) and the power verdicts</summary>"
                    + markdown_to_html(select_columns(rows, DETAILS)) + "</details>")
     across = md_across(tables, analysis.across) if analysis.across else []
     out.append(markdown_to_html(across + extra.md_reproduction(tables, analysis)))
@@ -212,12 +221,12 @@ def render_html(tables: ReportTables, analysis: Analysis, stats: dict, figures: 
     """The whole page as one string; figures maps a figure stem to its PNG bytes."""
     alpha = tables.settings["alpha"]
     sections = {
-        "card": markdown_to_html(extra.md_protocol_card(tables)[2:]),
+        "card": folded(extra.md_protocol_card(tables)[2:], "the protocol card", lead=0),
         "comparisons": _comparisons_html(tables, analysis),
-        "seeds": markdown_to_html(extra.md_seeds(tables, analysis)[1:]),
-        "seen": markdown_to_html(extra.md_seen(tables, analysis)[1:]),
-        "errors": markdown_to_html(extra.md_errors(tables, analysis)[1:]),
-        "per_type": markdown_to_html(_per_type_lines(tables, analysis)[1:]),
+        "seeds": folded(extra.md_seeds(tables, analysis)[1:], "the power and expected-maximum tables"),
+        "seen": folded(extra.md_seen(tables, analysis)[1:], "the seen / unseen tables"),
+        "errors": folded(extra.md_errors(tables, analysis)[1:], "the error tables"),
+        "per_type": folded(_per_type_lines(tables, analysis)[1:], "the per-type tables"),
         "sensitivity": markdown_to_html(extra.md_sensitivity(tables, analysis)[1:]),  # "" without choices
     }
     browser = browser_data(tables)
@@ -228,6 +237,7 @@ def render_html(tables: ReportTables, analysis: Analysis, stats: dict, figures: 
                              undefined=jinja2.StrictUndefined)
     context = {
         "title": title or "Entity and relation extraction results", "version": stats.get("erbench_version"),
+        "answer": answer_lines(tables),
         "mixed": mixed_phrase(tables), "main": _main_table(tables),
         "footer": f"F1 (%) on {split_phrase(tables)}, mean ± sample standard deviation over {n_phrase(tables)}; "
                   "bold: best mean per column.",

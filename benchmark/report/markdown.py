@@ -1,16 +1,23 @@
-"""One ReportTables as GitHub Markdown (results.md): the main table, its protocol, the comparisons per
-baseline and, given an Analysis, every analysis section. Pure functions returning text.
+"""One ReportTables as GitHub Markdown (results.md): the answer in sentences (answer.py), the main table,
+its protocol, the comparisons per baseline and, given an Analysis, every analysis section. Pure
+functions returning text.
 
-The cells are text.score_cell in the MARKDOWN style; the sentences are render's.
+The comparison tables show SHOWN, what a reader needs to decide (the difference, its interval, the Holm
+p of the decision test, the effect size, the outcome); every other test is in comparisons.csv,
+stats.json and the HTML page's collapsed section. A test that cannot reject at the design's n (the exact
+Wilcoxon test at n=3) is said once, in the decision note (stats.decision_note), not as a constant
+column. The cells are text.score_cell in the MARKDOWN style; the sentences are render's.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 from erbench import stats
 from erbench.report import analysis_render as extra
 from erbench.report.across_render import md_across
+from erbench.report.answer import answer_lines
 from erbench.report.render import (
     holm_phrase,
     marker_legend,
@@ -34,7 +41,23 @@ def _se(x: float | None) -> str:
     return "" if x is None or math.isnan(x) else f" ± {x:.3f}"
 
 
+SHOWN = ("Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ (t)", "p (marker test, Holm)", "d_z", "Outcome")
+
+
+def table_cells(line: str) -> list[str]:
+    body = line.strip()[1:-1]
+    return [c.strip() for c in re.split(r"(?<!\\)\|", body)]
+
+
+def select_columns(lines: list[str], keep: tuple[str, ...]) -> list[str]:
+    """The Markdown pipe table in lines reduced to the columns named in keep (in the table's order)."""
+    head = table_cells(lines[0])
+    idx = [k for k, h in enumerate(head) if h in keep]
+    return ["| " + " | ".join(table_cells(line)[k] for k in idx) + " |" for line in lines]
+
+
 def comparison_rows(tables: ReportTables, results: tuple[Result, ...], analysis=None) -> list[str]:
+    """Every column of one baseline's comparisons (select_columns(rows, SHOWN) is results.md's table)."""
     head = ["Dataset", "Column", "Method", "n", "Δ mean", "95% CI of Δ (t)", "p (t)", "p (marker test, Holm)",
             "p (Wilcoxon)", "min p (Wilcoxon)", "ASO ε_min", "p (AR, pooled)", "p (AR, Holm)", "Marker", "d_z",
             "p (TOST, Holm)", "Outcome", "Decided by"]
@@ -66,6 +89,7 @@ def render_markdown(tables: ReportTables, title: str | None = None, analysis=Non
     best = best_means(tables, DIGITS)
     alpha = tables.settings["alpha"]
     lines = [f"# {title or 'Entity and relation extraction results'}", ""]
+    lines += [f"- {sentence}" for sentence in answer_lines(tables)] + [""]
     mixed = mixed_phrase(tables)
     if mixed:
         lines += [f"**Mixed protocol** (--allow-mixed): {mixed}.", ""]
@@ -92,7 +116,7 @@ def render_markdown(tables: ReportTables, title: str | None = None, analysis=Non
         lines += [""] + extra.md_protocol_card(tables)[:-1]
     for base, results in tables.results.items():
         lines += ["", f"## Comparisons against {method_name(tables, base)} (Holm over {len(results)} comparisons)", ""]
-        lines += comparison_rows(tables, results, analysis)
+        lines += select_columns(comparison_rows(tables, results, analysis), SHOWN)
     on = "the test predictions" if split_phrase(tables) == "test" else "the predictions on the evaluation split"
     lines += ["", f"p (AR, pooled): sentence-level approximate randomization on {on} of all paired "
               f"runs pooled ({tables.settings['ar_trials']} trials; one swap per document shared by every seed's copy "
@@ -100,7 +124,8 @@ def render_markdown(tables: ReportTables, title: str | None = None, analysis=Non
               f"(– = not run); ± values are Monte Carlo standard errors; seed {tables.settings['seed']}. d_z: mean / "
               f"sd of the per-seed differences. Outcome: better / worse (marker), equivalent within "
               f"±{tables.settings['equivalence_margin']:g} F1 points (TOST, Holm within the family), or inconclusive "
-              "(neither: more seeds are needed to tell)."]
+              "(neither: more seeds are needed to tell). Every test of every comparison (t, sign-flip, "
+              "Wilcoxon, ASO, AR, TOST) and the power verdict: comparisons.csv, stats.json and index.html."]
     if analysis is not None:
         lines += [""]
         lines += md_across(tables, analysis.across) if analysis.across else []

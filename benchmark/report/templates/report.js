@@ -1,7 +1,7 @@
 
 (function () {
   "use strict";
-  var PAGE = 20, CHIPS = 8;
+  var PAGE = 10, CHIPS = 8;
   var errors = document.getElementById("js-errors");
   window.addEventListener("error", function (ev) {
     errors.textContent += (ev.message || "error") + "\n";
@@ -113,5 +113,9 @@
     }
   };
   render();
+  // printing shows what the screen folds away (protocol card, analysis tables, every test)
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("details.more").forEach(function (d) { d.open = true; });
+  });
   document.body.dataset.ready = "1";
 })();
