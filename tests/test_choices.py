@@ -63,7 +63,7 @@ def test_dvc_expands_choices_into_named_stages(tmp_path, monkeypatch):
 
     shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["choices"] = {"datasets": ["synthetic"], "seeds": [1, 2], "variants": VARIANTS}
+    params["choices"].update({"datasets": ["synthetic"], "seeds": [1, 2], "variants": VARIANTS})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     monkeypatch.chdir(tmp_path)
