@@ -17,6 +17,7 @@ import json
 import re
 from pathlib import Path
 
+from erbench import runfolder
 from erbench.errors import UserInputError
 from erbench.files import write_text_atomic
 
@@ -71,7 +72,7 @@ def run_time(stats: dict) -> dict:
         else:
             missing += 1
         try:
-            cpus.add(str(json.loads((folder / "environment.json").read_text(encoding="utf-8")).get("cpu")))
+            cpus.add(str(json.loads((folder / runfolder.ENVIRONMENT).read_text(encoding="utf-8")).get("cpu")))
         except (OSError, ValueError, AttributeError):
             pass
     return {"minutes": minutes, "cpus": sorted(cpus), "missing": missing}

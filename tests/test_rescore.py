@@ -48,7 +48,7 @@ def _digests(folder: Path) -> dict[str, str]:
 def test_out_run_writes_the_rescored_split_as_a_run_and_keeps_the_original(trained, tmp_path):
     run, data_root = trained
     before = _digests(run)
-    printed = _evaluate(run, data_root, "--split", "dev")
+    printed = _evaluate(run, data_root, "--split", "dev", "--json")
     assert printed.exit_code == 0, printed.output
     out = tmp_path / "on-dev"
     done = _evaluate(run, data_root, "--split", "dev", "--out-run", str(out), "--out", str(tmp_path / "m.json"))

@@ -9,6 +9,8 @@ import traceback
 from dataclasses import fields, replace
 from pathlib import Path
 
+import erbench
+import erbench.models
 import numpy as np
 import pytest
 import torch
@@ -26,7 +28,9 @@ from tests.test_train import TYPES, documents
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one torch thread per module
 
-PACKAGE_DIRS = tuple(str(Path(__file__).resolve().parents[1] / d) for d in ("benchmark", "models"))
+# where erbench's code is imported from: the package folders, or the strict editable install's link tree
+PACKAGE_DIRS = tuple({str(Path(__file__).resolve().parents[1] / d) for d in ("benchmark", "models")}
+                     | {str(Path(erbench.__file__).parent), str(Path(erbench.models.__file__).parent)})
 
 
 def tiny_config(prepare_ahead: str = "auto", method: str = "spert", **train) -> RunConfig:

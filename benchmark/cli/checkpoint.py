@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+from erbench import runfolder
 from erbench.cli._common import console, data_root_option, friendly_errors, is_quiet, params_option
 from erbench.config import ConfigError, apply_overrides, split_overrides
 from erbench.models.options import DECODING  # the options that only decide how scores become predictions
@@ -75,7 +76,7 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
         model.heads.check(model.options)
         cfg = replace(cfg, model=model.options)
     if model.options.cb_decision == "corrected" and model.cb_offsets is None:
-        raise ConfigError(f"{Path(run_dir) / 'metrics.json'}: records no class weights (data.class_weights and "
+        raise ConfigError(f"{Path(run_dir) / runfolder.METRICS}: records no class weights (data.class_weights and "
                           "data.class_counts), so cb_decision=corrected has nothing to undo")
     custom = read_params(params_path).data.custom
     spec = resolve(cfg.dataset, custom, data_root)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from erbench import runfolder
 from erbench.cli._common import console, friendly_errors, params_option
 
 
@@ -50,7 +51,7 @@ def save(runs_dir: Path, params_path: Path | None, suite: str | None, to: Path, 
             console.print(f"{label}: {len(items)} record(s) in {dest}: {', '.join(items)}", highlight=False,
                           soft_wrap=True)
     if done.unfinished:
-        console.print(f"[yellow]not finished[/] (no {runs_dir}/RUN/metrics.json yet, not saved): "
+        console.print(f"[yellow]not finished[/] (no {runs_dir / 'RUN' / runfolder.METRICS} yet, not saved): "
                       f"{len(done.unfinished)} run(s) of the params grid: {', '.join(done.unfinished)}",
                       highlight=False, soft_wrap=True)
     if not (done.saved or done.replaced or done.unchanged):
