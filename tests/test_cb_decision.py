@@ -203,23 +203,9 @@ def test_simulation_sigmoid_corrected_recovers_most_of_the_unweighted_decisions(
 @pytest.fixture(scope="module")
 def cb_run(tmp_path_factory):
     """A SpERT + CB checkpoint trained on synthetic train, scored on test (and its data root)."""
-    from click.testing import CliRunner
-    from erbench.cli import main
-    from erbench.datasets.registry import BUILTIN
-    from erbench.datasets.stage import stage_dataset
-    from erbench.datasets.synthetic import SyntheticConfig
+    from tests.test_rescore import train_tiny_run
 
-    from tests.test_rescore import TRAIN
-
-    base = tmp_path_factory.mktemp("cb")
-    data_root = base / "data"
-    stage_dataset(BUILTIN["synthetic"], data_root, synthetic=SyntheticConfig(train_size=8, dev_size=4, test_size=4))
-    run = base / "spert_cb-synthetic-s1"
-    result = CliRunner().invoke(main, ["--quiet", "train", "--dataset", "synthetic", "--method", "spert_cb",
-                                       "--seed", "1", *TRAIN, "--dev-split", "none", "--data-root", str(data_root),
-                                       "--out", str(run)])
-    assert result.exit_code == 0, result.output
-    return run, data_root
+    return train_tiny_run(tmp_path_factory.mktemp("cb"), "spert_cb")
 
 
 def _cli(*args: str):

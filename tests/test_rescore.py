@@ -26,11 +26,15 @@ TRAIN = ["--encoder", "tiny-random", "--epochs", "1", "--set", "device=cpu", "--
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, Path]:
     """A SpERT.MT checkpoint trained on synthetic train, scored on test (and its data root)."""
-    base = tmp_path_factory.mktemp("rescore")
+    return train_tiny_run(tmp_path_factory.mktemp("rescore"), "spert_mt")
+
+
+def train_tiny_run(base: Path, method: str) -> tuple[Path, Path]:
+    """METHOD trained on a tiny staged synthetic dataset under BASE, seed 1: (run folder, data root)."""
     data_root = base / "data"
     stage_dataset(BUILTIN["synthetic"], data_root, synthetic=SyntheticConfig(train_size=8, dev_size=4, test_size=4))
-    run = base / "spert_mt-synthetic-s1"
-    result = CliRunner().invoke(main, ["--quiet", "train", "--dataset", "synthetic", "--method", "spert_mt",
+    run = base / f"{method}-synthetic-s1"
+    result = CliRunner().invoke(main, ["--quiet", "train", "--dataset", "synthetic", "--method", method,
                                        "--seed", "1", *TRAIN, "--dev-split", "none", "--data-root", str(data_root),
                                        "--out", str(run)])
     assert result.exit_code == 0, result.output
