@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from erbench.models import losses, multitask
-from erbench.models.documents import Document, Entity, Relation, TypeInventory
+from erbench.models.documents import Document, Entity, Relation
 from erbench.models.encoder import encode_documents, tiny_encoder
 from erbench.models.heads import MultiTaskHeads, SpertHeads
 from erbench.models.options import DECODING, ConfigError
@@ -22,15 +22,13 @@ from erbench.optim import make_optimizer
 from erbench.train import train_step
 from torch import nn
 
+from tests.test_interpretations import DOCS as INTERPRETATION_DOCS
+from tests.test_interpretations import TYPES
+
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: one torch thread per module
 
-TYPES = TypeInventory(("Peop", "Org", "Loc"), ("Work_For", "Live_In"))
-DOCS = [
-    Document(("John", "Smith", "works", "for", "Acme", "in", "Paris", "."),
-             (Entity("Peop", 0, 2), Entity("Org", 4, 5), Entity("Loc", 6, 7)),
-             (Relation("Work_For", 0, 1), Relation("Live_In", 0, 2))),
-    Document(("Mary", "lives", "in", "Berlin", "."), (Entity("Peop", 0, 1), Entity("Loc", 3, 4)),
-             (Relation("Live_In", 0, 1),)),
+DOCS = [  # test_interpretations' two documents and two more
+    *INTERPRETATION_DOCS,
     Document(("Omar", "joined", "Globex", "near", "Oslo", "."), (Entity("Peop", 0, 1), Entity("Org", 2, 3),
              Entity("Loc", 4, 5)), (Relation("Work_For", 0, 1),)),
     Document(("Lena", "stayed", "in", "Lima", "."), (Entity("Peop", 0, 1), Entity("Loc", 3, 4)),
