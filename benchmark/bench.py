@@ -226,7 +226,8 @@ def run_bench(*, dataset: str, split: str, encoder: str, method: str, sentences:
                         "method) for meaningful inference numbers")
     result = {
         "device": str(dev), "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-        "threads": torch.get_num_threads(), "encoder": encoder, "encoder_config": encoder_config,
+        "threads": torch.get_num_threads(), "thread_policy": runtime.thread_policy(),
+        "encoder": encoder, "encoder_config": encoder_config,
         "precision": precision, "prepare_ahead": ahead, "cuda_settings": cuda_settings, "method": method,
         "sentences": len(encoded), "avg_pieces": float(np.mean([len(e.input_ids) for e in encoded])),
         "train": {"method_sps": n_train / method_train, "bare_sps": n_train / bare_train,

@@ -10,9 +10,18 @@ from __future__ import annotations
 import os
 import sys
 
-# Idle OpenMP threads sleep instead of spinning: a run then keeps most of its speed when another
-# process holds one of its cores (spinning threads wait for the slowest one at every parallel region).
+# The OpenMP wait policy the `erbench` command picks for itself (set_process_policy): on a machine whose
+# CPUs are idle when the process starts, libgomp's own default (idle threads spin a while before they
+# sleep: the fastest alone); when another process already keeps one of them busy, PASSIVE (idle threads
+# sleep at once: spinning threads wait for a descheduled partner at every parallel region and lose more
+# than half their speed). docs/methods.md "CPU threads" has the measurements.
 WAIT_POLICY = "PASSIVE"
+# other processes' load (in CPUs, over the CPUs this process may use) from which the start counts as busy
+BUSY_FROM = 0.5
+# how long the start looks at the CPUs (/proc/stat, twice)
+SAMPLE_SECONDS = 0.1
+# marks a wait policy that an erbench process chose (so that an erbench child process chooses its own)
+AUTO_MARK = "ERBENCH_AUTO_WAIT_POLICY"
 # cuBLAS's fixed workspace that makes its results reproducible (CUDA's cuBLAS notes on reproducibility).
 CUBLAS_WORKSPACE = ":4096:8"
 
@@ -28,18 +37,71 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def set_process_policy(environ=None) -> dict:
-    """At the entry point, before torch loads (OpenMP reads its variables once, when it loads):
-    OMP_WAIT_POLICY=PASSIVE unless the user chose a wait policy (OMP_WAIT_POLICY or GOMP_SPINCOUNT), and
-    the cuBLAS workspace deterministic CUDA runs need unless CUBLAS_WORKSPACE_CONFIG is set. -> what was set."""
+def _cpu_times(path: str = "/proc/stat") -> dict[int, tuple[int, int]]:
+    """-> {cpu: (idle jiffies, total jiffies)} from the per-CPU lines of /proc/stat."""
+    times = {}
+    with open(path) as f:
+        for line in f:
+            name, *fields = line.split()
+            if not (name.startswith("cpu") and name[3:].isdigit()):
+                continue
+            values = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+            times[int(name[3:])] = (values[3] + values[4], sum(values))
+    return times
+
+
+def busy_cpus(seconds: float = SAMPLE_SECONDS, read=_cpu_times) -> float | None:
+    """How many of this process's usable CPUs other processes kept busy over `seconds` (this process
+    sleeps meanwhile). None where /proc/stat cannot be read (not Linux)."""
+    import time
+
+    try:
+        cpus = os.sched_getaffinity(0)
+        before = read()
+        time.sleep(seconds)
+        after = read()
+    except (OSError, AttributeError, ValueError):
+        return None
+    busy = 0.0
+    for cpu in cpus:
+        if cpu not in before or cpu not in after:
+            continue
+        idle, total = (a - b for a, b in zip(after[cpu], before[cpu]))
+        if total > 0:
+            busy += 1.0 - idle / total
+    return round(busy, 2)
+
+
+def choose_wait_policy(busy: float | None) -> str | None:
+    """The wait policy for a start that found `busy` CPUs taken by others: PASSIVE when it is at least
+    BUSY_FROM (or unknown), else None (libgomp's default: spin, then sleep)."""
+    return WAIT_POLICY if busy is None or busy >= BUSY_FROM else None
+
+
+def set_process_policy(environ=None, *, measure=busy_cpus) -> dict:
+    """At the entry point, before torch loads (OpenMP reads its variables once, when it loads): the
+    OpenMP wait policy unless the user chose one (OMP_WAIT_POLICY or GOMP_SPINCOUNT): PASSIVE when other
+    processes keep a CPU busy at the start, else libgomp's default; and the cuBLAS workspace deterministic
+    CUDA runs need unless CUBLAS_WORKSPACE_CONFIG is set. A policy an erbench parent chose (AUTO_MARK) is
+    chosen again for this process. -> what was set."""
     environ = os.environ if environ is None else environ
-    chosen = {}
+    chosen: dict = {}
+    record: dict = {"chosen_by": "user"}
+    if environ.get(AUTO_MARK):  # inherited from an erbench parent process: not the user's choice
+        environ.pop(AUTO_MARK)
+        if environ.get("OMP_WAIT_POLICY") == WAIT_POLICY:
+            environ.pop("OMP_WAIT_POLICY")
     if "OMP_WAIT_POLICY" not in environ and "GOMP_SPINCOUNT" not in environ:
-        environ["OMP_WAIT_POLICY"] = chosen["OMP_WAIT_POLICY"] = WAIT_POLICY
+        busy = measure()
+        policy = choose_wait_policy(busy)
+        record = {"chosen_by": "erbench", "busy_cpus_at_start": busy, "busy_from": BUSY_FROM}
+        environ[AUTO_MARK] = "1"
+        if policy is not None:
+            environ["OMP_WAIT_POLICY"] = chosen["OMP_WAIT_POLICY"] = policy
     if "CUBLAS_WORKSPACE_CONFIG" not in environ:
         environ["CUBLAS_WORKSPACE_CONFIG"] = chosen["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
     if environ is os.environ:
-        _AT_START.update(set_by_erbench=sorted(chosen), before_torch="torch" not in sys.modules)
+        _AT_START.update(set_by_erbench=sorted(chosen), before_torch="torch" not in sys.modules, wait_policy=record)
     return chosen
 
 
@@ -57,6 +119,9 @@ def thread_policy() -> dict:
         # None: no erbench entry point ran (a library caller); False: torch loaded first, so the wait
         # policy variables above may not be the ones OpenMP read
         "policy_set_before_torch": _AT_START.get("before_torch"),
+        # who chose the wait policy; when erbench did, the other processes' load it saw at the start
+        # (busy_cpus_at_start) and the load from which it picks PASSIVE (busy_from)
+        "wait_policy_choice": _AT_START.get("wait_policy"),
     }
 
 

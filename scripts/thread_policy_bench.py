@@ -10,10 +10,13 @@ training sentences/s of each and the share kept beside the busy process. Policie
   sleeping; what erbench ran with before it set a wait policy);
 - `1 thread`;
 - `2 threads, PASSIVE`: OMP_WAIT_POLICY=PASSIVE, erbench's default (erbench.runtime);
-- `2 threads, short spin`: GOMP_SPINCOUNT=10000.
+- `2 threads, short spin`: GOMP_SPINCOUNT=10000;
+- `2 threads, erbench's choice`: no wait variable set, so the `erbench` command picks the policy from the
+  load it sees at its start (libgomp's default on idle CPUs, PASSIVE beside a busy process;
+  erbench.runtime): what a run gets by default.
 
 The wait policy never changes what a run computes (tests/test_determinism.py); only its speed.
-`--smoke` runs two policies alone on the tiny random encoder for a few sentences (seconds): a check that
+`--smoke` runs three policies alone on the tiny random encoder for a few sentences (seconds): a check that
 the script works, not a measurement.
 """
 
@@ -32,8 +35,10 @@ POLICIES = {
     "1 thread": (1, {}),
     "2 threads, PASSIVE": (2, {"OMP_WAIT_POLICY": "PASSIVE"}),
     "2 threads, short spin": (2, {"GOMP_SPINCOUNT": "10000"}),
+    "2 threads, erbench's choice": (2, {}),
 }
-WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                  "ERBENCH_AUTO_WAIT_POLICY")
 
 
 def bench_once(threads: int, extra_env: dict, args) -> dict:
@@ -46,8 +51,10 @@ def bench_once(threads: int, extra_env: dict, args) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"bench failed ({extra_env}, {threads} threads): {proc.stderr[-2000:]}")
     result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    policy = result.get("thread_policy") or {}
     return {"train_sps": result["train"]["method_sps"], "bare_sps": result["train"]["bare_sps"],
-            "threads": result["threads"]}
+            "threads": result["threads"], "omp_wait_policy": policy.get("omp_wait_policy"),
+            "wait_policy_choice": policy.get("wait_policy_choice")}
 
 
 def beside_busy(fn):
@@ -68,11 +75,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=200)
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
     parser.add_argument("--smoke", action="store_true", help="seconds: two policies, alone, tiny encoder")
+    parser.add_argument("--policies", default=None,
+                        help="comma-separated subset of the policies' names (default: all)")
     args = parser.parse_args(argv)
     policies = dict(POLICIES)
+    if args.policies:
+        wanted = [p.strip() for p in args.policies.split(",")]
+        unknown = [p for p in wanted if p not in POLICIES]
+        if unknown:
+            raise SystemExit(f"--policies: unknown {unknown}; known: {list(POLICIES)}")
+        policies = {k: POLICIES[k] for k in wanted}
     if args.smoke:
         args.encoder, args.sentences = "tiny-random", 4
-        policies = {k: POLICIES[k] for k in ("1 thread", "2 threads, PASSIVE")}
+        policies = {k: POLICIES[k] for k in ("1 thread", "2 threads, PASSIVE", "2 threads, erbench's choice")}
     rows = {}
     for name, (threads, extra) in policies.items():
         alone = bench_once(threads, extra, args)
@@ -81,11 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         rows[name] = {"alone": alone, "beside_busy": busy,
                       "kept_share": busy["train_sps"] / alone["train_sps"] if busy else None}
         print(json.dumps({name: rows[name]}), flush=True)
-    print("\n| policy | alone sent/s | beside one busy process | kept |\n|---|---|---|---|")
+    print("\n| policy | alone sent/s | beside one busy process | kept | OMP_WAIT_POLICY alone / beside |\n"
+          "|---|---|---|---|---|")
     for name, r in rows.items():
         busy = f"{r['beside_busy']['train_sps']:.1f}" if r["beside_busy"] else "not measured (--smoke)"
         kept = f"{100 * r['kept_share']:.0f}%" if r["kept_share"] is not None else "-"
-        print(f"| {name} | {r['alone']['train_sps']:.1f} | {busy} | {kept} |")
+        waits = [(x or {}).get("omp_wait_policy") or "unset (libgomp default)" if x else "-"
+                 for x in (r["alone"], r["beside_busy"])]
+        print(f"| {name} | {r['alone']['train_sps']:.1f} | {busy} | {kept} | {waits[0]} / {waits[1]} |")
     if args.out:
         args.out.write_text(json.dumps({"encoder": args.encoder, "sentences": args.sentences,
                                         "usable_cpus": len(os.sched_getaffinity(0)), "policies": rows}, indent=1))

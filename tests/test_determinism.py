@@ -47,9 +47,12 @@ def test_two_processes_two_threads_same_seed_are_bitwise_identical(tmp_path: Pat
     a, b = run_two_processes(root, tmp_path)
     metrics_a, metrics_b = (json.loads((f / "metrics.json").read_text()) for f in (a, b))
     assert metrics_a["environment"]["threads"] == metrics_b["environment"]["threads"] == 2
-    for m in (metrics_a, metrics_b):  # the wait policy the erbench command set before torch loaded
+    for m in (metrics_a, metrics_b):  # the wait policy the erbench command chose before torch loaded
         policy = m["environment"]["thread_policy"]
-        assert policy["omp_wait_policy"] == "PASSIVE" and policy["policy_set_before_torch"] is True
+        choice = policy["wait_policy_choice"]
+        assert choice["chosen_by"] == "erbench" and policy["policy_set_before_torch"] is True
+        busy_start = choice["busy_cpus_at_start"] is None or choice["busy_cpus_at_start"] >= choice["busy_from"]
+        assert policy["omp_wait_policy"] == ("PASSIVE" if busy_start else None)
         assert policy["threads"] == 2 and policy["usable_cpus"] >= 1
     weights_a, weights_b = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
     assert weights_a.keys() == weights_b.keys()

@@ -69,7 +69,13 @@ def test_the_thread_policy_bench_smoke(tmp_path: Path) -> None:
                           text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     policies = json.loads((tmp_path / "policy.json").read_text())["policies"]
-    assert list(policies) == ["1 thread", "2 threads, PASSIVE"]
+    assert list(policies) == ["1 thread", "2 threads, PASSIVE", "2 threads, erbench's choice"]
     assert policies["1 thread"]["alone"]["threads"] == 1 and policies["2 threads, PASSIVE"]["alone"]["threads"] == 2
+    passive, auto = policies["2 threads, PASSIVE"]["alone"], policies["2 threads, erbench's choice"]["alone"]
+    assert passive["omp_wait_policy"] == "PASSIVE" and passive["wait_policy_choice"] == {"chosen_by": "user"}
+    choice = auto["wait_policy_choice"]  # the bench's own erbench process chose from the load it saw
+    assert choice["chosen_by"] == "erbench" and auto["threads"] == 2
+    busy_start = choice["busy_cpus_at_start"] is None or choice["busy_cpus_at_start"] >= choice["busy_from"]
+    assert auto["omp_wait_policy"] == ("PASSIVE" if busy_start else None)
     assert all(p["alone"]["train_sps"] > 0 and p["beside_busy"] is None for p in policies.values())
     assert "| 1 thread |" in proc.stdout

@@ -5,6 +5,9 @@ inline, losses summed on the device are the Python float sums, and a step asks t
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 import traceback
 from dataclasses import fields, replace
 from pathlib import Path
@@ -251,13 +254,50 @@ def test_an_op_without_a_deterministic_kernel_fails_naming_it(tokenizer, restore
 
 
 # -- the thread policy --------------------------------------------------------------------------------
-def test_the_wait_policy_is_set_unless_the_user_chose_one() -> None:
+def test_the_wait_policy_is_passive_on_a_busy_start_and_libgomps_own_on_an_idle_one() -> None:
     env: dict[str, str] = {}
-    assert runtime.set_process_policy(env) == {"OMP_WAIT_POLICY": "PASSIVE", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
-    assert env == {"OMP_WAIT_POLICY": "PASSIVE", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
-    for chosen in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "10000"}):
+    assert runtime.set_process_policy(env, measure=lambda: 1.0) == {"OMP_WAIT_POLICY": "PASSIVE",
+                                                                     "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE", "CUBLAS_WORKSPACE_CONFIG": ":4096:8", runtime.AUTO_MARK: "1"}
+    env = {}
+    assert runtime.set_process_policy(env, measure=lambda: 0.1) == {"CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+    assert "OMP_WAIT_POLICY" not in env and env[runtime.AUTO_MARK] == "1"
+    env = {}  # the load could not be read (not Linux): the policy that is safe on a busy machine
+    assert runtime.set_process_policy(env, measure=lambda: None)["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_the_users_wait_policy_is_kept_and_an_erbench_parents_is_chosen_again() -> None:
+    def never() -> float:
+        raise AssertionError("the user chose a policy: nothing to measure")
+
+    for chosen in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "PASSIVE"}, {"GOMP_SPINCOUNT": "10000"}):
         env = dict(chosen, CUBLAS_WORKSPACE_CONFIG=":16:8")
-        assert runtime.set_process_policy(env) == {} and env == dict(chosen, CUBLAS_WORKSPACE_CONFIG=":16:8")
+        assert runtime.set_process_policy(env, measure=never) == {}
+        assert env == dict(chosen, CUBLAS_WORKSPACE_CONFIG=":16:8")
+    # a child of an erbench process that chose PASSIVE on a busy start chooses for itself: idle now
+    env = {"OMP_WAIT_POLICY": "PASSIVE", runtime.AUTO_MARK: "1"}
+    runtime.set_process_policy(env, measure=lambda: 0.0)
+    assert "OMP_WAIT_POLICY" not in env
+
+
+def test_the_start_sees_a_busy_process_beside_it() -> None:
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        seen = runtime.busy_cpus(seconds=0.5)
+    finally:
+        busy.terminate()
+        busy.wait()
+    if seen is None:
+        pytest.skip("no /proc/stat: the load cannot be read here (not Linux)")
+    assert seen >= runtime.BUSY_FROM and runtime.choose_wait_policy(seen) == "PASSIVE"
+
+
+def test_busy_cpus_counts_the_non_idle_share_of_the_usable_cpus(monkeypatch) -> None:
+    snapshots = iter([{0: (100, 200), 1: (100, 200), 7: (0, 10)},  # cpu7 is not usable: ignored
+                      {0: (110, 300), 1: (190, 300), 7: (0, 1000)}])
+    monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert runtime.busy_cpus(seconds=0.0, read=lambda: next(snapshots)) == pytest.approx(0.9 + 0.1)
 
 
 def test_the_environment_records_the_thread_policy() -> None:
@@ -268,4 +308,5 @@ def test_the_environment_records_the_thread_policy() -> None:
     assert policy["threads"] == torch.get_num_threads() == env["threads"]
     assert 1 <= policy["usable_cpus"] <= (os.cpu_count() or 1)
     assert policy["omp_wait_policy"] == os.environ.get("OMP_WAIT_POLICY")
+    assert "wait_policy_choice" in policy  # None until an erbench entry point ran in this process
     assert env["cuda_settings"] is None  # a CPU run: no CUDA switch is in force
