@@ -12,6 +12,7 @@
       tracking    MLflow: enabled, uri, experiment
       report      erbench report's defaults
       methods_include  files that register methods (erbench.models.registry.load_plugins)
+      plugins_dir      the folder that holds them, which dvc.yaml's plugins stage tracks
 
 Unknown keys and wrong types are errors naming the file and the key path, e.g.
 `params.yaml: report.latex.flot: unknown key (valid: float, label, signature)`. A section added
@@ -166,6 +167,7 @@ class Params:
     tracking: Tracking = field(default_factory=Tracking)
     report: Report = field(default_factory=Report)
     methods_include: tuple[str, ...] = ()  # Python files that register methods, losses, statistics
+    plugins_dir: str = "plugins"  # the folder holding them: dvc.yaml's plugins stage depends on it
 
     def plugins(self) -> dict:
         """What erbench.models.registry.load_plugins reads."""

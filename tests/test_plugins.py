@@ -172,8 +172,9 @@ def test_a_plugin_run_folder_reloads_its_plugin_in_a_new_process(synthetic, plug
 
 @pytest.mark.slow
 def test_a_method_from_outside_the_tree_runs_through_dvc_repro(tmp_path):
-    """The micro suite with a method from a file outside the repository: `dvc repro` trains and reports
-    it; editing the file re-runs the training stages (through runs/plugins.json) with the new code."""
+    """The micro suite with a method from a file outside the repository (params plugins_dir names its
+    folder): `dvc repro` trains and reports it and leaves `dvc status` clean; editing the file shows in
+    `dvc status` and re-runs the training stages (through runs/plugins.json) with the new code."""
     import shutil
 
     from tests.project_copy import copy_project, run
@@ -187,6 +188,7 @@ def test_a_method_from_outside_the_tree_runs_through_dvc_repro(tmp_path):
     outside.write_text(PLUGIN)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["methods_include"] = [str(outside)]
+    params["plugins_dir"] = str(outside.parent)
     params["grid"].update(methods=["spert", "plugin_spert_sqrt"], seeds=[1, 2])
     params["methods"]["plugin_spert_sqrt"] = {}
     params["report"]["baselines"] = ["spert"]
@@ -200,9 +202,37 @@ def test_a_method_from_outside_the_tree_runs_through_dvc_repro(tmp_path):
     digest = json.loads((dest / "runs" / "plugins.json").read_text())
     assert [f["path"] for f in digest["methods_include"]] == [str(outside.resolve())]
     assert "| SpERT + sqrt |" in (dest / "reports" / "results.md").read_text()  # its display name
+    status = run(["dvc", "status"], dest, env).stdout
+    assert "Data and pipelines are up to date" in status, status
     outside.write_text(PLUGIN.replace("neg_entity_count=10", "neg_entity_count=11"))
+    status = run(["dvc", "status"], dest, env).stdout
+    assert status.startswith("plugins:") and str(outside.parent) in status, status
     proc = run(["dvc", "repro"], dest, env)
     ran = re.findall(r"Running stage '([^']+)'", proc.stdout + proc.stderr)
     assert ran[0] == "plugins" and {s for s in ran if s.startswith("train@")} == {
         f"train@synthetic-{m}-{s}" for m in ("spert", "plugin_spert_sqrt") for s in (1, 2)}, ran
     assert json.loads((folder / "config.json").read_text())["run"]["model"]["neg_entity_count"] == 11
+
+
+def test_the_plugins_stage_refuses_an_include_file_outside_plugins_dir(plugin_file, tmp_path):
+    """DVC tracks params plugins_dir only: an include file elsewhere would change unseen, so the stage's
+    command stops with one line naming the params file, the include file and plugins_dir, writing nothing."""
+    import subprocess
+    import sys
+
+    params = tmp_path / "my-params.yaml"
+    tracked = tmp_path / "tracked"
+    tracked.mkdir()
+    params.write_text(yaml.safe_dump({"methods_include": [str(plugin_file)], "plugins_dir": str(tracked)}))
+    digest = tmp_path / "plugins.json"
+    erbench = Path(sys.executable).parent / "erbench"
+    proc = subprocess.run([str(erbench), "--quiet", "methods", "--params", str(params), "--digest", str(digest)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and not digest.exists()
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(params) in lines[0] and str(plugin_file) in lines[0], proc.stderr
+    assert "outside plugins_dir" in lines[0]
+    params.write_text(yaml.safe_dump({"methods_include": [str(plugin_file)], "plugins_dir": str(plugin_file.parent)}))
+    result = CliRunner().invoke(main, ["--quiet", "methods", "--params", str(params), "--digest", str(digest)])
+    assert result.exit_code == 0, result.output
+    assert [f["path"] for f in json.loads(digest.read_text())["methods_include"]] == [str(plugin_file.resolve())]

@@ -14,19 +14,35 @@ from erbench.params import read_params
               help="A params file whose methods_include files are loaded first.")
 @click.option("--digest", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the plugins' digest (each methods_include file's sha256, each entry point's "
-                   "distribution and version) to this JSON file instead of listing (dvc.yaml's plugins stage).")
+                   "distribution and version) to this JSON file instead of listing (dvc.yaml's plugins stage, "
+                   "which tracks params plugins_dir: an include file outside that folder is refused).")
 @friendly_errors
 def methods(params_path: Path | None, digest: Path | None) -> None:
     """List the registered methods (built in, from entry points and from params methods_include)."""
     from erbench.models.registry import METHODS, load_plugins, plugin_digest
 
-    plugins = read_params(params_path).plugins()
+    params = read_params(params_path)
+    plugins = params.plugins()
     if digest is not None:
         from erbench.files import write_json_atomic
 
+        check_in_plugins_dir(plugins["methods_include"], params.plugins_dir, params_path or Path("params.yaml"))
         write_json_atomic(digest, plugin_digest(plugins))
         return
     load_plugins(plugins)
     for method in METHODS.values():
         opts = ", ".join(f"{k}={v}" for k, v in method.options.items()) or "SpERT defaults"
         click.echo(f"{method.name}: {method.description}\n    {opts}")
+
+
+def check_in_plugins_dir(include: list[str], plugins_dir: str, params_path: Path) -> None:
+    """Under DVC only params plugins_dir is tracked (a stage cannot depend on a params list): an include
+    file outside it would be edited without `dvc status` or `dvc repro` noticing. -> ConfigError naming it."""
+    from erbench.config import ConfigError
+
+    folder = Path(plugins_dir).expanduser().resolve()
+    for raw in include:
+        if not Path(raw).expanduser().resolve().is_relative_to(folder):
+            raise ConfigError(f"{params_path}: methods_include: {raw} is outside plugins_dir ({plugins_dir}), the "
+                              "only folder dvc.yaml's plugins stage tracks; move the file into it, or set plugins_dir "
+                              "to the folder that holds it")

@@ -147,7 +147,8 @@ def run_grid(opts: GridOptions, view, fn: Callable = run_stage) -> GridSummary:
                 summary.repro = f"failed: {exc}"
             else:
                 ran = [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")]
-                # `plugins` runs on every repro (a digest, always changed): say what else ran
+                # `plugins` (the plugins' digest) runs when plugins_dir or methods_include changed: it is
+                # not a result, so say what else ran
                 work = [name for name in ran if name != "plugins"]
                 summary.repro = (f"ran {', '.join(work)}" if work else "nothing to run") + (
                     " (and the plugins digest)" if "plugins" in ran else "")
