@@ -22,13 +22,33 @@ def suite_text(name: str, root: Path = SUITES_DIR) -> str:
 
 
 def description(name: str, root: Path = SUITES_DIR) -> str:
-    """A suite's one-line description: its file's first comment line, less the `erbench params:` prefix."""
+    """A suite's one-line description: the first sentence of its file's opening comment, less the `erbench
+    params:` prefix, joined into one line where it runs over several comment lines."""
+    words: list[str] = []
     for line in suite_text(name, root).splitlines():
-        if line.startswith("#"):
-            return line.lstrip("# ").removeprefix("erbench params:").strip()
-        if line.strip():
-            break
-    return ""
+        if not line.startswith("#"):
+            if line.strip() or words:
+                break
+            continue
+        words.append(line.lstrip("#").strip())
+        text = " ".join(words).removeprefix("erbench params:").strip()
+        end = _sentence_end(text)
+        if end is not None:
+            return text[:end + 1]
+    return " ".join(words).removeprefix("erbench params:").strip()
+
+
+def _sentence_end(text: str) -> int | None:
+    """The index of the first full stop outside parentheses that ends a sentence (then a space or the end)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif ch == "." and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
+            return i
+    return None
 
 
 def use_suite(name: str, params: Path = Path("params.yaml"), root: Path = SUITES_DIR, *, force: bool = False) -> Path:

@@ -236,3 +236,29 @@ def test_the_plugins_stage_refuses_an_include_file_outside_plugins_dir(plugin_fi
     result = CliRunner().invoke(main, ["--quiet", "methods", "--params", str(params), "--digest", str(digest)])
     assert result.exit_code == 0, result.output
     assert [f["path"] for f in json.loads(digest.read_text())["methods_include"]] == [str(plugin_file.resolve())]
+
+
+def test_the_plugins_stage_names_a_grid_method_without_a_methods_entry(plugin_file, tmp_path):
+    """A plugin method added to grid.methods without `methods.<name>` would let DVC train the stages before it
+    and then stop; the plugins stage, which runs first, stops with one line naming the params file and the
+    method, writing nothing. An ablation method is checked only when ablations run."""
+    params = tmp_path / "my-params.yaml"
+    raw = {"methods_include": [str(plugin_file)], "plugins_dir": str(plugin_file.parent),
+           "grid": {"datasets": ["synthetic"], "methods": ["spert", "my_method"], "seeds": [1]},
+           "ablations": {"datasets": [], "methods": ["spert_mt_no_iou"]},
+           "methods": {"spert": {}}}
+    params.write_text(yaml.safe_dump(raw))
+    digest = tmp_path / "plugins.json"
+    result = CliRunner().invoke(main, ["--quiet", "methods", "--params", str(params), "--digest", str(digest)])
+    assert result.exit_code == 2 and not digest.exists()
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and str(params) in lines[0] and "no entry for my_method" in lines[0], result.output
+    assert "my_method: {}" in lines[0]
+    raw["methods"]["my_method"] = {}
+    params.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["--quiet", "methods", "--params", str(params), "--digest", str(digest)])
+    assert result.exit_code == 0 and digest.exists(), result.output
+    raw["ablations"]["datasets"] = ["synthetic"]
+    params.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["--quiet", "methods", "--params", str(params), "--digest", str(digest)])
+    assert result.exit_code == 2 and "no entry for spert_mt_no_iou (listed in ablations.methods)" in result.output

@@ -16,7 +16,9 @@ from erbench.config import ConfigError
 from erbench.errors import ErbenchError
 from rich.console import Console
 
-console = Console(stderr=True)
+# soft_wrap: a line is never broken at the console's width (80 columns when not a terminal: DVC's and the
+# grid's logs), so a run id or a path stays on its line, to grep or copy
+console = Console(stderr=True, soft_wrap=True)
 DATA_ROOT = Path("data")
 
 

@@ -27,6 +27,7 @@ def methods(params_path: Path | None, digest: Path | None) -> None:
         from erbench.files import write_json_atomic
 
         check_in_plugins_dir(plugins["methods_include"], params.plugins_dir, params_path or Path("params.yaml"))
+        check_method_entries(params, params_path or Path("params.yaml"))
         write_json_atomic(digest, plugin_digest(plugins))
         return
     load_plugins(plugins)
@@ -46,3 +47,19 @@ def check_in_plugins_dir(include: list[str], plugins_dir: str, params_path: Path
             raise ConfigError(f"{params_path}: methods_include: {raw} is outside plugins_dir ({plugins_dir}), the "
                               "only folder dvc.yaml's plugins stage tracks; move the file into it, or set plugins_dir "
                               "to the folder that holds it")
+
+
+def check_method_entries(params, params_path: Path) -> None:
+    """dvc.yaml's training stages read params `methods.<method>` for every method they train (grid, ablations,
+    sweep); DVC stops at the first stage whose entry is missing, after the stages before it have trained.
+    The plugins stage runs first, so it says so before anything trains. -> ConfigError naming the method."""
+    from erbench.config import ConfigError
+
+    stages = [("grid.methods", params.grid.methods, params.grid.datasets or params.grid.kfold_datasets),
+              ("ablations.methods", params.ablations.methods, params.ablations.datasets),
+              ("sweep.methods", params.sweep.methods, params.sweep.datasets)]
+    for key, names, datasets in stages:
+        for name in names if datasets else ():
+            if name not in params.methods:
+                raise ConfigError(f"{params_path}: methods: no entry for {name} (listed in {key}); dvc.yaml's "
+                                  f"training stages read methods.{name}: add `  {name}: {{}}` under methods:")
