@@ -76,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
     parser.add_argument("--smoke", action="store_true", help="seconds: two policies, alone, tiny encoder")
     parser.add_argument("--policies", default=None,
-                        help="comma-separated subset of the policies' names (default: all)")
+                        help="semicolon-separated subset of the policies' names, which contain commas (default: all)")
     args = parser.parse_args(argv)
     policies = dict(POLICIES)
     if args.policies:
-        wanted = [p.strip() for p in args.policies.split(",")]
+        wanted = [p.strip() for p in args.policies.split(";") if p.strip()]
         unknown = [p for p in wanted if p not in POLICIES]
         if unknown:
             raise SystemExit(f"--policies: unknown {unknown}; known: {list(POLICIES)}")
