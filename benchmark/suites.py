@@ -25,6 +25,7 @@ def description(name: str, root: Path = SUITES_DIR) -> str:
     """A suite's one-line description: the first sentence of its file's opening comment, less the `erbench
     params:` prefix, joined into one line where it runs over several comment lines."""
     words: list[str] = []
+    text = ""
     for line in suite_text(name, root).splitlines():
         if not line.startswith("#"):
             if line.strip() or words:
@@ -35,7 +36,7 @@ def description(name: str, root: Path = SUITES_DIR) -> str:
         end = _sentence_end(text)
         if end is not None:
             return text[:end + 1]
-    return " ".join(words).removeprefix("erbench params:").strip()
+    return text
 
 
 def _sentence_end(text: str) -> int | None:

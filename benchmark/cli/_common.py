@@ -43,7 +43,7 @@ def quiet_third_party() -> None:
 
 
 def warn(message: str) -> None:
-    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -70,7 +70,7 @@ def friendly_errors(func):
         except Exception as exc:
             if not isinstance(exc, user_errors()):
                 raise
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
             sys.exit(getattr(exc, "exit_code", 2))
 
     return wrapper

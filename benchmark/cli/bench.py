@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import click
-from erbench.cli._common import console, data_root_option, friendly_errors
+from erbench.cli._common import console, data_root_option, friendly_errors, warn
 from rich.console import Console
 from rich.table import Table
 
@@ -55,7 +55,7 @@ def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_siz
                        attention=attention, compile_encoder=compile_encoder, encoder_config=encoder_config,
                        prepare_ahead=prepare_ahead, tf32=tf32, deterministic=deterministic)
     for warning in result["warnings"]:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        warn(warning)
     if as_json:
         click.echo(json.dumps(result, indent=1))
         return
@@ -86,6 +86,6 @@ def bench(dataset, split, encoder, method, sentences, batch_size, eval_batch_siz
     console.print(f"padding: {100 * pad['train_share']:.1f}% of the training batches' positions "
                   f"({100 * pad['eval_share']:.1f}% at inference, length-sorted); the bare encoder on length-sorted "
                   f"training batches ({100 * pad['sorted_share']:.1f}% padding) runs {pad['bound_speedup']:.2f}x "
-                  "as fast: the most a padding-free training step could gain", highlight=False, soft_wrap=True)
+                  "as fast: the most a padding-free training step could gain", highlight=False)
     if result["compiled"]:
         console.print(f"compilation (the first pass over the training batches): {result['compile_seconds']:.1f} s")

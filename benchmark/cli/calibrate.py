@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 from erbench import runfolder
-from erbench.cli._common import console, data_root_option, friendly_errors, params_option
+from erbench.cli._common import console, data_root_option, friendly_errors, params_option, warn
 from erbench.errors import UserInputError
 from erbench.params import read_params
 
@@ -123,7 +123,7 @@ def calibrate(run_dir, dev_split, data_root, out, force, allow_same_split, devic
     result = calibrate_run(run_dir, dev_split, data_root, target, force=force, allow_same_split=allow_same_split,
                            device=device, custom=custom)
     for warning in result["warnings"]:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        warn(warning)
     t, split, m = result["thresholds"], result["protocol"]["eval_split"], result["metrics"]
     spec_scores = t["spec_scores"] or {}
     console.print(
@@ -134,7 +134,7 @@ def calibrate(run_dir, dev_split, data_root, out, force, allow_same_split, devic
         f"{spec_scores.get(t['metric'].split('/')[0], float('nan')):.2f} -> "
         f"{t['chosen_scores'][t['metric'].split('/')[0]]:.2f}  |  {split}: NER {m[f'{split}/ner/micro_f1']:.2f}  "
         f"RE {m[f'{split}/rel/micro_f1']:.2f}  RE+ {m[f'{split}/rel_strict/micro_f1']:.2f}  ->  {target}",
-        highlight=False, soft_wrap=True)
+        highlight=False)
     if track if track is not None else params.tracking.enabled:  # as `erbench train` logs a run
         from erbench.tracking import log_run, resolve_uri
 

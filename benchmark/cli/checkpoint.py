@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from erbench import runfolder
-from erbench.cli._common import console, data_root_option, friendly_errors, is_quiet, params_option
+from erbench.cli._common import console, data_root_option, friendly_errors, is_quiet, params_option, warn
 from erbench.config import ConfigError, apply_overrides, split_overrides
 from erbench.models.options import DECODING  # the options that only decide how scores become predictions
 from erbench.params import read_params
@@ -83,16 +83,16 @@ def evaluate(ctx, run_dir: Path, split: str, data_root: Path, device: str, out: 
     docs, _ = load_split(data_root, spec, spec.split_key(split, cfg.fold))
     encoded, encoding = encode_documents(tokenizer, docs, max_len, cfg.train.long_documents)
     if encoding.warning(split):
-        console.print(f"[yellow]warning:[/] {encoding.warning(split)}", highlight=False, soft_wrap=True)
+        warn(encoding.warning(split))
     if out_run is not None:
         result = write_rescored_run(run_dir, out_run, model, tokenizer, trained, cfg, types, overrides, docs, encoded,
                                     encoding, split, data_root, spec, pick_device(device), force=force,
                                     allow_same_split=allow_same_split, progress_enabled=not is_quiet(ctx))
         for warning in result["rescored_from"]["warnings"]:
-            console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+            warn(warning)
         metrics = dict(result["metrics"])
         console.print(f"wrote run {result['run']['name']} ({result['run']['method']}, {split}) to {out_run}",
-                      highlight=False, soft_wrap=True)
+                      highlight=False)
     else:
         with Progress(enabled=not is_quiet(ctx)) as progress:
             preds = run_eval(model, encoded, tokenizer.pad_token_id, pick_device(device), cfg.train.eval_batch_size,

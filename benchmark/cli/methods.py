@@ -26,8 +26,9 @@ def methods(params_path: Path | None, digest: Path | None) -> None:
     if digest is not None:
         from erbench.files import write_json_atomic
 
-        check_in_plugins_dir(plugins["methods_include"], params.plugins_dir, params_path or Path("params.yaml"))
-        check_method_entries(params, params_path or Path("params.yaml"))
+        source = params_path or Path("params.yaml")
+        check_in_plugins_dir(plugins["methods_include"], params.plugins_dir, source)
+        check_method_entries(params, source)
         write_json_atomic(digest, plugin_digest(plugins))
         return
     load_plugins(plugins)

@@ -48,12 +48,11 @@ def save(runs_dir: Path, params_path: Path | None, suite: str | None, to: Path, 
     done = save_records(runs_dir, dest, names, force=force, skip_unfinished=names is not None)
     for label, items in (("saved", done.saved), ("replaced", done.replaced), ("unchanged", done.unchanged)):
         if items:
-            console.print(f"{label}: {len(items)} record(s) in {dest}: {', '.join(items)}", highlight=False,
-                          soft_wrap=True)
+            console.print(f"{label}: {len(items)} record(s) in {dest}: {', '.join(items)}", highlight=False)
     if done.unfinished:
         console.print(f"[yellow]not finished[/] (no {runs_dir / 'RUN' / runfolder.METRICS} yet, not saved): "
                       f"{len(done.unfinished)} run(s) of the params grid: {', '.join(done.unfinished)}",
-                      highlight=False, soft_wrap=True)
+                      highlight=False)
     if not (done.saved or done.replaced or done.unchanged):
         console.print(f"[yellow]warning:[/] no finished run below {runs_dir}; nothing saved", highlight=False)
 

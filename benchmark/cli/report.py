@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from erbench import runfolder
-from erbench.cli._common import console, friendly_errors
+from erbench.cli._common import console, friendly_errors, warn
 from erbench.config import ConfigError
 from erbench.errors import UserInputError
 from erbench.params import Params, read_params
@@ -121,9 +121,9 @@ def report(ctx, runs_dirs, out, force, baselines, alpha, seed, ar_trials, aso_bo
     for sentence in result["answer"]:  # the report's answer first, on stdout: the command's output
         click.echo(sentence)
     for warning in result["warnings"]:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        warn(warning)
     console.print(f"wrote {len(result['files'])} files to {out}: {', '.join(result['files'])} "
-                  f"({len(result['runs'])} runs)", highlight=False, soft_wrap=True)
+                  f"({len(result['runs'])} runs)", highlight=False)
 
 
 def check_names(dirs: list[Path], baselines: tuple[str, ...], averages: dict[str, str]) -> None:
