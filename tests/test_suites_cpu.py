@@ -24,7 +24,7 @@ from erbench.params import parse_params, read_params
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "suites"
-READING = {"method": "spert_mt", "set": {"mt_loss_norm": "side", "mt_decision": "product"}}
+READING = {"method": "spert_mt", "set": {"mt_cls_scope": "all", "mt_decision": "cls", "rel_gate": "args"}}
 METHODS = ["spert", "spert_mt", "spert_focal", "spert_cb"]
 
 
@@ -33,7 +33,7 @@ def test_scierc_cpu_declares_the_sciERC_study():
     assert (params.grid.datasets, params.grid.kfold_datasets) == (("scierc",), ())
     assert list(params.grid.methods) == METHODS and params.grid.seeds == (1, 2, 3)
     assert params.choices.datasets == ("scierc",) and params.choices.seeds == (1, 2, 3)
-    assert params.choices.variants == {"spert_mt_side_product": READING}
+    assert params.choices.variants == {"spert_mt_all_cls_args": READING}
     assert params.protocol["scierc"].train_split == "train_dev" and params.protocol["scierc"].eval_split == "test"
     assert (params.train.encoder, params.train.epochs, params.train.save_weights) == ("minilm", 20, True)
     assert len(params.run_folders()) == 15 and params.data.stage == ("scierc",)
@@ -47,11 +47,11 @@ def test_ade_cpu_declares_ten_folds_at_one_seed():
     assert (params.grid.datasets, params.grid.kfold_datasets) == ((), ("ade",))
     assert params.grid.folds == tuple(range(10)) and params.grid.seeds == (1,) and params.grid.methods == ("spert",)
     assert params.choices.kfold_datasets == ("ade",) and params.choices.datasets == ()
-    assert params.choices.variants == {"spert_mt_side_product": READING}
+    assert params.choices.variants == {"spert_mt_all_cls_args": READING}
     assert params.protocol["ade"].no_overlapping is True and params.report.fold_test == "corrected"
     folders = params.run_folders()
     assert len(folders) == 20
-    assert "choices/spert_mt_side_product-ade-s1-f9" in folders and "spert-ade-s1-f0" in folders
+    assert "choices/spert_mt_all_cls_args-ade-s1-f9" in folders and "spert-ade-s1-f0" in folders
     assert "spert_focal" in (SUITES / "ade-cpu.yaml").read_text()  # listed for when the budget allows
 
 
@@ -59,9 +59,9 @@ def test_study_cpu_trains_nothing_and_reads_the_three_suites_records():
     params = read_params(SUITES / "study-cpu.yaml")
     assert params.run_folders() == []
     assert params.report.records == ("results/conll04-cpu", "results/scierc-cpu", "results/ade-cpu")
-    assert params.report.display_names["spert_mt_side_product"]
+    assert params.report.display_names["spert_mt_all_cls_args"]
     conll = read_params(SUITES / "conll04-cpu.yaml")
-    assert conll.choices.variants["spert_mt_side_product"] == READING  # the same declared reading everywhere
+    assert conll.choices.variants["spert_mt_all_cls_args"] == READING  # the same declared reading everywhere
 
 
 def test_dvc_yaml_runs_choices_on_folds_as_run_name_names_them():
@@ -179,7 +179,7 @@ def test_micro_copies_of_the_suites_run_end_to_end(tmp_path):
     ade = json.loads((tmp_path / "reports" / "ade-cpu" / "stats.json").read_text())
     assert set(ade["datasets"]) == {"ade", "ade_overlapping"}  # both published settings, one set of runs
     assert ade["datasets"]["ade"]["folds"] == [0, 1, 2]
-    assert {s["method"] for s in ade["summaries"]} == {"spert", "spert_mt_side_product"}
+    assert {s["method"] for s in ade["summaries"]} == {"spert", "spert_mt_all_cls_args"}
     seen = ade["seen_unseen"]["settings"]  # the re-scored table partitions by the same staged training folds
     assert set(seen) == {"ade", "ade_overlapping"} and not any("no seen/unseen" in w for w in ade["warnings"])
     study = _micro("study-cpu", tmp_path, records)
