@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from erbench import runfolder
-from erbench.cli._common import console, friendly_errors, params_option
+from erbench.cli._common import console, friendly_errors, params_option, warn
 
 
 @click.group()
@@ -54,7 +54,7 @@ def save(runs_dir: Path, params_path: Path | None, suite: str | None, to: Path, 
                       f"{len(done.unfinished)} run(s) of the params grid: {', '.join(done.unfinished)}",
                       highlight=False)
     if not (done.saved or done.replaced or done.unchanged):
-        console.print(f"[yellow]warning:[/] no finished run below {runs_dir}; nothing saved", highlight=False)
+        warn(f"no finished run below {runs_dir}; nothing saved")
 
 
 @results.command("readme")
