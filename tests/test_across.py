@@ -123,9 +123,17 @@ def test_one_seed_k_fold_is_decided_by_the_corrected_test_and_says_so(tmp_path):
     assert c["decision_pvalue"] == pytest.approx(stats.corrected_resampled_t_test(diffs, 1 / (5 - 1)))
     assert c["decision_pvalue"] < 0.05 and c["marker"] == "†"  # a marker where the seed-level test has none
     assert "corrected resampled t-test on 5 fold differences: one seed" in c["decision_why"]
+    # its interval is the corrected test's (0 outside it, as the test rejects), and the answer says on what units
+    assert c["diff_ci95_method"] == "corrected-t" and c["diff_ci95"][0] > 0
+    assert c["diff_ci95"] == pytest.approx(list(stats.corrected_resampled_interval(diffs, 1 / 4)))
+    (sentence,) = [s for s in result["answer"] if s.startswith("On ADE, SpERT.MT")]
+    assert (f"(95% CI {c['diff_ci95'][0]:+.1f} to {c['diff_ci95'][1]:+.1f}, 5 folds of one seed, Nadeau-Bengio "
+            "corrected), significant after Holm") in sentence
+    assert "paired seeds" not in sentence
     note = result["decision_note"]
     assert "One seed on ADE (5 folds): there the fold is the unit" in note and "no markers" not in note
     assert "(n=1 seeds)" not in note
+    assert "Intervals of Δ: Student-t; where the corrected test decides, its corrected interval." in note
     md = (out / "results.md").read_text()
     assert "One seed on ADE (5 folds)" in md and "on ADE (k-fold, one seed) the fold is the unit" in md
     tex = (out / "results.tex").read_text()
@@ -156,15 +164,32 @@ def test_a_gain_on_both_datasets_is_counted_on_both(tmp_path):
             "(CoNLL04, ADE); a gain on at least 2 of 2 datasets by Fisher (CoNLL04, ADE).") in md
 
 
+def test_one_seed_without_folds_says_there_is_no_test(tmp_path):
+    """One seed on CoNLL04: one pair, no interval, no p-value; the answer says so in the singular and gives
+    no verdict (not 'p=-' and 'more seeds are needed' as if a test had run)."""
+    runs = tmp_path / "runs"
+    for method, value in {"spert": 66.0, "spert_mt": 63.5}.items():
+        write_run(runs, "conll04", method, 1, None, (85.0, value + 1, value), CONLL_DOCS, CONLL_TYPES,
+                  good=method == "spert")
+    result = build_report([runs], tmp_path / "out", seed=0, **FAST)
+    (sentence,) = [s for s in result["answer"] if s.startswith("On CoNLL04, SpERT.MT")]
+    assert sentence == ("On CoNLL04, SpERT.MT is 2.5 RE+ points below SpERT (1 paired seed, no interval): no test "
+                        "is possible with 1 paired seed, so no verdict.")
+
+
 def test_compare_paired_one_seed_with_folds():
     a, b = [77.6], [79.8]
     diffs = [2.5, 1.5, 3.0, 2.5, 1.5]
     c = stats.compare_paired(a, b, seed=0, with_aso=False, fold_diffs=diffs, n_folds=5)
     assert c.decision_test == "corrected-t" and c.decision_pvalue == stats.corrected_resampled_t_test(diffs, 0.25)
     assert stats.ONE_SEED_FOLDS in c.decision_why
+    assert c.ci_method == "corrected-t" and (c.diff_ci_low, c.diff_ci_high) == stats.corrected_resampled_interval(
+        diffs, 0.25)
     three = stats.compare_paired([1.0, 2.0, 3.0], [2.0, 3.5, 3.6], seed=0, with_aso=False,
                                  fold_diffs=[1, 1, 1.5, 1.5, 0.5, 0.7], n_folds=2)
     assert three.decision_test == "t" and "folds averaged per seed" in three.decision_why  # 3 seeds: unchanged
+    assert three.ci_method == "student-t" and (three.diff_ci_low, three.diff_ci_high) == stats.t_interval(
+        [1.0, 2.0, 3.0], [2.0, 3.5, 3.6])
     assert math.isnan(stats.compare_paired([1.0], [2.0], seed=0, with_aso=False).decision_pvalue)
 
 

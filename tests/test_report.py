@@ -423,6 +423,8 @@ def test_corrected_fold_test_and_latex_comparisons(report, tmp_path):
     diffs = [ADE["spert_mt"][(s, f)][1] - ADE["spert"][(s, f)][1] for s in (1, 2, 3) for f in (0, 1)]
     assert c["decision_test"] == "corrected-t"
     assert c["decision_pvalue"] == pytest.approx(stats.corrected_resampled_t_test(diffs, 1 / (2 - 1)))
+    assert c["diff_ci95_method"] == "corrected-t"  # the interval of the test that decides
+    assert c["diff_ci95"] == pytest.approx(list(stats.corrected_resampled_interval(diffs, 1 / (2 - 1))))
     assert _comparison(result, "spert", "conll04", "rel", "spert_mt")["decision_test"] == "sign-flip"  # no folds
     assert result["settings"]["fold_test"] == "corrected" and "Nadeau-Bengio" in result["decision_note"]
     tex = (tmp_path / "results.tex").read_text()

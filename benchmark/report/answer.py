@@ -38,11 +38,17 @@ def answer_sentence(tables: ReportTables, r: Result) -> str:
     side = "above" if c.mean_diff > 0 else "below"
     text = (f"{where}, {name} is {_points(abs(c.mean_diff))} {label} points {side} {base}" if c.mean_diff
             else f"{where}, {name} scores the same {label} as {base}")
-    units = "paired seeds" if not r.fold_units else "paired seeds (folds averaged)"
-    if not math.isnan(c.diff_ci_low):
-        text += f" (95% CI {c.diff_ci_low:+.1f} to {c.diff_ci_high:+.1f}, {c.n} {units})"
+    if c.ci_method == "corrected-t":  # the fold is the unit (one seed, or report.fold_test=corrected)
+        units = (f"{len(r.fold_units)} folds" + (" of one seed" if c.n == 1 else f" of {c.n} seeds")
+                 + ", Nadeau-Bengio corrected")
     else:
-        text += f" ({c.n} {units}, " + ("every difference equal: no interval)" if c.n > 1 else "no interval)")
+        units = f"{c.n} paired seed{'s' if c.n != 1 else ''}" + (" (folds averaged)" if r.fold_units else "")
+    if not math.isnan(c.diff_ci_low):
+        text += f" (95% CI {c.diff_ci_low:+.1f} to {c.diff_ci_high:+.1f}, {units})"
+    else:
+        text += f" ({units}, " + ("every difference equal: no interval)" if c.n > 1 else "no interval)")
+    if math.isnan(r.t_holm):
+        return f"{text}: no test is possible with {units}, so no verdict."
     holm = f"Holm over {r.family_size} comparison{'s' if r.family_size != 1 else ''}"
     if r.significant:
         return f"{text}, significant after {holm} (p={format_p(r.t_holm)})."

@@ -60,7 +60,7 @@ def stats_dict(tables: ReportTables, analysis=None) -> dict:
                 "dataset": r.column.dataset, "setting": r.column.setting, "metric": r.column.key,
                 "baseline": base, "method": r.method, "n": c.n, "units": [_unit(u) for u in r.units],
                 "baseline_values": r.a, "method_values": r.b, "mean_diff": c.mean_diff,
-                "diff_ci95": [c.diff_ci_low, c.diff_ci_high], "diff_ci95_method": "student-t",
+                "diff_ci95": [c.diff_ci_low, c.diff_ci_high], "diff_ci95_method": c.ci_method,
                 "t_pvalue": c.t_pvalue, "t_pvalue_holm": r.t_holm, "decision_test": c.decision_test,
                 "decision_why": c.decision_why,
                 "decision_pvalue": c.decision_pvalue, "decision_pvalue_holm": r.t_holm,

@@ -10,7 +10,8 @@ n=3 and 0.0625 at n=5. The seed-level decision therefore uses the two-sided pair
 scores (``DECISION_TEST``), Holm-corrected within each baseline's family of comparisons; where the
 per-seed differences are all equal the t-test has no estimate of noise and the exact sign-flip test
 (smallest p = 2 / 2^n) decides instead. Intervals of the mean difference are Student-t intervals (the
-marker's model). Reported beside it, never replacing it: ASO (``epsilon_min`` of Almost Stochastic Order,
+marker's model); where the corrected resampled t-test decides, its own corrected interval. Reported
+beside it, never replacing it: ASO (``epsilon_min`` of Almost Stochastic Order,
 at confidence 1 - alpha/m for a family of m; b is flagged almost stochastically better with the strict
 tau = 0.2) and the sentence-level approximate randomization test on pooled test predictions (on
 per-document sufficient statistics with one swap per document and trial, shared by both systems and by
@@ -42,6 +43,7 @@ from erbench.stats.base import ALPHA, DocCounts, MetricFn, Seed, paired_arrays
 from erbench.stats.paired import (
     Summary,
     cohens_dz,
+    corrected_resampled_interval,
     corrected_resampled_t_test,
     expected_max,
     holm,
@@ -67,7 +69,8 @@ from erbench.stats.replicability import Replicability, count_effects, one_sided,
 __all__ = [
     "ALPHA", "AR_BATCH", "ASO_TAU", "ASO_THRESHOLD", "DECISION_TEST", "Comparison", "DocCounts", "MetricFn", "Seed",
     "ONE_SEED_FOLDS", "Replicability", "Summary", "approximate_randomization", "ar_mc_se", "aso", "aso_with_se",
-    "cohens_dz", "compare_paired", "count_effects", "corrected_resampled_t_test", "counts_to_arrays", "decision_note",
+    "cohens_dz", "compare_paired", "count_effects", "corrected_resampled_interval", "corrected_resampled_t_test",
+    "counts_to_arrays", "decision_note",
     "expected_max", "family_phrase", "holm", "macro_f1_from_array", "micro_f1_from_array", "min_wilcoxon_pvalue",
     "one_sided", "paired_t_test", "partial_conjunction", "power_paired_t", "sd_bounds", "seeds_needed",
     "seeds_needed_range", "sign_flip_test", "summarize",
@@ -83,7 +86,7 @@ ONE_SEED_FOLDS = ("one seed: averaging the folds per seed would leave one pair a
 class Comparison:
     n: int  # paired seeds (folds averaged per seed)
     mean_diff: float  # mean of b - a
-    diff_ci_low: float  # Student-t interval of the mean difference (nan: n < 2 or no estimate of noise)
+    diff_ci_low: float  # interval of the mean difference (ci_method; nan: too few units or no estimate of noise)
     diff_ci_high: float
     t_pvalue: float  # nan for n < 2 and for a constant difference (no estimate of noise)
     wilcoxon_pvalue: float
@@ -102,6 +105,8 @@ class Comparison:
     corrected_t_pvalue: float = math.nan  # Nadeau & Bengio, fold level (nan without folds)
     n_folds: int = 0  # folds averaged per seed (0: no folds)
     decision_why: str = ""  # which test decided the marker and why, in words
+    ci_method: str = "student-t"  # the interval: student-t over per-seed differences, or corrected-t over the
+    # fold differences where the corrected resampled t-test decides (the interval that matches its p-value)
 
 
 def compare_paired(
@@ -136,6 +141,7 @@ def compare_paired(
     x, y, d = paired_arrays(a, b)
     n = int(d.size)
     low, high = t_interval(a, b, confidence)
+    ci_method = "student-t"
     min_p = {"t": math.nan if n < 2 else 0.0, "wilcoxon": min_wilcoxon_pvalue(n), "sign-flip": min_wilcoxon_pvalue(n)}
     ar = None
     if (counts_a is None) != (counts_b is None):
@@ -160,6 +166,9 @@ def compare_paired(
         if math.isnan(decision) and len(fold_diffs) >= 2:
             test, decision = "sign-flip", flip_p
             why = "exact sign-flip test on the per-seed scores: every fold difference is equal (no estimate of noise)"
+        else:  # the interval of the test that decides: it excludes 0 exactly when that test rejects
+            low, high = corrected_resampled_interval(fold_diffs, 1 / (n_folds - 1), confidence)
+            ci_method = "corrected-t"
     elif n >= 2 and math.isnan(t_p):
         test, decision = "sign-flip", flip_p  # sd 0: no t-test verdict, the exact permutation p decides
         why = "exact sign-flip test: every per-seed difference is equal (no estimate of noise for the t-test)"
@@ -189,6 +198,7 @@ def compare_paired(
         corrected_t_pvalue=corrected,
         n_folds=n_folds,
         decision_why=why,
+        ci_method=ci_method,
     )
 
 
@@ -221,10 +231,12 @@ def decision_note(n: int | None, alpha: float = ALPHA, families: Mapping[str, in
         unit += " (on k-fold datasets the folds of each seed are averaged first: the seed is the unit of replication)"
     worst = max(fams.values(), default=1)
     seeds = "" if n is None else f" (n={n} seeds)"
+    intervals = ("Student-t; where the corrected test decides, its corrected interval" if fold_units
+                 or (folds and fold_test == "corrected") else "Student-t")
     note = (
         f"Markers: two-sided paired t-test on {unit}{seeds}, Holm-corrected {where}, alpha={alpha:g}; "
         "where every per-seed difference is equal there is no estimate of noise and the exact sign-flip "
-        f"test decides (smallest p = 2/2^n). Intervals of Δ: Student-t. Power and seeds needed are computed at "
+        f"test decides (smallest p = 2/2^n). Intervals of Δ: {intervals}. Power and seeds needed are computed at "
         f"Holm's most demanding level alpha/m (m = the family's size; {alpha / worst:.2g} for m={worst}). "
         f"Equivalence: TOST at ±{equivalence_margin:g} F1 points, Holm within the family (equal differences: "
         "exact one-sided sign-flip tests, smallest p = 1/2^n). Reported beside "

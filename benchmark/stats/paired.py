@@ -130,6 +130,21 @@ def corrected_resampled_t_test(diffs: Sequence[float], test_train_ratio: float) 
     return float(2 * scipy.stats.t.sf(abs(float(d.mean())) / se, d.size - 1))
 
 
+def corrected_resampled_interval(diffs: Sequence[float], test_train_ratio: float,
+                                 confidence: float = 0.95) -> tuple[float, float]:
+    """The confidence interval that matches ``corrected_resampled_t_test``: mean(diffs) +- t_{J-1} times
+    the corrected standard error sqrt((1/J + n_test/n_train) s^2); it excludes 0 exactly when the test
+    rejects at 1 - confidence. nan for J < 2 and for a constant difference (no estimate of noise)."""
+    d = np.asarray(diffs, dtype=float).ravel()
+    if test_train_ratio <= 0:
+        raise ValueError(f"test_train_ratio must be > 0, got {test_train_ratio}")
+    if d.size < 2 or np.ptp(d) <= 1e-12 * max(1.0, float(np.max(np.abs(d)))):
+        return math.nan, math.nan
+    se = math.sqrt((1 / d.size + test_train_ratio) * float(d.var(ddof=1)))
+    half = float(scipy.stats.t.ppf((1 + confidence) / 2, d.size - 1)) * se
+    return float(d.mean()) - half, float(d.mean()) + half
+
+
 def tost(a: Sequence[float], b: Sequence[float], margin: float) -> float:
     """Two one-sided paired t-tests of equivalence: p < alpha says |mean(b - a)| < margin at level alpha
     (max of scipy's one-sided ttest_1samp against -margin and +margin). Where every difference is equal
