@@ -425,6 +425,8 @@ def test_corrected_fold_test_and_latex_comparisons(report, tmp_path):
     assert c["decision_pvalue"] == pytest.approx(stats.corrected_resampled_t_test(diffs, 1 / (2 - 1)))
     assert c["diff_ci95_method"] == "corrected-t"  # the interval of the test that decides
     assert c["diff_ci95"] == pytest.approx(list(stats.corrected_resampled_interval(diffs, 1 / (2 - 1))))
+    (sentence,) = [s for s in result["answer"] if s.startswith("On ADE, SpERT.MT")]
+    assert "(95% CI" in sentence and "2 folds x 3 seeds, Nadeau-Bengio corrected)" in sentence  # not "6 folds"
     assert _comparison(result, "spert", "conll04", "rel", "spert_mt")["decision_test"] == "sign-flip"  # no folds
     assert result["settings"]["fold_test"] == "corrected" and "Nadeau-Bengio" in result["decision_note"]
     tex = (tmp_path / "results.tex").read_text()

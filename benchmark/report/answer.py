@@ -39,8 +39,8 @@ def answer_sentence(tables: ReportTables, r: Result) -> str:
     text = (f"{where}, {name} is {_points(abs(c.mean_diff))} {label} points {side} {base}" if c.mean_diff
             else f"{where}, {name} scores the same {label} as {base}")
     if c.ci_method == "corrected-t":  # the fold is the unit (one seed, or report.fold_test=corrected)
-        units = (f"{len(r.fold_units)} folds" + (" of one seed" if c.n == 1 else f" of {c.n} seeds")
-                 + ", Nadeau-Bengio corrected")
+        units = (f"{len(r.fold_units)} folds of one seed" if c.n == 1
+                 else f"{c.n_folds} folds x {c.n} seeds") + ", Nadeau-Bengio corrected"
     else:
         units = f"{c.n} paired seed{'s' if c.n != 1 else ''}" + (" (folds averaged)" if r.fold_units else "")
     if not math.isnan(c.diff_ci_low):
