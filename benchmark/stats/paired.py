@@ -109,38 +109,41 @@ def _one_sided_sign_flip(r: np.ndarray, tol: float) -> float:
     return float(res.pvalue)
 
 
+def _corrected_se(diffs: Sequence[float], test_train_ratio: float) -> tuple[np.ndarray, float]:
+    """The fold differences and Nadeau & Bengio's corrected standard error of their mean,
+    sqrt((1/J + n_test/n_train) s^2); nan for J < 2 and for a constant difference (no estimate of noise)."""
+    d = np.asarray(diffs, dtype=float).ravel()
+    if test_train_ratio <= 0:
+        raise ValueError(f"test_train_ratio must be > 0, got {test_train_ratio}")
+    if d.size < 2 or np.ptp(d) <= 1e-12 * max(1.0, float(np.max(np.abs(d)))):
+        return d, math.nan
+    return d, math.sqrt((1 / d.size + test_train_ratio) * float(d.var(ddof=1)))
+
+
 def corrected_resampled_t_test(diffs: Sequence[float], test_train_ratio: float) -> float:
     """Nadeau & Bengio's (2003) corrected repeated-resampling t-test on fold-level differences b - a.
 
     The variance of the mean is inflated from s^2 / J to (1/J + n_test/n_train) s^2 because the J
     resamples (here seeds x folds) share training data; for k-fold cross-validation n_test/n_train is
-    1/(k-1). Two-sided, J - 1 degrees of freedom; nan for J < 2 and for a constant difference.
+    1/(k-1). Two-sided, J - 1 degrees of freedom; nan for J < 2 and for a constant difference (1.0 where
+    every difference is 0).
     """
-    d = np.asarray(diffs, dtype=float).ravel()
-    if d.size < 2:
-        return math.nan
-    if test_train_ratio <= 0:
-        raise ValueError(f"test_train_ratio must be > 0, got {test_train_ratio}")
-    scale = max(1.0, float(np.max(np.abs(d))))
-    if np.max(np.abs(d)) <= 1e-12 * scale:
+    d, se = _corrected_se(diffs, test_train_ratio)
+    if d.size >= 2 and np.max(np.abs(d)) <= 1e-12 * max(1.0, float(np.max(np.abs(d)))):
         return 1.0
-    if np.ptp(d) <= 1e-12 * scale:
+    if math.isnan(se):
         return math.nan
-    se = math.sqrt((1 / d.size + test_train_ratio) * float(d.var(ddof=1)))
     return float(2 * scipy.stats.t.sf(abs(float(d.mean())) / se, d.size - 1))
 
 
 def corrected_resampled_interval(diffs: Sequence[float], test_train_ratio: float,
                                  confidence: float = 0.95) -> tuple[float, float]:
     """The confidence interval that matches ``corrected_resampled_t_test``: mean(diffs) +- t_{J-1} times
-    the corrected standard error sqrt((1/J + n_test/n_train) s^2); it excludes 0 exactly when the test
-    rejects at 1 - confidence. nan for J < 2 and for a constant difference (no estimate of noise)."""
-    d = np.asarray(diffs, dtype=float).ravel()
-    if test_train_ratio <= 0:
-        raise ValueError(f"test_train_ratio must be > 0, got {test_train_ratio}")
-    if d.size < 2 or np.ptp(d) <= 1e-12 * max(1.0, float(np.max(np.abs(d)))):
+    the corrected standard error; it excludes 0 exactly when the test rejects at 1 - confidence. nan for
+    J < 2 and for a constant difference (no estimate of noise)."""
+    d, se = _corrected_se(diffs, test_train_ratio)
+    if math.isnan(se):
         return math.nan, math.nan
-    se = math.sqrt((1 / d.size + test_train_ratio) * float(d.var(ddof=1)))
     half = float(scipy.stats.t.ppf((1 + confidence) / 2, d.size - 1)) * se
     return float(d.mean()) - half, float(d.mean()) + half
 
