@@ -105,8 +105,12 @@ class Comparison:
     corrected_t_pvalue: float = math.nan  # Nadeau & Bengio, fold level (nan without folds)
     n_folds: int = 0  # folds averaged per seed (0: no folds)
     decision_why: str = ""  # which test decided the marker and why, in words
-    ci_method: str = "student-t"  # the interval: student-t over per-seed differences, or corrected-t over the
-    # fold differences where the corrected resampled t-test decides (the interval that matches its p-value)
+
+    @property
+    def ci_method(self) -> str:
+        """The interval of Δ: corrected-t over the fold differences where the corrected resampled t-test
+        decides (the interval that matches its p-value), else student-t over the per-seed differences."""
+        return "corrected-t" if self.decision_test == "corrected-t" else "student-t"
 
 
 def compare_paired(
@@ -141,7 +145,6 @@ def compare_paired(
     x, y, d = paired_arrays(a, b)
     n = int(d.size)
     low, high = t_interval(a, b, confidence)
-    ci_method = "student-t"
     min_p = {"t": math.nan if n < 2 else 0.0, "wilcoxon": min_wilcoxon_pvalue(n), "sign-flip": min_wilcoxon_pvalue(n)}
     ar = None
     if (counts_a is None) != (counts_b is None):
@@ -168,7 +171,6 @@ def compare_paired(
             why = "exact sign-flip test on the per-seed scores: every fold difference is equal (no estimate of noise)"
         else:  # the interval of the test that decides: it excludes 0 exactly when that test rejects
             low, high = corrected_resampled_interval(fold_diffs, 1 / (n_folds - 1), confidence)
-            ci_method = "corrected-t"
     elif n >= 2 and math.isnan(t_p):
         test, decision = "sign-flip", flip_p  # sd 0: no t-test verdict, the exact permutation p decides
         why = "exact sign-flip test: every per-seed difference is equal (no estimate of noise for the t-test)"
@@ -198,7 +200,6 @@ def compare_paired(
         corrected_t_pvalue=corrected,
         n_folds=n_folds,
         decision_why=why,
-        ci_method=ci_method,
     )
 
 
